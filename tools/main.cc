@@ -1,0 +1,77 @@
+// rrvm: record, replay and bisect KVM guests. This file only dispatches to the
+// subcommands registered by tools/cmd_*.cc.
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "tools/command.h"
+
+namespace rrvm::cli {
+
+static std::vector<Command>& registry() {
+  static std::vector<Command> cmds;
+  return cmds;
+}
+
+bool register_command(Command cmd) {
+  registry().push_back(cmd);
+  return true;
+}
+
+const std::vector<Command>& commands() {
+  auto& cmds = registry();
+  std::sort(cmds.begin(), cmds.end(),
+            [](const Command& a, const Command& b) { return a.name < b.name; });
+  return cmds;
+}
+
+int fail(int code, std::string_view msg) {
+  std::cerr << "rrvm: error: " << msg << "\n";
+  return code;
+}
+
+static void usage(std::ostream& os) {
+  os << "usage: rrvm <command> [options]\n\n"
+        "rrvm runs small x86 guests under KVM, records every nondeterministic input\n"
+        "into a self-contained trace (.rrt), replays it exactly, and finds where two\n"
+        "executions diverge.\n\ncommands:\n";
+  for (const auto& c : commands()) {
+    os << "  " << c.name << std::string(c.name.size() < 10 ? 10 - c.name.size() : 1, ' ')
+       << c.summary << "\n";
+  }
+  os << "\n'rrvm <command> --help' explains a command's options.\n";
+}
+
+}  // namespace rrvm::cli
+
+int main(int argc, char** argv) {
+  using namespace rrvm::cli;
+  if (argc < 2) {
+    usage(std::cerr);
+    return kExitUsage;
+  }
+  std::string name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    usage(std::cout);
+    return kExitOk;
+  }
+  if (name == "--version") {
+    std::cout << "rrvm " << RRVM_VERSION << "\n";
+    return kExitOk;
+  }
+  for (const auto& c : commands()) {
+    if (c.name != name) continue;
+    std::vector<std::string> args(argv + 2, argv + argc);
+    try {
+      return c.run(args);
+    } catch (const std::exception& e) {
+      return fail(kExitSoftware, std::string("internal error: ") + e.what());
+    }
+  }
+  std::cerr << "rrvm: error: unknown command '" << name << "'\n\n";
+  usage(std::cerr);
+  return kExitUsage;
+}

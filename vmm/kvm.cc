@@ -1,0 +1,237 @@
+#include "vmm/kvm.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "vmm/kvm_ioctls.h"
+
+namespace rrvm {
+
+KvmError::KvmError(const std::string& what, int err)
+    : std::runtime_error(what + ": " + std::strerror(err)), err_(err) {}
+
+Fd& Fd::operator=(Fd&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.release();
+  }
+  return *this;
+}
+
+Fd::~Fd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+namespace {
+
+// ioctl that retries on EINTR except where the caller wants to see it.
+int xioctl(int fd, unsigned long req, const void* arg, const char* what) {
+  int r;
+  do {
+    r = ::ioctl(fd, req, arg);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) throw KvmError(what, errno);
+  return r;
+}
+
+int xioctl(int fd, unsigned long req, unsigned long arg, const char* what) {
+  return xioctl(fd, req, reinterpret_cast<const void*>(arg), what);
+}
+
+std::string open_advice(const std::string& path, int err) {
+  std::string msg = "cannot open " + path + ": " + std::strerror(err);
+  if (err == ENOENT) {
+    msg += " (KVM is not available: load the kvm_intel or kvm_amd module, or enable "
+           "virtualization in the firmware/hypervisor)";
+  } else if (err == EACCES || err == EPERM) {
+    msg += " (add your user to the 'kvm' group, or run as root)";
+  }
+  return msg;
+}
+
+}  // namespace
+
+const std::vector<std::pair<long, const char*>>& Kvm::required_caps() {
+  static const std::vector<std::pair<long, const char*>> caps = {
+      {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+      {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+      {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+      {KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
+      {KVM_CAP_SET_GUEST_DEBUG, "KVM_CAP_SET_GUEST_DEBUG"},
+      {KVM_CAP_VCPU_EVENTS, "KVM_CAP_VCPU_EVENTS"},
+  };
+  return caps;
+}
+
+Kvm::Kvm(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) throw KvmUnavailable(open_advice(path, errno));
+  fd_ = Fd(fd);
+  int version = ::ioctl(fd, kvm::kGetApiVersion, 0);
+  if (version != KVM_API_VERSION) {
+    throw KvmUnavailable(path + ": KVM API version " + std::to_string(version) + ", expected " +
+                         std::to_string(KVM_API_VERSION));
+  }
+  for (const auto& [cap, name] : required_caps()) {
+    if (check_extension(cap) <= 0) {
+      throw KvmUnavailable(path + ": this KVM lacks " + std::string(name) +
+                           ", which rrvm needs (kernel too old?)");
+    }
+  }
+}
+
+int Kvm::check_extension(long cap) const {
+  return ::ioctl(fd_.get(), kvm::kCheckExtension, cap);
+}
+
+int Kvm::vcpu_mmap_size() const {
+  return xioctl(fd_.get(), kvm::kGetVcpuMmapSize, 0ul, "KVM_GET_VCPU_MMAP_SIZE");
+}
+
+std::vector<CpuidEntry> Kvm::supported_cpuid() const {
+  // C layout: u32 nent, u32 padding, then the entries (see kvm_ioctls.h).
+  constexpr uint32_t kMaxEntries = 256;
+  std::vector<uint8_t> buf(kvm::kCpuid2HeaderSize + kMaxEntries * sizeof(CpuidEntry));
+  uint32_t nent = kMaxEntries;
+  std::memcpy(buf.data(), &nent, sizeof nent);
+  xioctl(fd_.get(), kvm::kGetSupportedCpuid, buf.data(), "KVM_GET_SUPPORTED_CPUID");
+  std::memcpy(&nent, buf.data(), sizeof nent);
+  std::vector<CpuidEntry> out(nent);
+  std::memcpy(out.data(), buf.data() + kvm::kCpuid2HeaderSize, nent * sizeof(CpuidEntry));
+  return out;
+}
+
+KvmVm::KvmVm(const Kvm& kvm) {
+  int fd;
+  do {
+    fd = ::ioctl(kvm.fd(), kvm::kCreateVm, 0);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) throw KvmError("KVM_CREATE_VM", errno);
+  fd_ = Fd(fd);
+  // Required on Intel before the first KVM_RUN: three pages KVM uses for the
+  // real-mode TSS, placed just below the BIOS area where the guest has no RAM.
+  xioctl(fd, kvm::kSetTssAddr, 0xfffbd000ul, "KVM_SET_TSS_ADDR");
+}
+
+void KvmVm::set_memory_region(uint32_t slot, uint64_t gpa, uint64_t size, void* host,
+                              bool log_dirty) {
+  kvm_userspace_memory_region r{};
+  r.slot = slot;
+  r.flags = log_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0;
+  r.guest_phys_addr = gpa;
+  r.memory_size = size;
+  r.userspace_addr = reinterpret_cast<uint64_t>(host);
+  xioctl(fd_.get(), kvm::kSetUserMemoryRegion, &r, "KVM_SET_USER_MEMORY_REGION");
+}
+
+void KvmVm::get_dirty_log(uint32_t slot, std::span<uint64_t> bitmap) {
+  kvm_dirty_log log{};
+  log.slot = slot;
+  log.dirty_bitmap = bitmap.data();
+  xioctl(fd_.get(), kvm::kGetDirtyLog, &log, "KVM_GET_DIRTY_LOG");
+}
+
+KvmVcpu::KvmVcpu(const Kvm& kvm, const KvmVm& vm, int id) {
+  int fd = ::ioctl(vm.fd(), kvm::kCreateVcpu, id);
+  if (fd < 0) throw KvmError("KVM_CREATE_VCPU", errno);
+  fd_ = Fd(fd);
+  run_size_ = static_cast<size_t>(kvm.vcpu_mmap_size());
+  void* p = ::mmap(nullptr, run_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) throw KvmError("mmap of the vCPU run area", errno);
+  run_ = static_cast<kvm_run*>(p);
+}
+
+KvmVcpu::~KvmVcpu() {
+  if (run_) ::munmap(run_, run_size_);
+}
+
+bool KvmVcpu::run() {
+  if (::ioctl(fd_.get(), kvm::kRun, 0) == 0) return true;
+  if (errno == EINTR || errno == EAGAIN) return false;
+  throw KvmError("KVM_RUN", errno);
+}
+
+kvm_regs KvmVcpu::get_regs() const {
+  kvm_regs r{};
+  xioctl(fd_.get(), kvm::kGetRegs, &r, "KVM_GET_REGS");
+  return r;
+}
+
+void KvmVcpu::set_regs(const kvm_regs& r) { xioctl(fd_.get(), kvm::kSetRegs, &r, "KVM_SET_REGS"); }
+
+kvm_sregs KvmVcpu::get_sregs() const {
+  kvm_sregs s{};
+  xioctl(fd_.get(), kvm::kGetSregs, &s, "KVM_GET_SREGS");
+  return s;
+}
+
+void KvmVcpu::set_sregs(const kvm_sregs& s) {
+  xioctl(fd_.get(), kvm::kSetSregs, &s, "KVM_SET_SREGS");
+}
+
+kvm_vcpu_events KvmVcpu::get_events() const {
+  kvm_vcpu_events e{};
+  xioctl(fd_.get(), kvm::kGetVcpuEvents, &e, "KVM_GET_VCPU_EVENTS");
+  return e;
+}
+
+void KvmVcpu::set_cpuid(std::span<const CpuidEntry> entries) {
+  std::vector<uint8_t> buf(kvm::kCpuid2HeaderSize + entries.size_bytes());
+  uint32_t nent = static_cast<uint32_t>(entries.size());
+  std::memcpy(buf.data(), &nent, sizeof nent);
+  std::memcpy(buf.data() + kvm::kCpuid2HeaderSize, entries.data(), entries.size_bytes());
+  xioctl(fd_.get(), kvm::kSetCpuid2, buf.data(), "KVM_SET_CPUID2");
+}
+
+namespace {
+// C layout of kvm_msrs with one entry: u32 nmsrs, u32 pad, kvm_msr_entry.
+struct OneMsr {
+  uint32_t nmsrs;
+  uint32_t pad;
+  kvm_msr_entry entry;
+};
+static_assert(sizeof(OneMsr) == kvm::kMsrsHeaderSize + sizeof(kvm_msr_entry));
+}  // namespace
+
+uint64_t KvmVcpu::get_msr(uint32_t index) const {
+  OneMsr m{1, 0, {}};
+  m.entry.index = index;
+  if (xioctl(fd_.get(), kvm::kGetMsrs, &m, "KVM_GET_MSRS") != 1) {
+    throw KvmError("KVM_GET_MSRS " + std::to_string(index), EINVAL);
+  }
+  return m.entry.data;
+}
+
+void KvmVcpu::set_msr(uint32_t index, uint64_t value) {
+  OneMsr m{1, 0, {}};
+  m.entry.index = index;
+  m.entry.data = value;
+  if (xioctl(fd_.get(), kvm::kSetMsrs, &m, "KVM_SET_MSRS") != 1) {
+    throw KvmError("KVM_SET_MSRS " + std::to_string(index), EINVAL);
+  }
+}
+
+void KvmVcpu::interrupt(uint8_t vector) {
+  kvm_interrupt irq{};
+  irq.irq = vector;
+  xioctl(fd_.get(), kvm::kInterrupt, &irq, "KVM_INTERRUPT");
+}
+
+bool KvmVcpu::translate(uint64_t gva, uint64_t* gpa) const {
+  kvm_translation t{};
+  t.linear_address = gva;
+  if (::ioctl(fd_.get(), kvm::kTranslate, &t) != 0 || !t.valid) return false;
+  *gpa = t.physical_address;
+  return true;
+}
+
+void KvmVcpu::set_guest_debug(const kvm_guest_debug& dbg) {
+  xioctl(fd_.get(), kvm::kSetGuestDebug, &dbg, "KVM_SET_GUEST_DEBUG");
+}
+
+}  // namespace rrvm

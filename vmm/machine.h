@@ -1,0 +1,53 @@
+// A PC-like machine under KVM: RAM, one vCPU, the board's devices, and the
+// guest image loaded and ready to enter.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "devices/char_backend.h"
+#include "vmm/guest_ram.h"
+#include "vmm/host_clock.h"
+#include "vmm/kvm.h"
+#include "vmm/machine_config.h"
+#include "vmm/run_result.h"
+
+namespace rrvm {
+
+class PcBoard;
+
+// Guest images by content, so replay can supply them from a trace.
+struct MachineImages {
+  std::vector<uint8_t> kernel;
+  std::vector<uint8_t> initrd;
+};
+
+class Machine {
+ public:
+  // Throws KvmUnavailable (no usable /dev/kvm), ImageError (bad kernel),
+  // std::invalid_argument (bad configuration).
+  Machine(const MachineConfig& cfg, const MachineImages& images, CharSink& serial);
+  ~Machine();
+
+  RunResult run();
+
+  KvmVcpu& vcpu() { return vcpu_; }
+  GuestRam& ram() { return ram_; }
+  PcBoard& board() { return *board_; }
+  const std::vector<CpuidEntry>& cpuid() const { return cpuid_; }
+
+ private:
+  void load_kernel(const MachineImages& images);
+
+  MachineConfig cfg_;
+  Kvm kvm_;
+  KvmVm vm_;
+  GuestRam ram_;
+  KvmVcpu vcpu_;
+  HostClock clock_;
+  std::vector<CpuidEntry> cpuid_;
+  std::unique_ptr<PcBoard> board_;
+};
+
+}  // namespace rrvm

@@ -1,0 +1,42 @@
+#include "vmm/machine_config.h"
+
+#include <cctype>
+#include <stdexcept>
+
+namespace rrvm {
+
+std::vector<std::pair<std::string, std::string>> MachineConfig::to_pairs() const {
+  return {
+      {"mem", std::to_string(mem_size)},
+      {"cmdline", cmdline},
+      {"mptable", mptable},
+      {"acpi", acpi ? "on" : "off"},
+      {"acpi-pic", acpi_pic ? "on" : "off"},
+      {"rtl8139-timer", rtl8139_timer ? "on" : "off"},
+      {"net", net},
+      {"rtc-epoch", std::to_string(rtc_epoch)},
+  };
+}
+
+uint64_t parse_size(const std::string& text) {
+  size_t i = 0;
+  uint64_t value = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+    uint64_t digit = static_cast<uint64_t>(text[i] - '0');
+    if (value > (UINT64_MAX - digit) / 10) throw std::invalid_argument("size '" + text + "' is too large");
+    value = value * 10 + digit;
+    ++i;
+  }
+  if (i == 0) throw std::invalid_argument("size '" + text + "' is not a number (examples: 256M, 1G)");
+  std::string suffix = text.substr(i);
+  unsigned shift = 0;
+  if (suffix == "" ) shift = 0;
+  else if (suffix == "K" || suffix == "k" || suffix == "KiB") shift = 10;
+  else if (suffix == "M" || suffix == "m" || suffix == "MiB") shift = 20;
+  else if (suffix == "G" || suffix == "g" || suffix == "GiB") shift = 30;
+  else throw std::invalid_argument("size '" + text + "' has an unknown suffix (use K, M or G)");
+  if (shift && value > (UINT64_MAX >> shift)) throw std::invalid_argument("size '" + text + "' is too large");
+  return value << shift;
+}
+
+}  // namespace rrvm

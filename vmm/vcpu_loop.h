@@ -1,0 +1,61 @@
+// The vCPU run loop: enter the guest, dispatch each exit to the board,
+// inject interrupts when the guest can take them, keep timers moving.
+//
+// Interrupts enter only at exits (KVM_INTERRUPT needs userspace to own the
+// irqchip, which is also what makes injection points recordable — DESIGN.md,
+// Determinism model): after every exit, if the board has an interrupt and the
+// guest can take it, inject; otherwise ask for an interrupt-window exit.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+
+#include "devices/guest_memory.h"
+#include "vmm/board.h"
+#include "vmm/host_clock.h"
+#include "vmm/kicker.h"
+#include "vmm/kvm.h"
+#include "vmm/run_result.h"
+
+namespace rrvm {
+
+struct LoopOptions {
+  double timeout_sec = 0;   // 0: none
+  bool strict_io = false;
+};
+
+class VcpuLoop {
+ public:
+  VcpuLoop(KvmVcpu& vcpu, GuestMemory& mem, Board& board, HostClock& clock, LoopOptions opts);
+  RunResult run();
+
+  uint64_t exits() const { return exits_; }
+  uint64_t kicks() const { return kicks_; }
+  uint64_t injections() const { return injections_; }
+
+ private:
+  std::optional<RunResult> check_stop();
+  void prepare_entry();
+  uint64_t next_wakeup_host() const;
+  std::optional<RunResult> handle_exit();
+  std::optional<RunResult> handle_io();
+  std::optional<RunResult> handle_mmio();
+  std::optional<RunResult> handle_hlt();
+  std::optional<RunResult> unmapped(const char* kind, uint64_t addr, unsigned size, bool write);
+  RunResult crash(StopReason reason, const std::string& what);
+  void advance_timers();
+
+  KvmVcpu& vcpu_;
+  kvm_run* run_;
+  GuestMemory& mem_;
+  Board& board_;
+  HostClock& clock_;
+  LoopOptions opts_;
+  Kicker kicker_;
+  uint64_t timeout_host_ = 0;  // CLOCK_MONOTONIC deadline; 0: none
+  uint64_t exits_ = 0, kicks_ = 0, injections_ = 0;
+  std::set<std::pair<bool, uint64_t>> reported_unmapped_;  // (mmio?, addr)
+};
+
+}  // namespace rrvm

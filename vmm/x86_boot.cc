@@ -1,0 +1,117 @@
+#include "vmm/x86_boot.h"
+
+#include <array>
+#include <stdexcept>
+
+#include "devices/guest_memory.h"
+
+namespace rrvm {
+
+namespace {
+
+// Control and feature bits (Intel SDM vol. 3A, 2.5 and 2.2.1).
+constexpr uint64_t kCr0Pe = 1u << 0;
+constexpr uint64_t kCr0Et = 1u << 4;
+constexpr uint64_t kCr0Pg = 1u << 31;
+constexpr uint64_t kCr4Pae = 1u << 5;
+constexpr uint64_t kEferLme = 1u << 8;
+constexpr uint64_t kEferLma = 1u << 10;
+
+// CPUID bits hidden from the guest.
+constexpr uint32_t kLeaf1EcxTscDeadline = 1u << 24;
+constexpr uint32_t kLeaf1EcxRdrand = 1u << 30;
+constexpr uint32_t kLeaf1EcxHypervisor = 1u << 31;
+constexpr uint32_t kLeaf7EbxRdseed = 1u << 18;
+constexpr uint32_t kLeaf7EcxRdpid = 1u << 22;
+
+kvm_segment flat_segment(uint16_t selector, uint8_t type, bool code64) {
+  kvm_segment s{};
+  s.base = 0;
+  s.limit = 0xffffffff;
+  s.selector = selector;
+  s.type = type;
+  s.present = 1;
+  s.dpl = 0;
+  s.db = code64 ? 0 : 1;
+  s.s = 1;
+  s.l = code64 ? 1 : 0;
+  s.g = 1;
+  return s;
+}
+
+void set_flat_segments(kvm_sregs& s, bool code64) {
+  s.cs = flat_segment(0x08, 0xb, code64);  // execute/read, accessed
+  kvm_segment data = flat_segment(0x10, 0x3, false);  // read/write, accessed
+  s.ds = s.es = s.fs = s.gs = s.ss = data;
+}
+
+}  // namespace
+
+std::vector<CpuidEntry> guest_cpuid(const Kvm& kvm) {
+  std::vector<CpuidEntry> entries = kvm.supported_cpuid();
+  for (auto& e : entries) {
+    if (e.function == 1) {
+      e.ecx &= ~(kLeaf1EcxRdrand | kLeaf1EcxTscDeadline);
+      e.ecx |= kLeaf1EcxHypervisor;
+    } else if (e.function == 7 && e.index == 0) {
+      e.ebx &= ~kLeaf7EbxRdseed;
+      e.ecx &= ~kLeaf7EcxRdpid;
+    }
+  }
+  return entries;
+}
+
+void enter_multiboot(KvmVcpu& vcpu, uint32_t entry, uint32_t info_addr) {
+  kvm_sregs s = vcpu.get_sregs();
+  set_flat_segments(s, false);
+  s.cr0 = kCr0Pe | kCr0Et;
+  s.cr4 = 0;
+  s.efer = 0;
+  vcpu.set_sregs(s);
+
+  kvm_regs r{};
+  r.rip = entry;
+  r.rax = 0x2BADB002;
+  r.rbx = info_addr;
+  r.rflags = 0x2;  // bit 1 is reserved-one; IF clear
+  vcpu.set_regs(r);
+}
+
+void enter_long_mode(KvmVcpu& vcpu, GuestMemory& mem, uint64_t page_tables, uint64_t entry,
+                     uint64_t rsi) {
+  // PML4[0] -> PDPT; PDPT[0..3] -> four page directories of 2 MiB pages
+  // (Intel SDM vol. 3A, 4.5: present | writable, PS for the 2 MiB leaves).
+  constexpr uint64_t kPresentRw = 0x3, kPageSize = 0x80;
+  std::array<uint64_t, 512> table{};
+  const uint64_t pdpt = page_tables + 0x1000, pd0 = page_tables + 0x2000;
+  auto put = [&](uint64_t gpa) {
+    std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(table.data()), 4096);
+    if (!mem.write(gpa, bytes)) throw std::runtime_error("page tables do not fit in guest RAM");
+  };
+  table.fill(0);
+  table[0] = pdpt | kPresentRw;
+  put(page_tables);
+  table.fill(0);
+  for (uint64_t i = 0; i < 4; ++i) table[i] = (pd0 + i * 0x1000) | kPresentRw;
+  put(pdpt);
+  for (uint64_t d = 0; d < 4; ++d) {
+    for (uint64_t i = 0; i < 512; ++i) table[i] = ((d * 512 + i) << 21) | kPresentRw | kPageSize;
+    put(pd0 + d * 0x1000);
+  }
+
+  kvm_sregs s = vcpu.get_sregs();
+  set_flat_segments(s, true);
+  s.cr3 = page_tables;
+  s.cr4 = kCr4Pae;
+  s.cr0 = kCr0Pe | kCr0Et | kCr0Pg;
+  s.efer = kEferLme | kEferLma;
+  vcpu.set_sregs(s);
+
+  kvm_regs r{};
+  r.rip = entry;
+  r.rsi = rsi;
+  r.rflags = 0x2;
+  vcpu.set_regs(r);
+}
+
+}  // namespace rrvm

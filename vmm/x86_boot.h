@@ -1,0 +1,31 @@
+// Initial vCPU state for the two ways rrvm enters a guest.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "vmm/kvm.h"
+
+namespace rrvm {
+
+class GuestMemory;
+
+// The CPUID table the guest sees: what KVM supports, minus what would make
+// the guest nondeterministic behind rrvm's back (RDRAND, RDSEED, RDPID, and
+// TSC-deadline mode — see DESIGN.md, "What KVM cannot trap"). KVM on some
+// hosts ignores parts of leaf 1 ECX/EDX; the masks are best effort.
+std::vector<CpuidEntry> guest_cpuid(const Kvm& kvm);
+
+// Multiboot 1 machine state (Multiboot spec 0.6.96, 3.2): 32-bit protected
+// mode, flat 4 GiB code and data segments, paging off, interrupts off,
+// EAX = 0x2BADB002, EBX = physical address of the info structure.
+void enter_multiboot(KvmVcpu& vcpu, uint32_t entry, uint32_t info_addr);
+
+// 64-bit mode with the first 4 GiB identity-mapped by 2 MiB pages. The page
+// tables (six 4 KiB pages) are written at `page_tables` in guest RAM.
+// RSI carries `rsi` (the Linux boot protocol's boot_params pointer).
+void enter_long_mode(KvmVcpu& vcpu, GuestMemory& mem, uint64_t page_tables, uint64_t entry,
+                     uint64_t rsi);
+constexpr uint64_t kLongModePageTablesSize = 6 * 4096;
+
+}  // namespace rrvm
