@@ -18,29 +18,44 @@ std::string hex(uint64_t v) {
 }  // namespace
 
 VcpuLoop::VcpuLoop(KvmVcpu& vcpu, GuestMemory& mem, Board& board, HostClock& clock,
-                   LoopOptions opts)
+                   LoopOptions opts, ExecHooks* hooks)
     : vcpu_(vcpu), run_(vcpu.run_area()), mem_(mem), board_(board), clock_(clock), opts_(opts),
-      kicker_(vcpu.run_area()) {
+      hooks_(hooks ? hooks : &default_hooks_), kicker_(vcpu.run_area()) {
   if (opts_.timeout_sec > 0) {
     timeout_host_ = Kicker::monotonic_ns() + static_cast<uint64_t>(opts_.timeout_sec * 1e9);
   }
 }
 
+// Natural exits (I/O, MMIO, HLT) happen at the same guest state in every
+// execution and are numbered; kicks and interrupt-window exits happen
+// wherever the host's timing put them and are not (DESIGN.md, exit ordinal).
 RunResult VcpuLoop::run() {
+  bool async = false;
   for (;;) {
-    if (auto stop = check_stop()) return *stop;
-    prepare_entry();
+    if (auto stop = check_stop()) return finish(*stop);
+    prepare_entry(async);
     kicker_.arm(next_wakeup_host());
     if (!vcpu_.run()) {
       kicker_.acknowledge();
       ++kicks_;
-      advance_timers();
+      advance_timers(async = true);
       continue;
     }
-    ++exits_;
-    if (auto stop = handle_exit()) return *stop;
-    advance_timers();
+    if (run_->exit_reason == KVM_EXIT_IRQ_WINDOW_OPEN || run_->exit_reason == KVM_EXIT_INTR) {
+      ++windows_;
+      advance_timers(async = true);
+      continue;
+    }
+    hooks_->on_exit(++exits_);
+    if (auto stop = handle_exit()) return finish(*stop);
+    advance_timers(async = false);
   }
+}
+
+RunResult VcpuLoop::finish(RunResult r) {
+  r.exits = exits_;
+  hooks_->on_stop(r);
+  return r;
 }
 
 std::optional<RunResult> VcpuLoop::check_stop() {
@@ -65,13 +80,14 @@ std::optional<RunResult> VcpuLoop::check_stop() {
 
 // Inject now if the guest can take an interrupt, else ask KVM for an exit
 // as soon as it can (Documentation/virt/kvm/api.rst, request_interrupt_window).
-void VcpuLoop::prepare_entry() {
+void VcpuLoop::prepare_entry(bool async) {
   if (!board_.interrupts || !board_.interrupts->has_interrupt()) {
     run_->request_interrupt_window = 0;
     return;
   }
   if (run_->ready_for_interrupt_injection && run_->if_flag) {
     if (auto vector = board_.interrupts->acknowledge()) {
+      hooks_->on_inject(*vector, async);
       vcpu_.interrupt(*vector);
       ++injections_;
     }
@@ -90,15 +106,21 @@ uint64_t VcpuLoop::next_wakeup_host() const {
   return wake;
 }
 
-void VcpuLoop::advance_timers() { board_.advance_timers(clock_.now_ns()); }
+// Timers move only when one is due, so a run logs one time value per timer
+// event rather than one per exit.
+void VcpuLoop::advance_timers(bool async) {
+  auto due = board_.next_deadline();
+  if (!due || clock_.now_ns() < *due) return;
+  uint64_t now = clock_.now_ns();
+  hooks_->on_timer_advance(now, async);
+  board_.advance_timers(now);
+}
 
 std::optional<RunResult> VcpuLoop::handle_exit() {
   switch (run_->exit_reason) {
     case KVM_EXIT_IO: return handle_io();
     case KVM_EXIT_MMIO: return handle_mmio();
     case KVM_EXIT_HLT: return handle_hlt();
-    case KVM_EXIT_IRQ_WINDOW_OPEN: return std::nullopt;
-    case KVM_EXIT_INTR: return std::nullopt;
     case KVM_EXIT_SHUTDOWN:
       return crash(StopReason::kTripleFault, "guest triple-faulted (KVM_EXIT_SHUTDOWN)");
     case KVM_EXIT_FAIL_ENTRY:
@@ -129,6 +151,7 @@ std::optional<RunResult> VcpuLoop::handle_io() {
       if (!write) std::fill(bytes.begin(), bytes.end(), 0xff);
       if (auto stop = unmapped("port", io.port, io.size, write)) return stop;
     }
+    if (!write) hooks_->on_port_read(io.port, bytes);
   }
   return std::nullopt;
 }
@@ -139,8 +162,9 @@ std::optional<RunResult> VcpuLoop::handle_mmio() {
   bool hit = m.is_write ? board_.mmio.write(m.phys_addr, bytes) : board_.mmio.read(m.phys_addr, bytes);
   if (!hit) {
     if (!m.is_write) std::fill(bytes.begin(), bytes.end(), 0xff);
-    return unmapped("memory address", m.phys_addr, m.len, m.is_write);
+    if (auto stop = unmapped("memory address", m.phys_addr, m.len, m.is_write)) return stop;
   }
+  if (!m.is_write) hooks_->on_mmio_read(m.phys_addr, bytes);
   return std::nullopt;
 }
 
@@ -148,7 +172,7 @@ std::optional<RunResult> VcpuLoop::handle_mmio() {
 // irqchip KVM hands HLT to us, so we wait here for the next timer deadline.
 std::optional<RunResult> VcpuLoop::handle_hlt() {
   for (;;) {
-    advance_timers();
+    advance_timers(false);
     if (board_.interrupts && board_.interrupts->has_interrupt() && run_->if_flag) return std::nullopt;
     if (auto stop = check_stop()) return stop;
     if (!run_->if_flag) {

@@ -13,6 +13,7 @@
 
 #include "devices/guest_memory.h"
 #include "vmm/board.h"
+#include "vmm/exec_hooks.h"
 #include "vmm/host_clock.h"
 #include "vmm/kicker.h"
 #include "vmm/kvm.h"
@@ -27,16 +28,20 @@ struct LoopOptions {
 
 class VcpuLoop {
  public:
-  VcpuLoop(KvmVcpu& vcpu, GuestMemory& mem, Board& board, HostClock& clock, LoopOptions opts);
+  // `hooks` may be null (a plain run). `clock` is the loop's own, unlogged
+  // view of time; devices get theirs from the machine.
+  VcpuLoop(KvmVcpu& vcpu, GuestMemory& mem, Board& board, HostClock& clock, LoopOptions opts,
+           ExecHooks* hooks = nullptr);
   RunResult run();
 
   uint64_t exits() const { return exits_; }
   uint64_t kicks() const { return kicks_; }
+  uint64_t window_exits() const { return windows_; }
   uint64_t injections() const { return injections_; }
 
  private:
   std::optional<RunResult> check_stop();
-  void prepare_entry();
+  void prepare_entry(bool async);
   uint64_t next_wakeup_host() const;
   std::optional<RunResult> handle_exit();
   std::optional<RunResult> handle_io();
@@ -44,7 +49,8 @@ class VcpuLoop {
   std::optional<RunResult> handle_hlt();
   std::optional<RunResult> unmapped(const char* kind, uint64_t addr, unsigned size, bool write);
   RunResult crash(StopReason reason, const std::string& what);
-  void advance_timers();
+  void advance_timers(bool async);
+  RunResult finish(RunResult r);
 
   KvmVcpu& vcpu_;
   kvm_run* run_;
@@ -52,9 +58,11 @@ class VcpuLoop {
   Board& board_;
   HostClock& clock_;
   LoopOptions opts_;
+  ExecHooks default_hooks_;
+  ExecHooks* hooks_;
   Kicker kicker_;
   uint64_t timeout_host_ = 0;  // CLOCK_MONOTONIC deadline; 0: none
-  uint64_t exits_ = 0, kicks_ = 0, injections_ = 0;
+  uint64_t exits_ = 0, kicks_ = 0, windows_ = 0, injections_ = 0;
   std::set<std::pair<bool, uint64_t>> reported_unmapped_;  // (mmio?, addr)
 };
 

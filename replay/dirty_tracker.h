@@ -1,0 +1,43 @@
+// Which guest pages the guest wrote since the last sync point, and a digest
+// of their contents. Record and replay call collect()/reset() at the same
+// points of the execution (landmarks and memory-digest checkpoints), so the
+// page sets — and so the digests — agree exactly when the executions do.
+//
+// KVM_GET_DIRTY_LOG clears KVM's bitmap as it reads it; we OR every fetch
+// into our own accumulated bitmap, so probing a landmark candidate several
+// times (replay) loses nothing.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "vmm/guest_ram.h"
+#include "vmm/kvm.h"
+
+namespace rrvm {
+
+class DirtyTracker {
+ public:
+  // `ram` must be attached to `vm` with dirty logging on.
+  DirtyTracker(KvmVm& vm, const GuestRam& ram);
+
+  // Fetches KVM's dirty bitmaps into the accumulated set.
+  void collect();
+  // collect(), then xxh3-64 over (page address, page bytes) of every page in
+  // the set, in address order. The set is unchanged.
+  uint64_t digest();
+  // Empties the set (a new interval starts).
+  void reset();
+  size_t pages() const;
+
+ private:
+  KvmVm& vm_;
+  const GuestRam& ram_;
+  std::vector<std::vector<uint64_t>> accumulated_;  // per region, 1 bit per page
+  std::vector<uint64_t> scratch_;
+};
+
+// xxh3-64 of the whole of guest RAM (for the end-of-run digest).
+uint64_t digest_all_memory(const GuestRam& ram);
+
+}  // namespace rrvm

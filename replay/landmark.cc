@@ -1,0 +1,111 @@
+#include "replay/landmark.h"
+
+#include <xxhash.h>
+
+#include <cstdio>
+#include <cstring>
+
+namespace rrvm {
+
+namespace {
+constexpr uint64_t kRflagsRf = 1ull << 16;
+constexpr const char* kGprNames[16] = {"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp",
+                                       "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
+}  // namespace
+
+RegisterSnapshot RegisterSnapshot::from(const kvm_regs& r) {
+  RegisterSnapshot s;
+  s.gpr = {r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rsp, r.rbp,
+           r.r8,  r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15};
+  s.rip = r.rip;
+  s.rflags = r.rflags;
+  return s;
+}
+
+bool RegisterSnapshot::same_state(const RegisterSnapshot& o) const {
+  return gpr == o.gpr && rip == o.rip && (rflags & ~kRflagsRf) == (o.rflags & ~kRflagsRf);
+}
+
+uint64_t RegisterSnapshot::digest() const {
+  uint64_t buf[18];
+  std::memcpy(buf, gpr.data(), sizeof(uint64_t) * 16);
+  buf[16] = rip;
+  buf[17] = rflags & ~kRflagsRf;
+  return XXH3_64bits(buf, sizeof buf);
+}
+
+std::string RegisterSnapshot::diff(const RegisterSnapshot& o) const {
+  std::string out;
+  auto add = [&](const char* name, uint64_t a, uint64_t b) {
+    if (a == b) return;
+    char line[96];
+    std::snprintf(line, sizeof line, "%s%s 0x%llx vs 0x%llx", out.empty() ? "" : ", ", name,
+                  (unsigned long long)a, (unsigned long long)b);
+    out += line;
+  };
+  add("rip", rip, o.rip);
+  for (int i = 0; i < 16; ++i) add(kGprNames[i], gpr[i], o.gpr[i]);
+  add("rflags", rflags & ~kRflagsRf, o.rflags & ~kRflagsRf);
+  return out.empty() ? "registers equal" : out;
+}
+
+void LandmarkSeeker::arm(uint64_t rip) {
+  kvm_guest_debug dbg{};
+  dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
+  dbg.arch.debugreg[0] = rip;
+  dbg.arch.debugreg[7] = 0x1;  // L0, execute breakpoint, length 1 (SDM vol. 3B, 18.2.4)
+  vcpu_.set_guest_debug(dbg);
+}
+
+void LandmarkSeeker::disarm() {
+  kvm_guest_debug dbg{};
+  vcpu_.set_guest_debug(dbg);
+}
+
+bool LandmarkSeeker::matches(const Landmark& lm) {
+  if (!RegisterSnapshot::from(vcpu_.get_regs()).same_state(lm.regs)) return false;
+  ++stats_.register_matches;
+  // Registers alone are ambiguous in a loop that counts in memory; the pages
+  // written since the last sync point settle it.
+  return dirty_.digest() == lm.mem_digest;
+}
+
+// RFLAGS.RF is not honoured on this class of host, so a hit would repeat:
+// disarm, execute the one instruction, re-arm.
+SeekOutcome LandmarkSeeker::step_over() {
+  kvm_guest_debug dbg{};
+  dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
+  vcpu_.set_guest_debug(dbg);
+  ++stats_.steps;
+  bool ran = vcpu_.run();
+  disarm();
+  if (!ran) return SeekOutcome::kInterrupted;  // seek() again redoes this step
+  uint32_t reason = vcpu_.run_area()->exit_reason;
+  if (reason == KVM_EXIT_DEBUG) return SeekOutcome::kReached;  // "stepped", not the landmark
+  if (reason == KVM_EXIT_IO || reason == KVM_EXIT_MMIO || reason == KVM_EXIT_HLT) {
+    return SeekOutcome::kNaturalExit;
+  }
+  return SeekOutcome::kGuestError;
+}
+
+SeekOutcome LandmarkSeeker::seek(const Landmark& lm) {
+  // The vCPU may already stand on the landmark (kicked right at an exit).
+  if (vcpu_.get_regs().rip == lm.regs.rip && matches(lm)) return SeekOutcome::kReached;
+  for (;;) {
+    arm(lm.regs.rip);
+    bool ran = vcpu_.run();
+    disarm();
+    if (!ran) return SeekOutcome::kInterrupted;
+    uint32_t reason = vcpu_.run_area()->exit_reason;
+    if (reason == KVM_EXIT_IO || reason == KVM_EXIT_MMIO || reason == KVM_EXIT_HLT) {
+      return SeekOutcome::kNaturalExit;
+    }
+    if (reason != KVM_EXIT_DEBUG) return SeekOutcome::kGuestError;
+    ++stats_.hits;
+    if (matches(lm)) return SeekOutcome::kReached;
+    SeekOutcome o = step_over();
+    if (o != SeekOutcome::kReached) return o;
+  }
+}
+
+}  // namespace rrvm

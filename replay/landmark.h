@@ -1,0 +1,71 @@
+// Landmarks: the position of an asynchronous event (an interrupt injected
+// after a kick or an interrupt-window exit) that no exit ordinal names.
+// A landmark is (previous exit ordinal, RIP, all GPRs, RFLAGS, digest of the
+// pages dirtied since the last sync point). Replay finds it with a hardware
+// breakpoint at RIP and accepts the first hit whose registers and dirty-page
+// digest both match (DESIGN.md, Determinism model, 3).
+#pragma once
+
+#include <linux/kvm.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "replay/dirty_tracker.h"
+#include "vmm/kvm.h"
+
+namespace rrvm {
+
+// kvm_regs order: rax rbx rcx rdx rsi rdi rsp rbp r8..r15.
+struct RegisterSnapshot {
+  std::array<uint64_t, 16> gpr{};
+  uint64_t rip = 0;
+  uint64_t rflags = 0;
+
+  static RegisterSnapshot from(const kvm_regs& r);
+  // Equality ignoring RFLAGS.RF (bit 16), which the debug machinery sets.
+  bool same_state(const RegisterSnapshot& o) const;
+  uint64_t digest() const;
+  // "rax 0x.. vs 0x..; rip ..." for the registers that differ.
+  std::string diff(const RegisterSnapshot& other) const;
+};
+
+struct Landmark {
+  uint64_t ordinal = 0;  // last natural exit before it
+  RegisterSnapshot regs;
+  uint64_t mem_digest = 0;
+  uint8_t cpl = 0;  // privilege level the guest was running at
+};
+
+enum class SeekOutcome {
+  kReached,      // vCPU stopped exactly at the landmark, breakpoint disarmed
+  kNaturalExit,  // the guest made a natural exit first: the run area holds it
+  kInterrupted,  // KVM_RUN was kicked (watchdog/signal); call seek again
+  kGuestError,   // any other exit (shutdown, emulation failure)
+};
+
+struct SeekStats {
+  uint64_t hits = 0;          // breakpoint hits examined
+  uint64_t register_matches = 0;  // hits whose registers matched
+  uint64_t steps = 0;         // single-steps taken to get past non-matching hits
+};
+
+class LandmarkSeeker {
+ public:
+  LandmarkSeeker(KvmVcpu& vcpu, DirtyTracker& dirty) : vcpu_(vcpu), dirty_(dirty) {}
+  SeekOutcome seek(const Landmark& lm);
+  const SeekStats& stats() const { return stats_; }
+
+ private:
+  void arm(uint64_t rip);
+  void disarm();
+  bool matches(const Landmark& lm);
+  SeekOutcome step_over();
+
+  KvmVcpu& vcpu_;
+  DirtyTracker& dirty_;
+  SeekStats stats_;
+};
+
+}  // namespace rrvm

@@ -1,0 +1,94 @@
+// Landmarks: a kicked guest's position, found again by breakpoint + state
+// match in a second, identical VM.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "replay/dirty_tracker.h"
+#include "replay/landmark.h"
+#include "tests/kvm/kvm_test_util.h"
+#include "vmm/guest_ram.h"
+#include "vmm/kicker.h"
+#include "vmm/x86_boot.h"
+
+namespace rrvm {
+namespace {
+
+struct LoopVm {
+  explicit LoopVm(const std::vector<uint8_t>& code) : vm(kvm), ram(4 << 20), vcpu(kvm, vm, 0) {
+    ram.attach(vm, true);
+    vcpu.set_cpuid(guest_cpuid(kvm));
+    EXPECT_TRUE(ram.write(0x100000, code));
+    enter_long_mode(vcpu, ram, 0x10000, 0x100000, 0);
+  }
+  Kvm kvm;
+  KvmVm vm;
+  GuestRam ram;
+  KvmVcpu vcpu;
+};
+
+// Runs `code` until a kick `after_us` microseconds in; returns the landmark.
+Landmark record_landmark(const std::vector<uint8_t>& code, int after_us) {
+  LoopVm v(code);
+  DirtyTracker dirty(v.vm, v.ram);
+  dirty.reset();
+  Kicker kicker(v.vcpu.run_area());
+  kicker.arm(Kicker::monotonic_ns() + uint64_t(after_us) * 1000);
+  EXPECT_FALSE(v.vcpu.run()) << "guest exited instead of being kicked";
+  kicker.acknowledge();
+  Landmark lm;
+  lm.regs = RegisterSnapshot::from(v.vcpu.get_regs());
+  lm.mem_digest = dirty.digest();
+  return lm;
+}
+
+TEST(Landmark, FoundAgainWhereRegistersAlreadyDiffer) {
+  RRVM_REQUIRE_KVM();
+  // loop: inc rbx; jmp loop — every iteration has a different rbx.
+  std::vector<uint8_t> code = {0x48, 0xFF, 0xC3, 0xEB, 0xFB};
+  Landmark lm = record_landmark(code, 2000);
+  ASSERT_GT(lm.regs.gpr[1], 10u) << "the guest barely ran; the test proves nothing";
+
+  LoopVm v(code);
+  DirtyTracker dirty(v.vm, v.ram);
+  dirty.reset();
+  LandmarkSeeker seeker(v.vcpu, dirty);
+  ASSERT_EQ(seeker.seek(lm), SeekOutcome::kReached);
+  EXPECT_TRUE(RegisterSnapshot::from(v.vcpu.get_regs()).same_state(lm.regs));
+  EXPECT_GE(seeker.stats().hits, lm.regs.gpr[1] / 2);
+}
+
+TEST(Landmark, MemoryDigestDisambiguatesIdenticalRegisters) {
+  RRVM_REQUIRE_KVM();
+  // loop: inc qword [0x200000]; jmp loop — registers repeat every iteration,
+  // only memory tells the iterations apart.
+  std::vector<uint8_t> code = {0x48, 0xFF, 0x04, 0x25, 0x00, 0x00, 0x20, 0x00,  // inc qword [abs]
+                               0xEB, 0xF6};                                     // jmp -10
+  Landmark lm = record_landmark(code, 2000);
+
+  LoopVm v(code);
+  DirtyTracker dirty(v.vm, v.ram);
+  dirty.reset();
+  LandmarkSeeker seeker(v.vcpu, dirty);
+  ASSERT_EQ(seeker.seek(lm), SeekOutcome::kReached);
+  uint64_t counter = 0;
+  ASSERT_TRUE(v.ram.read(0x200000, {reinterpret_cast<uint8_t*>(&counter), 8}));
+  EXPECT_GT(counter, 5u);
+  EXPECT_GT(seeker.stats().register_matches, 1u) << "registers alone would have stopped early";
+  // The same counter value as the recording: state matched, not just RIP.
+  EXPECT_EQ(dirty.digest(), lm.mem_digest);
+}
+
+TEST(Landmark, NaturalExitBeforeTheLandmarkIsReported) {
+  RRVM_REQUIRE_KVM();
+  std::vector<uint8_t> code = {0x48, 0xFF, 0xC3, 0xEB, 0xFB};
+  Landmark lm = record_landmark(code, 2000);
+  // A different guest that does port I/O right away never reaches it.
+  LoopVm v({0xE6, 0x80, 0xEB, 0xFC});
+  DirtyTracker dirty(v.vm, v.ram);
+  LandmarkSeeker seeker(v.vcpu, dirty);
+  EXPECT_EQ(seeker.seek(lm), SeekOutcome::kNaturalExit);
+}
+
+}  // namespace
+}  // namespace rrvm

@@ -1,0 +1,57 @@
+// rrvm run: boot a guest under KVM and wait for it to finish.
+#include <iostream>
+
+#include "firmware/load_error.h"
+#include "tools/command.h"
+#include "tools/machine_options.h"
+#include "tools/run_status.h"
+#include "tools/serial_sink.h"
+#include "vmm/kicker.h"
+#include "vmm/kvm.h"
+#include "vmm/machine.h"
+
+namespace rrvm::cli {
+namespace {
+
+constexpr const char* kHelp =
+    "Boots a guest kernel under KVM with rrvm's userspace PC devices. The exit\n"
+    "status is the value the guest wrote to the isa-debug-exit port 0xf4, as\n"
+    "(value << 1) | 1 (QEMU's convention), or: 64 usage error, 65 invalid kernel\n"
+    "image, 66 missing input file, 69 /dev/kvm unusable, 70 guest crash (triple\n"
+    "fault, emulation failure, HLT with interrupts off), 124 --timeout reached.\n"
+    "Serial output goes to stdout; rrvm's own messages go to stderr.";
+
+// Runs a machine built from `cfg`; shared by run and (with hooks) record.
+int boot(const MachineConfig& cfg) {
+  MachineImages images = read_images(cfg);
+  auto serial = open_serial(cfg.serial);
+  Kicker::install_stop_signals();
+  Machine machine(cfg, images, *serial);
+  return report_run_result(machine.run());
+}
+
+int cmd_run(const std::vector<std::string>& args) {
+  try {
+    po::variables_map vm;
+    if (!parse_args(args, machine_options(), {}, vm, "rrvm run --kernel FILE [options]", kHelp)) {
+      return kExitOk;
+    }
+    MachineConfig cfg;
+    apply_machine_options(vm, cfg);
+    return boot(cfg);
+  } catch (const UsageError& e) {
+    return fail(kExitUsage, e.what());
+  } catch (const InputError& e) {
+    return fail(kExitNoInput, e.what());
+  } catch (const ImageError& e) {
+    return fail(kExitDataErr, e.what());
+  } catch (const KvmUnavailable& e) {
+    return fail(kExitUnavailable, e.what());
+  }
+}
+
+}  // namespace
+
+RRVM_COMMAND("run", "boot a guest (Multiboot, ELF64 or bzImage) under KVM", cmd_run);
+
+}  // namespace rrvm::cli

@@ -1,0 +1,30 @@
+#include "tools/run_status.h"
+
+#include <iostream>
+
+#include "tools/command.h"
+
+namespace rrvm::cli {
+
+int report_run_result(const RunResult& r) {
+  switch (r.reason) {
+    case StopReason::kGuestExit:
+      return r.status & 0xff;
+    case StopReason::kPowerOff:
+      return kExitOk;
+    case StopReason::kTimeout:
+      return fail(kExitTimeout, r.message);
+    case StopReason::kInterrupted:
+      std::cerr << "rrvm: " << r.message << "\n";
+      return r.status;
+    case StopReason::kDiverged:
+      return fail(kExitDiverged, r.message);
+    case StopReason::kEndOfTrace:
+      std::cerr << "rrvm: " << r.message << "\n";
+      return kExitOk;
+    default:
+      return fail(kExitSoftware, r.message);
+  }
+}
+
+}  // namespace rrvm::cli

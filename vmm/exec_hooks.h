@@ -1,0 +1,38 @@
+// The seam where recording hooks into a live run. Every nondeterministic
+// value the guest can observe passes through one of these calls (DESIGN.md,
+// Determinism model) — except device clock reads, which go through the Clock
+// the machine hands its devices. A plain run uses the no-op base class.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "vmm/run_result.h"
+
+namespace rrvm {
+
+class ExecHooks {
+ public:
+  virtual ~ExecHooks() = default;
+  // A natural exit (I/O, MMIO, HLT) happened; `ordinal` counts them from 1.
+  // Called before the exit is handled: events it causes carry this ordinal.
+  virtual void on_exit(uint64_t ordinal) { (void)ordinal; }
+  // A read returned `data` to the guest (after any unmapped all-ones fill).
+  virtual void on_port_read(uint16_t port, std::span<const uint8_t> data) {
+    (void)port, (void)data;
+  }
+  virtual void on_mmio_read(uint64_t addr, std::span<const uint8_t> data) {
+    (void)addr, (void)data;
+  }
+  // Timers were brought up to `now_ns` (guest time), at a natural exit or,
+  // with async = true, at a kick or interrupt-window exit.
+  virtual void on_timer_advance(uint64_t now_ns, bool async) { (void)now_ns, (void)async; }
+  // `vector` is about to be injected. async: not at a natural exit, so its
+  // position must be recorded as a landmark.
+  virtual void on_inject(uint8_t vector, bool async) { (void)vector, (void)async; }
+  // Bytes written into guest memory from a host source (console, network).
+  virtual void on_console_input(std::span<const uint8_t> bytes) { (void)bytes; }
+  virtual void on_stop(const RunResult& result) { (void)result; }
+};
+
+}  // namespace rrvm
