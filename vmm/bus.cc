@@ -1,16 +1,10 @@
 #include "vmm/bus.h"
 
+#include "vmm/hex.h"
+
 #include <cstdio>
 
 namespace rrvm {
-
-namespace {
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-}  // namespace
 
 void Bus::add(uint64_t base, uint64_t size, IoDevice& dev) {
   if (size == 0 || base + size < base) {

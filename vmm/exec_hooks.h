@@ -17,13 +17,11 @@ class ExecHooks {
   // A natural exit (I/O, MMIO, HLT) happened; `ordinal` counts them from 1.
   // Called before the exit is handled: events it causes carry this ordinal.
   virtual void on_exit(uint64_t ordinal) { (void)ordinal; }
-  // A read returned `data` to the guest (after any unmapped all-ones fill).
-  virtual void on_port_read(uint16_t port, std::span<const uint8_t> data) {
-    (void)port, (void)data;
-  }
-  virtual void on_mmio_read(uint64_t addr, std::span<const uint8_t> data) {
-    (void)addr, (void)data;
-  }
+  // A read is about to return `data` to the guest (after any unmapped
+  // all-ones fill). Recording logs it; replay replaces it with the recorded
+  // value, after comparing it with what the device model produced.
+  virtual void on_port_read(uint16_t port, std::span<uint8_t> data) { (void)port, (void)data; }
+  virtual void on_mmio_read(uint64_t addr, std::span<uint8_t> data) { (void)addr, (void)data; }
   // Timers were brought up to `now_ns` (guest time), at a natural exit or,
   // with async = true, at a kick or interrupt-window exit.
   virtual void on_timer_advance(uint64_t now_ns, bool async) { (void)now_ns, (void)async; }

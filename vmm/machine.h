@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "devices/char_backend.h"
+#include "vmm/exec_hooks.h"
 #include "vmm/guest_ram.h"
 #include "vmm/host_clock.h"
 #include "vmm/kvm.h"
@@ -27,15 +28,23 @@ class Machine {
  public:
   // Throws KvmUnavailable (no usable /dev/kvm), ImageError (bad kernel),
   // std::invalid_argument (bad configuration).
-  Machine(const MachineConfig& cfg, const MachineImages& images, CharSink& serial);
+  // Devices read time from `device_clock` when given (the recorder's logging
+  // clock, the replayer's trace clock), else from the machine's host clock.
+  Machine(const MachineConfig& cfg, const MachineImages& images, CharSink& serial,
+          Clock* device_clock = nullptr);
   ~Machine();
 
+  // Runs to the end. `hooks` (recording) sees every input; set before run().
+  void set_hooks(ExecHooks* hooks) { hooks_ = hooks; }
   RunResult run();
 
   KvmVcpu& vcpu() { return vcpu_; }
   GuestRam& ram() { return ram_; }
   PcBoard& board() { return *board_; }
   const std::vector<CpuidEntry>& cpuid() const { return cpuid_; }
+  const MachineConfig& config() const { return cfg_; }
+  KvmVm& vm() { return vm_; }
+  HostClock& host_clock() { return clock_; }
 
  private:
   void load_kernel(const MachineImages& images);
@@ -48,6 +57,7 @@ class Machine {
   HostClock clock_;
   std::vector<CpuidEntry> cpuid_;
   std::unique_ptr<PcBoard> board_;
+  ExecHooks* hooks_ = nullptr;
 };
 
 }  // namespace rrvm

@@ -8,12 +8,12 @@
 #pragma once
 
 #include <cstdint>
-#include <set>
 #include <string>
 
 #include "devices/guest_memory.h"
 #include "vmm/board.h"
 #include "vmm/exec_hooks.h"
+#include "vmm/exit_dispatch.h"
 #include "vmm/host_clock.h"
 #include "vmm/kicker.h"
 #include "vmm/kvm.h"
@@ -44,11 +44,7 @@ class VcpuLoop {
   void prepare_entry(bool async);
   uint64_t next_wakeup_host() const;
   std::optional<RunResult> handle_exit();
-  std::optional<RunResult> handle_io();
-  std::optional<RunResult> handle_mmio();
   std::optional<RunResult> handle_hlt();
-  std::optional<RunResult> unmapped(const char* kind, uint64_t addr, unsigned size, bool write);
-  RunResult crash(StopReason reason, const std::string& what);
   void advance_timers(bool async);
   RunResult finish(RunResult r);
 
@@ -60,10 +56,10 @@ class VcpuLoop {
   LoopOptions opts_;
   ExecHooks default_hooks_;
   ExecHooks* hooks_;
+  ExitDispatcher dispatch_;
   Kicker kicker_;
   uint64_t timeout_host_ = 0;  // CLOCK_MONOTONIC deadline; 0: none
   uint64_t exits_ = 0, kicks_ = 0, windows_ = 0, injections_ = 0;
-  std::set<std::pair<bool, uint64_t>> reported_unmapped_;  // (mmio?, addr)
 };
 
 }  // namespace rrvm

@@ -1,0 +1,86 @@
+#include "vmm/exit_dispatch.h"
+
+#include "vmm/hex.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+
+#include "vmm/cpu_dump.h"
+
+namespace rrvm {
+
+std::optional<RunResult> ExitDispatcher::io() {
+  kvm_run* run = vcpu_.run_area();
+  auto& io = run->io;
+  uint8_t* data = reinterpret_cast<uint8_t*>(run) + io.data_offset;
+  bool write = io.direction == KVM_EXIT_IO_OUT;
+  // String I/O (rep ins/outs) arrives as `count` back-to-back accesses.
+  for (uint32_t i = 0; i < io.count; ++i, data += io.size) {
+    std::span<uint8_t> bytes(data, io.size);
+    bool hit = write ? board_.pio.write(io.port, bytes) : board_.pio.read(io.port, bytes);
+    if (!hit) {
+      if (!write) std::fill(bytes.begin(), bytes.end(), 0xff);
+      if (auto stop = unmapped(false, io.port, io.size, write)) return stop;
+    }
+    if (!write) hooks_->on_port_read(io.port, bytes);
+  }
+  return std::nullopt;
+}
+
+std::optional<RunResult> ExitDispatcher::mmio() {
+  auto& m = vcpu_.run_area()->mmio;
+  std::span<uint8_t> bytes(m.data, std::min<uint32_t>(m.len, sizeof m.data));
+  bool hit = m.is_write ? board_.mmio.write(m.phys_addr, bytes) : board_.mmio.read(m.phys_addr, bytes);
+  if (!hit) {
+    if (!m.is_write) std::fill(bytes.begin(), bytes.end(), 0xff);
+    if (auto stop = unmapped(true, m.phys_addr, m.len, m.is_write)) return stop;
+  }
+  if (!m.is_write) hooks_->on_mmio_read(m.phys_addr, bytes);
+  return std::nullopt;
+}
+
+std::optional<RunResult> ExitDispatcher::unmapped(bool mmio, uint64_t addr, unsigned size,
+                                                  bool write) {
+  std::string what = std::string(write ? "write to" : "read from") + " unmapped " +
+                     (mmio ? "memory address " : "port ") + hex(addr) + " (" +
+                     std::to_string(size) + " bytes)";
+  if (strict_io_) return crash(StopReason::kUnmappedAccess, what + " with --strict-io", 0);
+  if (reported_.insert({mmio, addr}).second) {
+    std::cerr << "rrvm: warning: " << what << (write ? " ignored" : " reads all-ones")
+              << " (reported once)\n";
+  }
+  return std::nullopt;
+}
+
+RunResult ExitDispatcher::fatal(uint64_t exits) {
+  kvm_run* run = vcpu_.run_area();
+  switch (run->exit_reason) {
+    case KVM_EXIT_SHUTDOWN:
+      return crash(StopReason::kTripleFault, "guest triple-faulted (KVM_EXIT_SHUTDOWN)", exits);
+    case KVM_EXIT_FAIL_ENTRY:
+      return crash(StopReason::kEntryFailure,
+                   "VM entry failed, hardware reason " +
+                       hex(run->fail_entry.hardware_entry_failure_reason),
+                   exits);
+    case KVM_EXIT_INTERNAL_ERROR:
+      return crash(StopReason::kEmulationFailure,
+                   run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
+                       ? "KVM could not emulate a guest instruction (emulation failure)"
+                       : "KVM internal error, suberror " + std::to_string(run->internal.suberror),
+                   exits);
+    default:
+      return crash(StopReason::kEmulationFailure,
+                   "unexpected KVM exit reason " + std::to_string(run->exit_reason), exits);
+  }
+}
+
+RunResult ExitDispatcher::crash(StopReason reason, const std::string& what, uint64_t exits) {
+  kvm_regs r = vcpu_.get_regs();
+  kvm_sregs s = vcpu_.get_sregs();
+  std::string msg = what + " after " + std::to_string(exits) + " exits\n" +
+                    format_registers(r, s) + "  " + format_code_at_rip(vcpu_, mem_, r.rip);
+  return RunResult{reason, 0, msg, exits};
+}
+
+}  // namespace rrvm

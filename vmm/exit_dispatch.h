@@ -1,0 +1,46 @@
+// Turns one I/O or MMIO exit into bus accesses, and one fatal exit into a
+// report. Shared by the live run loop and the replayer, so both dispatch
+// exactly alike.
+#pragma once
+
+#include <optional>
+#include <set>
+#include <string>
+
+#include "devices/guest_memory.h"
+#include "vmm/board.h"
+#include "vmm/exec_hooks.h"
+#include "vmm/kvm.h"
+#include "vmm/run_result.h"
+
+namespace rrvm {
+
+class ExitDispatcher {
+ public:
+  ExitDispatcher(KvmVcpu& vcpu, GuestMemory& mem, Board& board, bool strict_io, ExecHooks& hooks)
+      : vcpu_(vcpu), mem_(mem), board_(board), strict_io_(strict_io), hooks_(&hooks) {}
+
+  void set_hooks(ExecHooks& hooks) { hooks_ = &hooks; }
+
+  // KVM_EXIT_IO / KVM_EXIT_MMIO: reads fill the run area (all-ones where
+  // nothing is mapped) and are shown to the hooks, which may replace the
+  // value (replay). A stop comes back only for --strict-io.
+  std::optional<RunResult> io();
+  std::optional<RunResult> mmio();
+  // A non-I/O exit that ends the run (shutdown, entry/internal failure,
+  // unknown reason) as a report with registers and code bytes.
+  RunResult fatal(uint64_t exits);
+  RunResult crash(StopReason reason, const std::string& what, uint64_t exits);
+
+ private:
+  std::optional<RunResult> unmapped(bool mmio, uint64_t addr, unsigned size, bool write);
+
+  KvmVcpu& vcpu_;
+  GuestMemory& mem_;
+  Board& board_;
+  bool strict_io_;
+  ExecHooks* hooks_;
+  std::set<std::pair<bool, uint64_t>> reported_;  // (mmio?, addr) warned about
+};
+
+}  // namespace rrvm

@@ -1,0 +1,49 @@
+#include "vmm/machine.h"
+
+#include "firmware/elf.h"
+#include "firmware/load_error.h"
+#include "firmware/multiboot.h"
+#include "vmm/pc_board.h"
+#include "vmm/vcpu_loop.h"
+#include "vmm/x86_boot.h"
+
+namespace rrvm {
+
+namespace {
+// Six pages for the identity map of ELF64 entries, in conventional memory
+// below the EBDA and clear of the Multiboot info area.
+constexpr uint64_t kLongModePageTables = 0x70000;
+}  // namespace
+
+Machine::Machine(const MachineConfig& cfg, const MachineImages& images, CharSink& serial,
+                 Clock* device_clock)
+    : cfg_(cfg), vm_(kvm_), ram_(cfg.mem_size), vcpu_(kvm_, vm_, 0) {
+  ram_.attach(vm_, /*log_dirty=*/true);
+  cpuid_ = guest_cpuid(kvm_);
+  vcpu_.set_cpuid(cpuid_);
+  board_ = std::make_unique<PcBoard>(cfg_, ram_, device_clock ? *device_clock : clock_, serial);
+  load_kernel(images);
+}
+
+Machine::~Machine() = default;
+
+void Machine::load_kernel(const MachineImages& images) {
+  if (is_multiboot(images.kernel)) {
+    MultibootOptions opts;
+    opts.cmdline = cfg_.cmdline;
+    if (!images.initrd.empty()) opts.modules.push_back({images.initrd, cfg_.initrd_path});
+    LoadedImage img = load_multiboot(images.kernel, opts, ram_);
+    enter_multiboot(vcpu_, static_cast<uint32_t>(img.entry), img.info_addr);
+    return;
+  }
+  LoadedImage img = load_elf64(images.kernel, ram_);
+  enter_long_mode(vcpu_, ram_, kLongModePageTables, img.entry, 0);
+}
+
+RunResult Machine::run() {
+  VcpuLoop loop(vcpu_, ram_, board_->board(), clock_,
+                LoopOptions{cfg_.timeout_sec, cfg_.strict_io}, hooks_);
+  return loop.run();
+}
+
+}  // namespace rrvm
