@@ -15,13 +15,13 @@ namespace {
 constexpr uint64_t kLongModePageTables = 0x70000;
 }  // namespace
 
-Machine::Machine(const MachineConfig& cfg, const MachineImages& images, CharSink& serial,
-                 Clock* device_clock)
+Machine::Machine(const MachineConfig& cfg, const MachineImages& images, CharSink& serial)
     : cfg_(cfg), vm_(kvm_), ram_(cfg.mem_size), vcpu_(kvm_, vm_, 0) {
   ram_.attach(vm_, /*log_dirty=*/true);
   cpuid_ = guest_cpuid(kvm_);
   vcpu_.set_cpuid(cpuid_);
-  board_ = std::make_unique<PcBoard>(cfg_, ram_, device_clock ? *device_clock : clock_, serial);
+  device_clock_.target = &clock_;
+  board_ = std::make_unique<PcBoard>(cfg_, ram_, device_clock_, serial);
   load_kernel(images);
 }
 

@@ -18,6 +18,14 @@ namespace rrvm {
 
 class PcBoard;
 
+// The clock devices hold a reference to; where its time comes from can be
+// switched after the devices exist.
+class ForwardingClock final : public Clock {
+ public:
+  uint64_t now_ns() override { return target->now_ns(); }
+  Clock* target = nullptr;
+};
+
 // Guest images by content, so replay can supply them from a trace.
 struct MachineImages {
   std::vector<uint8_t> kernel;
@@ -28,14 +36,14 @@ class Machine {
  public:
   // Throws KvmUnavailable (no usable /dev/kvm), ImageError (bad kernel),
   // std::invalid_argument (bad configuration).
-  // Devices read time from `device_clock` when given (the recorder's logging
-  // clock, the replayer's trace clock), else from the machine's host clock.
-  Machine(const MachineConfig& cfg, const MachineImages& images, CharSink& serial,
-          Clock* device_clock = nullptr);
+  Machine(const MachineConfig& cfg, const MachineImages& images, CharSink& serial);
   ~Machine();
 
   // Runs to the end. `hooks` (recording) sees every input; set before run().
   void set_hooks(ExecHooks* hooks) { hooks_ = hooks; }
+  // Devices read time through this; the recorder routes it through its
+  // logging clock and the replayer through the trace. Default: host_clock().
+  void set_device_clock(Clock& clock) { device_clock_.target = &clock; }
   RunResult run();
 
   KvmVcpu& vcpu() { return vcpu_; }
@@ -55,6 +63,7 @@ class Machine {
   GuestRam ram_;
   KvmVcpu vcpu_;
   HostClock clock_;
+  ForwardingClock device_clock_;
   std::vector<CpuidEntry> cpuid_;
   std::unique_ptr<PcBoard> board_;
   ExecHooks* hooks_ = nullptr;

@@ -39,11 +39,20 @@ kvm_segment flat_segment(uint16_t selector, uint8_t type, bool code64) {
   return s;
 }
 
+// Selectors as the Linux boot protocol expects them (__BOOT_CS 0x10,
+// __BOOT_DS 0x18), matching the GDT enter_long_mode() writes.
+constexpr uint16_t kCodeSelector = 0x10, kDataSelector = 0x18;
+
 void set_flat_segments(kvm_sregs& s, bool code64) {
-  s.cs = flat_segment(0x08, 0xb, code64);  // execute/read, accessed
-  kvm_segment data = flat_segment(0x10, 0x3, false);  // read/write, accessed
+  s.cs = flat_segment(kCodeSelector, 0xb, code64);  // execute/read, accessed
+  kvm_segment data = flat_segment(kDataSelector, 0x3, false);  // read/write, accessed
   s.ds = s.es = s.fs = s.gs = s.ss = data;
 }
+
+// Null, 64-bit code (0x08), 64-bit code (0x10), flat data (0x18):
+// descriptors per SDM vol. 3A, 3.4.5 (L=1 for 64-bit code, G=1, P=1).
+constexpr std::array<uint64_t, 4> kGdt = {0, 0x00AF9A000000FFFFull, 0x00AF9A000000FFFFull,
+                                          0x00CF92000000FFFFull};
 
 }  // namespace
 
@@ -99,8 +108,15 @@ void enter_long_mode(KvmVcpu& vcpu, GuestMemory& mem, uint64_t page_tables, uint
     put(pd0 + d * 0x1000);
   }
 
+  const uint64_t gdt = page_tables + 0x6000;
+  std::span<const uint8_t> gdt_bytes(reinterpret_cast<const uint8_t*>(kGdt.data()),
+                                     sizeof kGdt);
+  if (!mem.write(gdt, gdt_bytes)) throw std::runtime_error("GDT does not fit in guest RAM");
+
   kvm_sregs s = vcpu.get_sregs();
   set_flat_segments(s, true);
+  s.gdt.base = gdt;
+  s.gdt.limit = sizeof kGdt - 1;
   s.cr3 = page_tables;
   s.cr4 = kCr4Pae;
   s.cr0 = kCr0Pe | kCr0Et | kCr0Pg;

@@ -22,10 +22,11 @@ std::vector<CpuidEntry> guest_cpuid(const Kvm& kvm);
 void enter_multiboot(KvmVcpu& vcpu, uint32_t entry, uint32_t info_addr);
 
 // 64-bit mode with the first 4 GiB identity-mapped by 2 MiB pages. The page
-// tables (six 4 KiB pages) are written at `page_tables` in guest RAM.
+// tables (six 4 KiB pages) and a GDT (one more page: code 0x10, data 0x18)
+// are written at `page_tables` in guest RAM.
 // RSI carries `rsi` (the Linux boot protocol's boot_params pointer).
 void enter_long_mode(KvmVcpu& vcpu, GuestMemory& mem, uint64_t page_tables, uint64_t entry,
                      uint64_t rsi);
-constexpr uint64_t kLongModePageTablesSize = 6 * 4096;
+constexpr uint64_t kLongModePageTablesSize = 7 * 4096;
 
 }  // namespace rrvm

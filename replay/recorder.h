@@ -1,0 +1,71 @@
+// Recording: an ExecHooks that turns every input of a live run into
+// InputEvents (DESIGN.md, Determinism model). The event order is the
+// contract with the Replayer: for each natural exit N,
+//   [RegDigest] [MemDigest]                 at the exit, before handling it
+//   (ClockRead device | PortRead | MmioRead)* while devices handle it
+//   ClockRead timer-exit*                    timers brought up to date
+//   Interrupt (async = false)?               injected before re-entry
+// and, between exits N and N+1, any number of
+//   ClockRead timer-async* [Landmark Interrupt(async = true)]
+// The stop is logged last as GuestExit.
+#pragma once
+
+#include <cstdint>
+
+#include "devices/clock.h"
+#include "replay/dirty_tracker.h"
+#include "replay/input_event.h"
+#include "vmm/exec_hooks.h"
+#include "vmm/kvm.h"
+
+namespace rrvm {
+
+struct RecordOptions {
+  uint64_t reg_digest_every = 1000;   // exits between register digests
+  uint64_t mem_digest_every = 20000;  // exits between dirty-page digests
+};
+
+class Recorder final : public ExecHooks {
+ public:
+  Recorder(EventSink& sink, KvmVcpu& vcpu, DirtyTracker& dirty, RecordOptions opts);
+
+  // Wraps `inner` so that every device clock read is logged.
+  Clock& device_clock(Clock& inner);
+
+  void on_exit(uint64_t ordinal) override;
+  void on_port_read(uint16_t port, std::span<uint8_t> data) override;
+  void on_mmio_read(uint64_t addr, std::span<uint8_t> data) override;
+  void on_timer_advance(uint64_t now_ns, bool async) override;
+  void on_inject(uint8_t vector, bool async) override;
+  void on_console_input(std::span<const uint8_t> bytes) override;
+  void on_stop(const RunResult& result) override;
+
+  uint64_t ordinal() const { return ordinal_; }
+  uint64_t landmarks() const { return landmarks_; }
+  uint64_t events() const { return events_; }
+
+ private:
+  class LoggingClock final : public Clock {
+   public:
+    explicit LoggingClock(Recorder& r) : r_(r) {}
+    uint64_t now_ns() override;
+    Clock* inner = nullptr;
+
+   private:
+    Recorder& r_;
+  };
+
+  void put(InputKind kind, uint64_t addr, uint64_t value, uint8_t size = 0, bool async = false);
+
+  EventSink& sink_;
+  KvmVcpu& vcpu_;
+  DirtyTracker& dirty_;
+  RecordOptions opts_;
+  LoggingClock clock_{*this};
+  uint64_t ordinal_ = 0;
+  uint64_t landmarks_ = 0;
+  uint64_t events_ = 0;
+  InputEvent scratch_;  // reused so the hot path does not allocate
+};
+
+}  // namespace rrvm
