@@ -24,15 +24,19 @@ Replayer::Replayer(EventSource& events, KvmVcpu& vcpu, GuestMemory& mem, Board& 
 
 RunResult Replayer::run() {
   for (;;) {
-    if (auto stop = between_exits()) return *stop;
-    if (opts_.until && ordinal_ >= opts_.until) {
-      return {StopReason::kEndOfTrace, 0, "replay stopped at exit " + std::to_string(ordinal_) +
-                                              " (--until)", ordinal_};
-    }
-    if (auto stop = run_to_exit()) return *stop;
-    if (auto stop = at_exit()) return *stop;
-    if (auto stop = after_exit()) return *stop;
+    if (auto stop = step()) return *stop;
   }
+}
+
+std::optional<RunResult> Replayer::step() {
+  if (auto stop = between_exits()) return stop;
+  if (opts_.until && ordinal_ >= opts_.until) {
+    return RunResult{StopReason::kEndOfTrace, 0,
+                     "replay stopped at exit " + std::to_string(ordinal_) + " (--until)", ordinal_};
+  }
+  if (auto stop = run_to_exit()) return stop;
+  if (auto stop = at_exit()) return stop;
+  return after_exit();
 }
 
 // Events recorded after exit `ordinal_` and before the next one: timer

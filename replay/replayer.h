@@ -52,6 +52,11 @@ class Replayer final : public ExecHooks {
   // The clock the machine's devices must read during replay.
   Clock& device_clock() { return clock_; }
   RunResult run();
+  // One step of the machine: the asynchronous events after the current
+  // exit, then on to the next natural exit and its handling. Returns the
+  // end of the replay (finished, diverged, end of trace) when there is one.
+  std::optional<RunResult> step();
+  uint64_t ordinal() const { return ordinal_; }
   const ReplayStats& stats() const { return stats_; }
 
   // ExecHooks: the dispatcher shows us each read; we substitute the recording.

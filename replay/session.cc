@@ -1,0 +1,34 @@
+#include "replay/session.h"
+
+#include "vmm/pc_board.h"
+
+namespace rrvm {
+
+RecordSummary record_machine(Machine& machine, EventSink& sink, const RecordOptions& opts) {
+  DirtyTracker dirty(machine.vm(), machine.ram());
+  Recorder recorder(sink, machine.vcpu(), dirty, opts);
+  machine.set_device_clock(recorder.device_clock(machine.host_clock()));
+  machine.set_hooks(&recorder);
+  RecordSummary s;
+  s.result = machine.run();
+  machine.set_hooks(nullptr);
+  machine.set_device_clock(machine.host_clock());
+  s.events = recorder.events();
+  s.landmarks = recorder.landmarks();
+  s.final_memory_digest = digest_all_memory(machine.ram());
+  return s;
+}
+
+ReplaySummary replay_machine(Machine& machine, EventSource& source, const ReplayOptions& opts) {
+  DirtyTracker dirty(machine.vm(), machine.ram());
+  Replayer replayer(source, machine.vcpu(), machine.ram(), machine.board().board(), dirty, opts);
+  machine.set_device_clock(replayer.device_clock());
+  ReplaySummary s;
+  s.result = replayer.run();
+  machine.set_device_clock(machine.host_clock());
+  s.stats = replayer.stats();
+  s.final_memory_digest = digest_all_memory(machine.ram());
+  return s;
+}
+
+}  // namespace rrvm

@@ -1,0 +1,32 @@
+// Recording and replaying a whole Machine: the glue between vmm/'s Machine
+// and the engine's Recorder / Replayer, independent of the trace file.
+#pragma once
+
+#include "replay/input_event.h"
+#include "replay/recorder.h"
+#include "replay/replayer.h"
+#include "vmm/machine.h"
+
+namespace rrvm {
+
+struct RecordSummary {
+  RunResult result;
+  uint64_t events = 0;
+  uint64_t landmarks = 0;
+  uint64_t final_memory_digest = 0;
+};
+
+// Runs `machine` to its end, sending every input to `sink`.
+RecordSummary record_machine(Machine& machine, EventSink& sink, const RecordOptions& opts);
+
+struct ReplaySummary {
+  RunResult result;
+  ReplayStats stats;
+  uint64_t final_memory_digest = 0;
+};
+
+// Re-executes `machine` (built from the recording's configuration and
+// images) from `source`.
+ReplaySummary replay_machine(Machine& machine, EventSource& source, const ReplayOptions& opts);
+
+}  // namespace rrvm
