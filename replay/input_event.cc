@@ -1,6 +1,6 @@
 #include "replay/input_event.h"
 
-#include "vmm/hex.h"
+#include "devices/hex.h"
 
 namespace rrvm {
 

@@ -1,7 +1,7 @@
 #include "replay/replayer.h"
 
 #include "devices/io_device.h"
-#include "vmm/hex.h"
+#include "devices/hex.h"
 
 namespace rrvm {
 

@@ -1,6 +1,6 @@
 #include "vmm/bus.h"
 
-#include "vmm/hex.h"
+#include "devices/hex.h"
 
 #include <cstdio>
 

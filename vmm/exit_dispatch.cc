@@ -1,6 +1,6 @@
 #include "vmm/exit_dispatch.h"
 
-#include "vmm/hex.h"
+#include "devices/hex.h"
 
 #include <algorithm>
 #include <cstdio>

@@ -14,15 +14,19 @@ namespace rrvm {
 
 namespace {
 
-// One vCPU per process today; the handler finds its run area here.
-std::atomic<kvm_run*> g_kicked_run{nullptr};
+// Run areas of the vCPUs with a Kicker (bisect drives two VMs from one
+// thread). A kick stops all of them: each loop handles a spurious EINTR.
+constexpr int kMaxRuns = 4;
+std::atomic<kvm_run*> g_kicked_runs[kMaxRuns];
 
 int kick_signal() { return SIGRTMIN + 3; }
 
 std::atomic<int> g_stop_signal{0};
 
 void on_kick(int) {
-  if (kvm_run* run = g_kicked_run.load(std::memory_order_relaxed)) run->immediate_exit = 1;
+  for (auto& slot : g_kicked_runs) {
+    if (kvm_run* run = slot.load(std::memory_order_relaxed)) run->immediate_exit = 1;
+  }
 }
 
 void on_stop(int sig) {
@@ -33,7 +37,6 @@ void on_stop(int sig) {
 }  // namespace
 
 Kicker::Kicker(kvm_run* run) : run_(run) {
-  g_kicked_run.store(run);
   struct sigaction sa{};
   sa.sa_handler = on_kick;
   sigemptyset(&sa.sa_mask);
@@ -48,11 +51,26 @@ Kicker::Kicker(kvm_run* run) : run_(run) {
   if (timer_create(CLOCK_MONOTONIC, &sev, &timer_) != 0) {
     throw std::runtime_error(std::string("timer_create: ") + std::strerror(errno));
   }
+  bool registered = false;
+  for (auto& slot : g_kicked_runs) {
+    kvm_run* expected = nullptr;
+    if (slot.compare_exchange_strong(expected, run)) {
+      registered = true;
+      break;
+    }
+  }
+  if (!registered) {
+    timer_delete(timer_);
+    throw std::runtime_error("too many vCPUs with a kick timer");
+  }
 }
 
 Kicker::~Kicker() {
   timer_delete(timer_);
-  g_kicked_run.store(nullptr);
+  for (auto& slot : g_kicked_runs) {
+    kvm_run* expected = run_;
+    slot.compare_exchange_strong(expected, nullptr);
+  }
 }
 
 void Kicker::arm(uint64_t deadline_ns) {

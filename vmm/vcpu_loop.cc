@@ -1,6 +1,6 @@
 #include "vmm/vcpu_loop.h"
 
-#include "vmm/hex.h"
+#include "devices/hex.h"
 
 #include <poll.h>
 
