@@ -13,8 +13,8 @@ struct E820Entry {
 };
 
 constexpr uint32_t kE820Ram = 1, kE820Reserved = 2;
-constexpr uint64_t kEbdaStart = 0x9FC00;    // 1 KiB EBDA below 640 KiB (MP tables may go here)
-constexpr uint64_t kBiosAreaStart = 0xE0000;  // ACPI/MP tables live in 0xE0000-0xFFFFF
+constexpr uint64_t kEbdaStart = 0x9FC00;       // 1 KiB EBDA below 640 KiB (MP tables may go here)
+constexpr uint64_t kBiosAreaStart = 0xE0000;   // ACPI/MP tables live in 0xE0000-0xFFFFF
 constexpr uint64_t kLowRamLimit = 0xC0000000;  // start of the PCI/APIC hole
 constexpr uint64_t kHighRamBase = 0x100000000;
 

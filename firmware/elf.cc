@@ -62,14 +62,18 @@ ElfSegment read_phdr(const Reader& r, const Layout& l, uint64_t off, uint32_t* t
 }  // namespace
 
 bool is_elf(std::span<const uint8_t> image) {
-  return image.size() >= 4 && std::memcmp(image.data(), "\x7f" "ELF", 4) == 0;
+  return image.size() >= 4 && std::memcmp(image.data(),
+                                          "\x7f"
+                                          "ELF",
+                                          4) == 0;
 }
 
 ElfImage parse_elf(std::span<const uint8_t> image) {
   if (!is_elf(image)) throw ImageError("not an ELF file (no \\x7fELF magic)");
   Reader r(image);
   uint64_t klass = r.get(4, 1, "e_ident[EI_CLASS]");
-  if (klass != 1 && klass != 2) throw ImageError("ELF class " + std::to_string(klass) + " is neither 32- nor 64-bit");
+  if (klass != 1 && klass != 2)
+    throw ImageError("ELF class " + std::to_string(klass) + " is neither 32- nor 64-bit");
   if (r.get(5, 1, "e_ident[EI_DATA]") != 1) throw ImageError("ELF image is not little-endian");
   Layout l{klass == 2};
   ElfImage elf;
@@ -80,16 +84,19 @@ ElfImage parse_elf(std::span<const uint8_t> image) {
   uint64_t phentsize = r.get(l.is64 ? 54 : 42, 2, "e_phentsize");
   uint64_t phnum = r.get(l.is64 ? 56 : 44, 2, "e_phnum");
   if (phnum > kMaxHeaders) throw ImageError("ELF e_phnum " + std::to_string(phnum) + " is absurd");
-  if (phentsize < (l.is64 ? 56u : 32u)) throw ImageError("ELF e_phentsize " + std::to_string(phentsize) + " is too small");
+  if (phentsize < (l.is64 ? 56u : 32u))
+    throw ImageError("ELF e_phentsize " + std::to_string(phentsize) + " is too small");
   for (uint64_t i = 0; i < phnum; ++i) {
     uint32_t type;
     ElfSegment s = read_phdr(r, l, phoff + i * phentsize, &type);
     if (type != kPtLoad) continue;
     if (!r.has(s.offset, s.filesz)) {
-      throw ImageError("ELF segment " + std::to_string(i) + ": file range " + std::to_string(s.offset) +
-                       "+" + std::to_string(s.filesz) + " is outside the file");
+      throw ImageError("ELF segment " + std::to_string(i) + ": file range " +
+                       std::to_string(s.offset) + "+" + std::to_string(s.filesz) +
+                       " is outside the file");
     }
-    if (s.filesz > s.memsz) throw ImageError("ELF segment " + std::to_string(i) + ": p_filesz > p_memsz");
+    if (s.filesz > s.memsz)
+      throw ImageError("ELF segment " + std::to_string(i) + ": p_filesz > p_memsz");
     elf.loads.push_back(s);
   }
   if (elf.loads.empty()) throw ImageError("ELF image has no loadable (PT_LOAD) segment");
@@ -100,12 +107,13 @@ void load_elf_segments(std::span<const uint8_t> image, const ElfImage& elf, Gues
                        LoadedImage& out) {
   for (size_t i = 0; i < elf.loads.size(); ++i) {
     const ElfSegment& s = elf.loads[i];
-    bool fits = s.paddr + s.memsz >= s.paddr && mem.write(s.paddr, image.subspan(s.offset, s.filesz));
+    bool fits =
+        s.paddr + s.memsz >= s.paddr && mem.write(s.paddr, image.subspan(s.offset, s.filesz));
     std::vector<uint8_t> zeros(s.memsz - s.filesz, 0);
     fits = fits && mem.write(s.paddr + s.filesz, zeros);
     if (!fits) {
-      throw ImageError("ELF segment " + std::to_string(i) + " at physical " + hex(s.paddr) +
-                       " (" + std::to_string(s.memsz) + " bytes) does not fit in guest RAM (" +
+      throw ImageError("ELF segment " + std::to_string(i) + " at physical " + hex(s.paddr) + " (" +
+                       std::to_string(s.memsz) + " bytes) does not fit in guest RAM (" +
                        std::to_string(mem.size() >> 20) + " MiB)");
     }
     out.segments.push_back({s.paddr, s.memsz});
@@ -115,10 +123,13 @@ void load_elf_segments(std::span<const uint8_t> image, const ElfImage& elf, Gues
 
 LoadedImage load_elf64(std::span<const uint8_t> image, GuestMemory& mem) {
   if (!is_elf(image)) {
-    throw ImageError("not a kernel rrvm can boot: no Multiboot header in the first 8 KiB and not an ELF file");
+    throw ImageError(
+        "not a kernel rrvm can boot: no Multiboot header in the first 8 KiB and not an ELF file");
   }
   ElfImage elf = parse_elf(image);
-  if (!elf.is64) throw ImageError("32-bit ELF kernel without a Multiboot header: rrvm cannot tell how to enter it");
+  if (!elf.is64)
+    throw ImageError(
+        "32-bit ELF kernel without a Multiboot header: rrvm cannot tell how to enter it");
   LoadedImage out;
   load_elf_segments(image, elf, mem, out);
   out.entry = elf.entry;

@@ -12,9 +12,9 @@ namespace {
 
 // Header flags (spec 3.1.2). Bits 0-15 are requirements the loader must
 // honour or refuse; bits 16-31 are optional features.
-constexpr uint32_t kFlagPageAlign = 1u << 0;   // modules 4 KiB aligned: we always do
-constexpr uint32_t kFlagMemInfo = 1u << 1;     // mem_* fields: we always provide them
-constexpr uint32_t kFlagVideoMode = 1u << 2;   // no video: refused below
+constexpr uint32_t kFlagPageAlign = 1u << 0;  // modules 4 KiB aligned: we always do
+constexpr uint32_t kFlagMemInfo = 1u << 1;    // mem_* fields: we always provide them
+constexpr uint32_t kFlagVideoMode = 1u << 2;  // no video: refused below
 constexpr uint32_t kFlagAoutKludge = 1u << 16;
 constexpr uint32_t kSupportedRequired = kFlagPageAlign | kFlagMemInfo;
 constexpr size_t kSearchLimit = 8192;
@@ -42,7 +42,9 @@ long find_header(std::span<const uint8_t> image) {
   return -1;
 }
 
-void put32(std::vector<uint8_t>& b, size_t off, uint32_t v) { std::memcpy(b.data() + off, &v, 4); }
+void put32(std::vector<uint8_t>& b, size_t off, uint32_t v) {
+  std::memcpy(b.data() + off, &v, 4);
+}
 
 // Appends NUL-terminated strings into the string area and returns their address.
 class StringArea {
@@ -50,7 +52,8 @@ class StringArea {
   explicit StringArea(GuestMemory& mem) : mem_(mem) {}
   uint32_t add(const std::string& s) {
     uint32_t addr = next_;
-    if (s.size() + 1 > kStringsEnd - next_) throw ImageError("command line and module strings are too long");
+    if (s.size() + 1 > kStringsEnd - next_)
+      throw ImageError("command line and module strings are too long");
     std::vector<uint8_t> bytes(s.begin(), s.end());
     bytes.push_back(0);
     mem_.write(addr, bytes);
@@ -63,25 +66,32 @@ class StringArea {
   uint32_t next_ = kStringsAddr;
 };
 
-void load_aout_kludge(std::span<const uint8_t> image, size_t hdr, GuestMemory& mem, LoadedImage& out) {
-  if (hdr + 32 > image.size()) throw ImageError("Multiboot header truncated: a.out kludge fields missing");
+void load_aout_kludge(std::span<const uint8_t> image, size_t hdr, GuestMemory& mem,
+                      LoadedImage& out) {
+  if (hdr + 32 > image.size())
+    throw ImageError("Multiboot header truncated: a.out kludge fields missing");
   uint32_t header_addr = le32(image, hdr + 12), load_addr = le32(image, hdr + 16);
   uint32_t load_end = le32(image, hdr + 20), bss_end = le32(image, hdr + 24);
   out.entry = le32(image, hdr + 28);
   if (load_addr > header_addr || header_addr - load_addr > hdr) {
-    throw ImageError("Multiboot a.out kludge: load_addr " + hex(load_addr) + " is inconsistent with header_addr " + hex(header_addr));
+    throw ImageError("Multiboot a.out kludge: load_addr " + hex(load_addr) +
+                     " is inconsistent with header_addr " + hex(header_addr));
   }
   uint64_t file_off = hdr - (header_addr - load_addr);
   uint64_t len = load_end ? uint64_t(load_end) - load_addr : image.size() - file_off;
-  if (load_end && load_end < load_addr) throw ImageError("Multiboot a.out kludge: load_end_addr below load_addr");
-  if (file_off + len > image.size()) throw ImageError("Multiboot a.out kludge: load range runs past the end of the file");
+  if (load_end && load_end < load_addr)
+    throw ImageError("Multiboot a.out kludge: load_end_addr below load_addr");
+  if (file_off + len > image.size())
+    throw ImageError("Multiboot a.out kludge: load range runs past the end of the file");
   if (!mem.write(load_addr, image.subspan(file_off, len))) {
-    throw ImageError("Multiboot image at " + hex(load_addr) + " (" + std::to_string(len) + " bytes) does not fit in guest RAM");
+    throw ImageError("Multiboot image at " + hex(load_addr) + " (" + std::to_string(len) +
+                     " bytes) does not fit in guest RAM");
   }
   uint64_t end = load_addr + len;
   if (bss_end > end) {
     std::vector<uint8_t> zeros(bss_end - end, 0);
-    if (!mem.write(end, zeros)) throw ImageError("Multiboot bss up to " + hex(bss_end) + " does not fit in guest RAM");
+    if (!mem.write(end, zeros))
+      throw ImageError("Multiboot bss up to " + hex(bss_end) + " does not fit in guest RAM");
     end = bss_end;
   }
   out.segments.push_back({load_addr, end - load_addr});
@@ -110,10 +120,12 @@ void write_modules(const MultibootOptions& opts, GuestMemory& mem, StringArea& s
   std::vector<uint8_t> list;
   for (const auto& m : opts.modules) {
     if (!mem.write(next, m.bytes)) {
-      throw ImageError("module " + m.string + " (" + std::to_string(m.bytes.size()) + " bytes) does not fit in guest RAM");
+      throw ImageError("module " + m.string + " (" + std::to_string(m.bytes.size()) +
+                       " bytes) does not fit in guest RAM");
     }
     uint32_t entry[4] = {uint32_t(next), uint32_t(next + m.bytes.size()), strings.add(m.string), 0};
-    list.insert(list.end(), reinterpret_cast<uint8_t*>(entry), reinterpret_cast<uint8_t*>(entry) + 16);
+    list.insert(list.end(), reinterpret_cast<uint8_t*>(entry),
+                reinterpret_cast<uint8_t*>(entry) + 16);
     next = (next + m.bytes.size() + 0xfff) & ~0xfffull;
   }
   mem.write(kModsAddr, list);
@@ -123,7 +135,9 @@ void write_modules(const MultibootOptions& opts, GuestMemory& mem, StringArea& s
 
 }  // namespace
 
-bool is_multiboot(std::span<const uint8_t> image) { return find_header(image) >= 0; }
+bool is_multiboot(std::span<const uint8_t> image) {
+  return find_header(image) >= 0;
+}
 
 LoadedImage load_multiboot(std::span<const uint8_t> image, const MultibootOptions& opts,
                            GuestMemory& mem) {
@@ -133,12 +147,13 @@ LoadedImage load_multiboot(std::span<const uint8_t> image, const MultibootOption
   uint32_t flags = le32(image, hdr + 4), checksum = le32(image, hdr + 8);
   if (uint32_t(kMultibootMagic + flags + checksum) != 0) {
     throw ImageError("Multiboot header checksum is " + hex(checksum) + ", expected " +
-                     hex(uint32_t(-(kMultibootMagic + flags))) + " (magic + flags + checksum must be 0)");
+                     hex(uint32_t(-(kMultibootMagic + flags))) +
+                     " (magic + flags + checksum must be 0)");
   }
   uint32_t unsupported = flags & 0xffff & ~kSupportedRequired;
   if (unsupported) {
-    throw ImageError("Multiboot header requires features rrvm does not provide (flags " + hex(unsupported) +
-                     (unsupported & kFlagVideoMode ? ": video mode" : "") + ")");
+    throw ImageError("Multiboot header requires features rrvm does not provide (flags " +
+                     hex(unsupported) + (unsupported & kFlagVideoMode ? ": video mode" : "") + ")");
   }
   LoadedImage img;
   if (flags & kFlagAoutKludge) {

@@ -8,7 +8,9 @@ namespace rrvm {
 
 namespace {
 constexpr uint64_t kPage = 4096;
-size_t bitmap_words(uint64_t bytes) { return (bytes / kPage + 63) / 64; }
+size_t bitmap_words(uint64_t bytes) {
+  return (bytes / kPage + 63) / 64;
+}
 }  // namespace
 
 DirtyTracker::DirtyTracker(KvmVm& vm, const GuestRam& ram) : vm_(vm), ram_(ram) {

@@ -6,15 +6,24 @@ namespace rrvm {
 
 const char* to_string(InputKind k) {
   switch (k) {
-    case InputKind::kPortRead: return "port read";
-    case InputKind::kMmioRead: return "mmio read";
-    case InputKind::kClockRead: return "clock read";
-    case InputKind::kInterrupt: return "interrupt";
-    case InputKind::kLandmark: return "landmark";
-    case InputKind::kRegDigest: return "register digest";
-    case InputKind::kMemDigest: return "memory digest";
-    case InputKind::kConsoleInput: return "console input";
-    case InputKind::kGuestExit: return "guest exit";
+    case InputKind::kPortRead:
+      return "port read";
+    case InputKind::kMmioRead:
+      return "mmio read";
+    case InputKind::kClockRead:
+      return "clock read";
+    case InputKind::kInterrupt:
+      return "interrupt";
+    case InputKind::kLandmark:
+      return "landmark";
+    case InputKind::kRegDigest:
+      return "register digest";
+    case InputKind::kMemDigest:
+      return "memory digest";
+    case InputKind::kConsoleInput:
+      return "console input";
+    case InputKind::kGuestExit:
+      return "guest exit";
   }
   return "?";
 }

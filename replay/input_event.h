@@ -26,9 +26,9 @@ enum class InputKind : uint8_t {
 
 // Why time was read; replay feeds each value back to the same consumer.
 enum class ClockSource : uint8_t {
-  kDevice = 0,     // a device model asked for the time during an exit
-  kTimerExit = 1,  // timers advanced at a natural exit
-  kTimerAsync = 2, // timers advanced at a kick / interrupt-window exit
+  kDevice = 0,      // a device model asked for the time during an exit
+  kTimerExit = 1,   // timers advanced at a natural exit
+  kTimerAsync = 2,  // timers advanced at a kick / interrupt-window exit
 };
 
 struct InputEvent {

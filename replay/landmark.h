@@ -46,9 +46,9 @@ enum class SeekOutcome {
 };
 
 struct SeekStats {
-  uint64_t hits = 0;          // breakpoint hits examined
+  uint64_t hits = 0;              // breakpoint hits examined
   uint64_t register_matches = 0;  // hits whose registers matched
-  uint64_t steps = 0;         // single-steps taken to get past non-matching hits
+  uint64_t steps = 0;             // single-steps taken to get past non-matching hits
 };
 
 class LandmarkSeeker {

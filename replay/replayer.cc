@@ -1,7 +1,7 @@
 #include "replay/replayer.h"
 
-#include "devices/io_device.h"
 #include "devices/hex.h"
+#include "devices/io_device.h"
 
 namespace rrvm {
 
@@ -9,15 +9,20 @@ namespace {
 constexpr size_t kRecentEvents = 8;
 
 bool natural_exit(uint32_t reason) {
-  return reason != KVM_EXIT_IRQ_WINDOW_OPEN && reason != KVM_EXIT_INTR &&
-         reason != KVM_EXIT_DEBUG;
+  return reason != KVM_EXIT_IRQ_WINDOW_OPEN && reason != KVM_EXIT_INTR && reason != KVM_EXIT_DEBUG;
 }
 }  // namespace
 
 Replayer::Replayer(EventSource& events, KvmVcpu& vcpu, GuestMemory& mem, Board& board,
                    DirtyTracker& dirty, ReplayOptions opts)
-    : events_(events), vcpu_(vcpu), mem_(mem), board_(board), dirty_(dirty), opts_(opts),
-      dispatch_(vcpu, mem, board, /*strict_io=*/false, *this), seeker_(vcpu, dirty),
+    : events_(events),
+      vcpu_(vcpu),
+      mem_(mem),
+      board_(board),
+      dirty_(dirty),
+      opts_(opts),
+      dispatch_(vcpu, mem, board, /*strict_io=*/false, *this),
+      seeker_(vcpu, dirty),
       kicker_(vcpu.run_area()) {
   dirty_.reset();
 }
@@ -79,11 +84,12 @@ std::optional<RunResult> Replayer::replay_landmark(const Landmark& lm) {
     if (o == SeekOutcome::kReached) break;
     if (o == SeekOutcome::kInterrupted) {
       kicker_.acknowledge();
-      if (Kicker::stop_signal()) return RunResult{StopReason::kInterrupted, 130, "interrupted", ordinal_};
+      if (Kicker::stop_signal())
+        return RunResult{StopReason::kInterrupted, 130, "interrupted", ordinal_};
       if (Kicker::monotonic_ns() < deadline) continue;
-      diverge("landmark after exit " + std::to_string(lm.ordinal) + " at rip " +
-              hex(lm.regs.rip) + " not reached in " + std::to_string(opts_.stall_seconds) +
-              " s (" + std::to_string(seeker_.stats().hits) + " breakpoint hits so far, " +
+      diverge("landmark after exit " + std::to_string(lm.ordinal) + " at rip " + hex(lm.regs.rip) +
+              " not reached in " + std::to_string(opts_.stall_seconds) + " s (" +
+              std::to_string(seeker_.stats().hits) + " breakpoint hits so far, " +
               std::to_string(seeker_.stats().register_matches) +
               " with matching registers): the guest's state differs from the recording's");
       return divergence_result();
@@ -93,8 +99,8 @@ std::optional<RunResult> Replayer::replay_landmark(const Landmark& lm) {
                                     "there can be recorded but not replayed."
                                   : "";
     diverge("landmark after exit " + std::to_string(lm.ordinal) + " at rip " + hex(lm.regs.rip) +
-            " was not reached: the guest made exit " + std::to_string(ordinal_ + 1) +
-            " first (" + RegisterSnapshot::from(vcpu_.get_regs()).diff(lm.regs) + ")." + why);
+            " was not reached: the guest made exit " + std::to_string(ordinal_ + 1) + " first (" +
+            RegisterSnapshot::from(vcpu_.get_regs()).diff(lm.regs) + ")." + why);
     return divergence_result();
   }
   dirty_.reset();
@@ -113,10 +119,11 @@ std::optional<RunResult> Replayer::run_to_exit() {
       continue;
     }
     kicker_.acknowledge();
-    if (Kicker::stop_signal()) return RunResult{StopReason::kInterrupted, 130, "interrupted", ordinal_};
+    if (Kicker::stop_signal())
+      return RunResult{StopReason::kInterrupted, 130, "interrupted", ordinal_};
     if (stats_.exits == exits_at_arm) {
-      diverge("no exit for " + std::to_string(opts_.stall_seconds) +
-              " s after exit " + std::to_string(ordinal_) + ": the guest runs somewhere the recording did not");
+      diverge("no exit for " + std::to_string(opts_.stall_seconds) + " s after exit " +
+              std::to_string(ordinal_) + ": the guest runs somewhere the recording did not");
       return divergence_result();
     }
   }
@@ -212,7 +219,8 @@ std::optional<RunResult> Replayer::inject(bool async) {
   uint64_t want = e->value;
   consume();
   std::optional<uint8_t> vector;
-  if (board_.interrupts && board_.interrupts->has_interrupt()) vector = board_.interrupts->acknowledge();
+  if (board_.interrupts && board_.interrupts->has_interrupt())
+    vector = board_.interrupts->acknowledge();
   if (!vector || *vector != want) {
     diverge("the recording injected vector " + hex(want) + " after exit " +
             std::to_string(ordinal_) + "; the device models offer " +
@@ -254,9 +262,10 @@ void Replayer::on_mmio_read(uint64_t addr, std::span<uint8_t> data) {
 void Replayer::substitute_read(InputKind kind, uint64_t addr, std::span<uint8_t> data) {
   const InputEvent* e = next_at(kind);
   if (!e || e->addr != addr || e->size != data.size()) {
-    diverge(std::string("the guest reads ") + (kind == InputKind::kPortRead ? "port " : "address ") +
-            hex(addr) + " (" + std::to_string(data.size()) + " bytes) at exit " +
-            std::to_string(ordinal_) + "; the recording has " +
+    diverge(std::string("the guest reads ") +
+            (kind == InputKind::kPortRead ? "port " : "address ") + hex(addr) + " (" +
+            std::to_string(data.size()) + " bytes) at exit " + std::to_string(ordinal_) +
+            "; the recording has " +
             (events_.peek() ? describe(*events_.peek()) : std::string("nothing more")));
     return;
   }

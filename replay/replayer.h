@@ -46,8 +46,8 @@ struct ReplayStats {
 
 class Replayer final : public ExecHooks {
  public:
-  Replayer(EventSource& events, KvmVcpu& vcpu, GuestMemory& mem, Board& board,
-           DirtyTracker& dirty, ReplayOptions opts);
+  Replayer(EventSource& events, KvmVcpu& vcpu, GuestMemory& mem, Board& board, DirtyTracker& dirty,
+           ReplayOptions opts);
 
   // The clock the machine's devices must read during replay.
   Clock& device_clock() { return clock_; }

@@ -14,8 +14,8 @@ namespace rrvm::cli {
 namespace {
 
 constexpr const char* kHelp =
-    "Boots a guest kernel under KVM with rrvm's userspace PC devices. The exit\n"
-    "status is the value the guest wrote to the isa-debug-exit port 0xf4, as\n"
+    "Boots a guest kernel under KVM with rrvm's userspace PC devices.\n"
+    "The exit status is the value the guest wrote to the isa-debug-exit port 0xf4, as\n"
     "(value << 1) | 1 (QEMU's convention), or: 64 usage error, 65 invalid kernel\n"
     "image, 66 missing input file, 69 /dev/kvm unusable, 70 guest crash (triple\n"
     "fault, emulation failure, HLT with interrupts off), 124 --timeout reached.\n"

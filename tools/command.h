@@ -11,15 +11,15 @@ namespace rrvm::cli {
 // Exit statuses (sysexits.h where one fits; DESIGN.md and the issues fix them).
 enum ExitCode : int {
   kExitOk = 0,
-  kExitDiverged = 1,     // replay/bisect: executions differ
-  kExitIdentical = 3,    // bisect: no divergence
-  kExitUsage = 64,       // EX_USAGE: bad option or argument
-  kExitDataErr = 65,     // EX_DATAERR: corrupt trace, invalid image
-  kExitNoInput = 66,     // EX_NOINPUT: missing or unreadable input file
-  kExitUnavailable = 69, // EX_UNAVAILABLE: /dev/kvm missing or unusable
-  kExitSoftware = 70,    // EX_SOFTWARE: guest crash (triple fault, emulation failure)
-  kExitIoErr = 74,       // EX_IOERR: cannot write output
-  kExitTimeout = 124,    // like timeout(1)
+  kExitDiverged = 1,      // replay/bisect: executions differ
+  kExitIdentical = 3,     // bisect: no divergence
+  kExitUsage = 64,        // EX_USAGE: bad option or argument
+  kExitDataErr = 65,      // EX_DATAERR: corrupt trace, invalid image
+  kExitNoInput = 66,      // EX_NOINPUT: missing or unreadable input file
+  kExitUnavailable = 69,  // EX_UNAVAILABLE: /dev/kvm missing or unusable
+  kExitSoftware = 70,     // EX_SOFTWARE: guest crash (triple fault, emulation failure)
+  kExitIoErr = 74,        // EX_IOERR: cannot write output
+  kExitTimeout = 124,     // like timeout(1)
 };
 
 // args excludes the program name and the subcommand name.
@@ -43,6 +43,6 @@ int fail(int code, std::string_view msg);
 
 #define RRVM_CONCAT2(a, b) a##b
 #define RRVM_CONCAT(a, b) RRVM_CONCAT2(a, b)
-#define RRVM_COMMAND(name, summary, fn)                           \
+#define RRVM_COMMAND(name, summary, fn)                                 \
   [[maybe_unused]] static const bool RRVM_CONCAT(rrvm_cmd_, __LINE__) = \
       ::rrvm::cli::register_command({name, summary, fn})

@@ -10,31 +10,30 @@ namespace rrvm::cli {
 
 po::options_description machine_options() {
   po::options_description d("Machine options");
-  d.add_options()
-      ("kernel,k", po::value<std::string>()->value_name("FILE"),
-       "guest kernel: a Multiboot image (ELF32/ELF64/a.out kludge), an ELF64 kernel or a "
-       "Linux bzImage (required)")
-      ("initrd", po::value<std::string>()->value_name("FILE"),
-       "initial ramdisk (a Multiboot module, or the Linux initrd)")
-      ("cmdline", po::value<std::string>()->value_name("STR")->default_value(""),
-       "kernel command line")
-      ("mem,m", po::value<std::string>()->value_name("SIZE")->default_value("256M"),
-       "guest RAM, e.g. 64M, 1G (2M .. 64G)")
-      ("serial", po::value<std::string>()->value_name("WHERE")->default_value("stdio"),
-       "COM1 output: stdio, file:PATH or none")
-      ("timeout", po::value<double>()->value_name("SEC")->default_value(0),
-       "stop the guest after SEC host seconds (exit 124); 0 = no limit")
-      ("strict-io", po::bool_switch(), "an access to an unmapped port or address is fatal")
-      ("mptable", po::value<std::string>()->value_name("V")->default_value("fixed"),
-       "MP table: kvm84 (the seed's broken one: ISA bus only), fixed, or none")
-      ("acpi", po::value<std::string>()->value_name("on|off")->default_value("on"),
-       "ACPI tables (RSDP, FADT, MADT, DSDT)")
-      ("acpi-pic", po::value<std::string>()->value_name("on|off")->default_value("on"),
-       "include the DSDT _PIC method (off reproduces the seed)")
-      ("rtl8139-timer", po::value<std::string>()->value_name("on|off")->default_value("on"),
-       "RTL8139C+ onboard timer (TCTR/TimerInt); off behaves like kvm-84")
-      ("net", po::value<std::string>()->value_name("B")->default_value("none"),
-       "network back end: none, user (libslirp) or tap:IFNAME");
+  d.add_options()(
+      "kernel,k", po::value<std::string>()->value_name("FILE"),
+      "guest kernel: a Multiboot image (ELF32/ELF64/a.out kludge), an ELF64 kernel or a "
+      "Linux bzImage (required)")("initrd", po::value<std::string>()->value_name("FILE"),
+                                  "initial ramdisk (a Multiboot module, or the Linux initrd)")(
+      "cmdline", po::value<std::string>()->value_name("STR")->default_value(""),
+      "kernel command line")("mem,m",
+                             po::value<std::string>()->value_name("SIZE")->default_value("256M"),
+                             "guest RAM, e.g. 64M, 1G (2M .. 64G)")(
+      "serial", po::value<std::string>()->value_name("WHERE")->default_value("stdio"),
+      "COM1 output: stdio, file:PATH or none")(
+      "timeout", po::value<double>()->value_name("SEC")->default_value(0),
+      "stop the guest after SEC host seconds (exit 124); 0 = no limit")(
+      "strict-io", po::bool_switch(), "an access to an unmapped port or address is fatal")(
+      "mptable", po::value<std::string>()->value_name("V")->default_value("fixed"),
+      "MP table: kvm84 (the seed's broken one: ISA bus only), fixed, or none")(
+      "acpi", po::value<std::string>()->value_name("on|off")->default_value("on"),
+      "ACPI tables (RSDP, FADT, MADT, DSDT)")(
+      "acpi-pic", po::value<std::string>()->value_name("on|off")->default_value("on"),
+      "include the DSDT _PIC method (off reproduces the seed)")(
+      "rtl8139-timer", po::value<std::string>()->value_name("on|off")->default_value("on"),
+      "RTL8139C+ onboard timer (TCTR/TimerInt); off behaves like kvm-84")(
+      "net", po::value<std::string>()->value_name("B")->default_value("none"),
+      "network back end: none, user (libslirp) or tap:IFNAME");
   return d;
 }
 
@@ -91,7 +90,8 @@ void apply_machine_options(const po::variables_map& vm, MachineConfig& cfg) {
   if (!vm.count("kernel")) throw UsageError("--kernel FILE is required");
   cfg.kernel_path = vm["kernel"].as<std::string>();
   if (vm.count("initrd")) cfg.initrd_path = vm["initrd"].as<std::string>();
-  for (const char* key : {"mem", "cmdline", "mptable", "acpi", "acpi-pic", "rtl8139-timer", "net"}) {
+  for (const char* key :
+       {"mem", "cmdline", "mptable", "acpi", "acpi-pic", "rtl8139-timer", "net"}) {
     apply_override(cfg, key, vm[key].as<std::string>());
   }
   if (cfg.mem_size < (2ull << 20) || cfg.mem_size > (64ull << 30)) {
@@ -112,7 +112,8 @@ void apply_machine_options(const po::variables_map& vm, MachineConfig& cfg) {
 std::vector<uint8_t> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError("cannot read " + path + ": " + std::strerror(errno));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
   if (in.bad()) throw InputError("error reading " + path + ": " + std::strerror(errno));
   return bytes;
 }

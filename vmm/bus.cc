@@ -26,7 +26,9 @@ void Bus::add(uint64_t base, uint64_t size, IoDevice& dev) {
   ranges_.emplace(base, Range{size, &dev});
 }
 
-bool Bus::remove(uint64_t base) { return ranges_.erase(base) > 0; }
+bool Bus::remove(uint64_t base) {
+  return ranges_.erase(base) > 0;
+}
 
 Bus::Hit Bus::find(uint64_t addr, uint64_t len) const {
   auto it = ranges_.upper_bound(addr);

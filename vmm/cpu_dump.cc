@@ -10,17 +10,28 @@ namespace rrvm {
 
 const char* to_string(StopReason r) {
   switch (r) {
-    case StopReason::kGuestExit: return "guest exit";
-    case StopReason::kPowerOff: return "power off";
-    case StopReason::kTripleFault: return "triple fault";
-    case StopReason::kEmulationFailure: return "emulation failure";
-    case StopReason::kEntryFailure: return "VM entry failure";
-    case StopReason::kHaltedForever: return "halted with interrupts disabled";
-    case StopReason::kUnmappedAccess: return "access to unmapped I/O";
-    case StopReason::kTimeout: return "timeout";
-    case StopReason::kInterrupted: return "interrupted";
-    case StopReason::kDiverged: return "diverged";
-    case StopReason::kEndOfTrace: return "end of trace";
+    case StopReason::kGuestExit:
+      return "guest exit";
+    case StopReason::kPowerOff:
+      return "power off";
+    case StopReason::kTripleFault:
+      return "triple fault";
+    case StopReason::kEmulationFailure:
+      return "emulation failure";
+    case StopReason::kEntryFailure:
+      return "VM entry failure";
+    case StopReason::kHaltedForever:
+      return "halted with interrupts disabled";
+    case StopReason::kUnmappedAccess:
+      return "access to unmapped I/O";
+    case StopReason::kTimeout:
+      return "timeout";
+    case StopReason::kInterrupted:
+      return "interrupted";
+    case StopReason::kDiverged:
+      return "diverged";
+    case StopReason::kEndOfTrace:
+      return "end of trace";
   }
   return "?";
 }

@@ -31,7 +31,8 @@ std::optional<RunResult> ExitDispatcher::io() {
 std::optional<RunResult> ExitDispatcher::mmio() {
   auto& m = vcpu_.run_area()->mmio;
   std::span<uint8_t> bytes(m.data, std::min<uint32_t>(m.len, sizeof m.data));
-  bool hit = m.is_write ? board_.mmio.write(m.phys_addr, bytes) : board_.mmio.read(m.phys_addr, bytes);
+  bool hit =
+      m.is_write ? board_.mmio.write(m.phys_addr, bytes) : board_.mmio.read(m.phys_addr, bytes);
   if (!hit) {
     if (!m.is_write) std::fill(bytes.begin(), bytes.end(), 0xff);
     if (auto stop = unmapped(true, m.phys_addr, m.len, m.is_write)) return stop;
@@ -59,10 +60,10 @@ RunResult ExitDispatcher::fatal(uint64_t exits) {
     case KVM_EXIT_SHUTDOWN:
       return crash(StopReason::kTripleFault, "guest triple-faulted (KVM_EXIT_SHUTDOWN)", exits);
     case KVM_EXIT_FAIL_ENTRY:
-      return crash(StopReason::kEntryFailure,
-                   "VM entry failed, hardware reason " +
-                       hex(run->fail_entry.hardware_entry_failure_reason),
-                   exits);
+      return crash(
+          StopReason::kEntryFailure,
+          "VM entry failed, hardware reason " + hex(run->fail_entry.hardware_entry_failure_reason),
+          exits);
     case KVM_EXIT_INTERNAL_ERROR:
       return crash(StopReason::kEmulationFailure,
                    run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
@@ -78,8 +79,8 @@ RunResult ExitDispatcher::fatal(uint64_t exits) {
 RunResult ExitDispatcher::crash(StopReason reason, const std::string& what, uint64_t exits) {
   kvm_regs r = vcpu_.get_regs();
   kvm_sregs s = vcpu_.get_sregs();
-  std::string msg = what + " after " + std::to_string(exits) + " exits\n" +
-                    format_registers(r, s) + "  " + format_code_at_rip(vcpu_, mem_, r.rip);
+  std::string msg = what + " after " + std::to_string(exits) + " exits\n" + format_registers(r, s) +
+                    "  " + format_code_at_rip(vcpu_, mem_, r.rip);
   return RunResult{reason, 0, msg, exits};
 }
 

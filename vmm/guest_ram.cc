@@ -13,8 +13,8 @@ namespace rrvm {
 
 namespace {
 uint8_t* map_anonymous(uint64_t size) {
-  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) {
     throw std::runtime_error("cannot map " + std::to_string(size >> 20) +
                              " MiB of guest RAM: " + std::strerror(errno));
@@ -28,7 +28,8 @@ GuestRam::GuestRam(uint64_t size) {
     throw std::invalid_argument("guest memory size " + std::to_string(size >> 20) +
                                 " MiB is outside the supported range 2 MiB .. 64 GiB");
   }
-  if (size % 4096 != 0) throw std::invalid_argument("guest memory size must be a multiple of 4 KiB");
+  if (size % 4096 != 0)
+    throw std::invalid_argument("guest memory size must be a multiple of 4 KiB");
   uint64_t low = size < kLowRamLimit ? size : kLowRamLimit;
   regions_.push_back({0, low, map_anonymous(low)});
   if (size > low) regions_.push_back({kHighRamBase, size - low, map_anonymous(size - low)});

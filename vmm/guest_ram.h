@@ -17,7 +17,7 @@ class GuestRam final : public GuestMemory {
  public:
   static constexpr uint64_t kLowRamLimit = 0xC0000000;  // start of the MMIO hole
   static constexpr uint64_t kHighRamBase = 0x100000000;
-  static constexpr uint64_t kMinSize = 2ull << 20;       // guests load at 1 MiB
+  static constexpr uint64_t kMinSize = 2ull << 20;  // guests load at 1 MiB
   static constexpr uint64_t kMaxSize = 64ull << 30;
 
   struct Region {

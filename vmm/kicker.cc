@@ -19,7 +19,9 @@ namespace {
 constexpr int kMaxRuns = 4;
 std::atomic<kvm_run*> g_kicked_runs[kMaxRuns];
 
-int kick_signal() { return SIGRTMIN + 3; }
+int kick_signal() {
+  return SIGRTMIN + 3;
+}
 
 std::atomic<int> g_stop_signal{0};
 
@@ -37,14 +39,14 @@ void on_stop(int sig) {
 }  // namespace
 
 Kicker::Kicker(kvm_run* run) : run_(run) {
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_kick;
   sigemptyset(&sa.sa_mask);
   if (sigaction(kick_signal(), &sa, nullptr) != 0) {
     throw std::runtime_error(std::string("sigaction: ") + std::strerror(errno));
   }
   tid_ = static_cast<int>(::syscall(SYS_gettid));
-  struct sigevent sev{};
+  struct sigevent sev {};
   sev.sigev_notify = SIGEV_THREAD_ID;
   sev.sigev_signo = kick_signal();
   sev._sigev_un._tid = tid_;
@@ -75,7 +77,7 @@ Kicker::~Kicker() {
 
 void Kicker::arm(uint64_t deadline_ns) {
   if (deadline_ns == armed_) return;
-  struct itimerspec its{};
+  struct itimerspec its {};
   its.it_value.tv_sec = static_cast<time_t>(deadline_ns / 1'000'000'000u);
   its.it_value.tv_nsec = static_cast<long>(deadline_ns % 1'000'000'000u);
   timer_settime(timer_, TIMER_ABSTIME, &its, nullptr);
@@ -88,17 +90,21 @@ void Kicker::acknowledge() {
   if (armed_ != 0 && monotonic_ns() >= armed_) armed_ = 0;
 }
 
-void Kicker::kick_now() { ::syscall(SYS_tgkill, ::getpid(), tid_, kick_signal()); }
+void Kicker::kick_now() {
+  ::syscall(SYS_tgkill, ::getpid(), tid_, kick_signal());
+}
 
 void Kicker::install_stop_signals() {
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_stop;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-int Kicker::stop_signal() { return g_stop_signal.load(std::memory_order_relaxed); }
+int Kicker::stop_signal() {
+  return g_stop_signal.load(std::memory_order_relaxed);
+}
 
 uint64_t Kicker::monotonic_ns() {
   struct timespec ts;

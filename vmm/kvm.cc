@@ -46,8 +46,9 @@ int xioctl(int fd, unsigned long req, unsigned long arg, const char* what) {
 std::string open_advice(const std::string& path, int err) {
   std::string msg = "cannot open " + path + ": " + std::strerror(err);
   if (err == ENOENT) {
-    msg += " (KVM is not available: load the kvm_intel or kvm_amd module, or enable "
-           "virtualization in the firmware/hypervisor)";
+    msg +=
+        " (KVM is not available: load the kvm_intel or kvm_amd module, or enable "
+        "virtualization in the firmware/hypervisor)";
   } else if (err == EACCES || err == EPERM) {
     msg += " (add your user to the 'kvm' group, or run as root)";
   }
@@ -162,7 +163,9 @@ kvm_regs KvmVcpu::get_regs() const {
   return r;
 }
 
-void KvmVcpu::set_regs(const kvm_regs& r) { xioctl(fd_.get(), kvm::kSetRegs, &r, "KVM_SET_REGS"); }
+void KvmVcpu::set_regs(const kvm_regs& r) {
+  xioctl(fd_.get(), kvm::kSetRegs, &r, "KVM_SET_REGS");
+}
 
 kvm_sregs KvmVcpu::get_sregs() const {
   kvm_sregs s{};

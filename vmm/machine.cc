@@ -41,8 +41,8 @@ void Machine::load_kernel(const MachineImages& images) {
 }
 
 RunResult Machine::run() {
-  VcpuLoop loop(vcpu_, ram_, board_->board(), clock_,
-                LoopOptions{cfg_.timeout_sec, cfg_.strict_io}, hooks_);
+  VcpuLoop loop(vcpu_, ram_, board_->board(), clock_, LoopOptions{cfg_.timeout_sec, cfg_.strict_io},
+                hooks_);
   return loop.run();
 }
 

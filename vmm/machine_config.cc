@@ -23,19 +23,27 @@ uint64_t parse_size(const std::string& text) {
   uint64_t value = 0;
   while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
     uint64_t digit = static_cast<uint64_t>(text[i] - '0');
-    if (value > (UINT64_MAX - digit) / 10) throw std::invalid_argument("size '" + text + "' is too large");
+    if (value > (UINT64_MAX - digit) / 10)
+      throw std::invalid_argument("size '" + text + "' is too large");
     value = value * 10 + digit;
     ++i;
   }
-  if (i == 0) throw std::invalid_argument("size '" + text + "' is not a number (examples: 256M, 1G)");
+  if (i == 0)
+    throw std::invalid_argument("size '" + text + "' is not a number (examples: 256M, 1G)");
   std::string suffix = text.substr(i);
   unsigned shift = 0;
-  if (suffix == "" ) shift = 0;
-  else if (suffix == "K" || suffix == "k" || suffix == "KiB") shift = 10;
-  else if (suffix == "M" || suffix == "m" || suffix == "MiB") shift = 20;
-  else if (suffix == "G" || suffix == "g" || suffix == "GiB") shift = 30;
-  else throw std::invalid_argument("size '" + text + "' has an unknown suffix (use K, M or G)");
-  if (shift && value > (UINT64_MAX >> shift)) throw std::invalid_argument("size '" + text + "' is too large");
+  if (suffix == "")
+    shift = 0;
+  else if (suffix == "K" || suffix == "k" || suffix == "KiB")
+    shift = 10;
+  else if (suffix == "M" || suffix == "m" || suffix == "MiB")
+    shift = 20;
+  else if (suffix == "G" || suffix == "g" || suffix == "GiB")
+    shift = 30;
+  else
+    throw std::invalid_argument("size '" + text + "' has an unknown suffix (use K, M or G)");
+  if (shift && value > (UINT64_MAX >> shift))
+    throw std::invalid_argument("size '" + text + "' is too large");
   return value << shift;
 }
 

@@ -14,14 +14,14 @@ struct MachineConfig {
   std::string initrd_path;  // empty: none
   std::string cmdline;
   uint64_t mem_size = 256ull << 20;
-  std::string serial = "stdio";  // stdio | file:PATH | none
-  double timeout_sec = 0;        // 0: no limit (host seconds)
-  bool strict_io = false;        // an access to an unmapped port/address is fatal
-  std::string mptable = "fixed"; // kvm84 | fixed | none
+  std::string serial = "stdio";   // stdio | file:PATH | none
+  double timeout_sec = 0;         // 0: no limit (host seconds)
+  bool strict_io = false;         // an access to an unmapped port/address is fatal
+  std::string mptable = "fixed";  // kvm84 | fixed | none
   bool acpi = true;
   bool acpi_pic = true;
   bool rtl8139_timer = true;
-  std::string net = "none";      // none | user | tap:IFNAME
+  std::string net = "none";         // none | user | tap:IFNAME
   uint64_t rtc_epoch = 1230768000;  // 2009-01-01T00:00:00Z, the seed's era
 
   // Machine-shape options only (not paths, serial or timeout), in a stable

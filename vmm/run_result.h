@@ -22,9 +22,9 @@ enum class StopReason {
 
 struct RunResult {
   StopReason reason = StopReason::kGuestExit;
-  int status = 0;        // guest exit status where there is one
-  std::string message;   // for people; empty for a clean guest exit
-  uint64_t exits = 0;    // exit ordinal count at the stop
+  int status = 0;       // guest exit status where there is one
+  std::string message;  // for people; empty for a clean guest exit
+  uint64_t exits = 0;   // exit ordinal count at the stop
 };
 
 const char* to_string(StopReason r);

@@ -6,12 +6,16 @@
 
 #include <cstdio>
 
-
 namespace rrvm {
 
 VcpuLoop::VcpuLoop(KvmVcpu& vcpu, GuestMemory& mem, Board& board, HostClock& clock,
                    LoopOptions opts, ExecHooks* hooks)
-    : vcpu_(vcpu), run_(vcpu.run_area()), mem_(mem), board_(board), clock_(clock), opts_(opts),
+    : vcpu_(vcpu),
+      run_(vcpu.run_area()),
+      mem_(mem),
+      board_(board),
+      clock_(clock),
+      opts_(opts),
       hooks_(hooks ? hooks : &default_hooks_),
       dispatch_(vcpu, mem, board, opts.strict_io, *hooks_),
       kicker_(vcpu.run_area()) {
@@ -112,10 +116,14 @@ void VcpuLoop::advance_timers(bool async) {
 
 std::optional<RunResult> VcpuLoop::handle_exit() {
   switch (run_->exit_reason) {
-    case KVM_EXIT_IO: return dispatch_.io();
-    case KVM_EXIT_MMIO: return dispatch_.mmio();
-    case KVM_EXIT_HLT: return handle_hlt();
-    default: return dispatch_.fatal(exits_);
+    case KVM_EXIT_IO:
+      return dispatch_.io();
+    case KVM_EXIT_MMIO:
+      return dispatch_.mmio();
+    case KVM_EXIT_HLT:
+      return handle_hlt();
+    default:
+      return dispatch_.fatal(exits_);
   }
 }
 
@@ -124,7 +132,8 @@ std::optional<RunResult> VcpuLoop::handle_exit() {
 std::optional<RunResult> VcpuLoop::handle_hlt() {
   for (;;) {
     advance_timers(false);
-    if (board_.interrupts && board_.interrupts->has_interrupt() && run_->if_flag) return std::nullopt;
+    if (board_.interrupts && board_.interrupts->has_interrupt() && run_->if_flag)
+      return std::nullopt;
     if (auto stop = check_stop()) return stop;
     if (!run_->if_flag) {
       return dispatch_.crash(StopReason::kHaltedForever,
@@ -138,8 +147,10 @@ std::optional<RunResult> VcpuLoop::handle_hlt() {
     }
     uint64_t now = Kicker::monotonic_ns();
     if (wake > now) {
-      struct timespec ts{static_cast<time_t>((wake - now) / 1'000'000'000u),
-                         static_cast<long>((wake - now) % 1'000'000'000u)};
+      struct timespec ts {
+        static_cast<time_t>((wake - now) / 1'000'000'000u),
+            static_cast<long>((wake - now) % 1'000'000'000u)
+      };
       ::ppoll(nullptr, 0, &ts, nullptr);  // returns early on SIGINT/SIGTERM
     }
   }

@@ -22,7 +22,7 @@
 namespace rrvm {
 
 struct LoopOptions {
-  double timeout_sec = 0;   // 0: none
+  double timeout_sec = 0;  // 0: none
   bool strict_io = false;
 };
 

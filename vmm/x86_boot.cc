@@ -44,7 +44,7 @@ kvm_segment flat_segment(uint16_t selector, uint8_t type, bool code64) {
 constexpr uint16_t kCodeSelector = 0x10, kDataSelector = 0x18;
 
 void set_flat_segments(kvm_sregs& s, bool code64) {
-  s.cs = flat_segment(kCodeSelector, 0xb, code64);  // execute/read, accessed
+  s.cs = flat_segment(kCodeSelector, 0xb, code64);             // execute/read, accessed
   kvm_segment data = flat_segment(kDataSelector, 0x3, false);  // read/write, accessed
   s.ds = s.es = s.fs = s.gs = s.ss = data;
 }
@@ -109,8 +109,7 @@ void enter_long_mode(KvmVcpu& vcpu, GuestMemory& mem, uint64_t page_tables, uint
   }
 
   const uint64_t gdt = page_tables + 0x6000;
-  std::span<const uint8_t> gdt_bytes(reinterpret_cast<const uint8_t*>(kGdt.data()),
-                                     sizeof kGdt);
+  std::span<const uint8_t> gdt_bytes(reinterpret_cast<const uint8_t*>(kGdt.data()), sizeof kGdt);
   if (!mem.write(gdt, gdt_bytes)) throw std::runtime_error("GDT does not fit in guest RAM");
 
   kvm_sregs s = vcpu.get_sregs();

@@ -20,10 +20,10 @@ namespace {
 // 32-bit guest: `out 0x80, al` ECX times, then `out 0xf4, al`.
 std::vector<uint8_t> guest_code(uint32_t n) {
   return {0xB9, uint8_t(n), uint8_t(n >> 8), uint8_t(n >> 16), uint8_t(n >> 24),  // mov ecx, n
-          0xE6, 0x80,                                                            // out 0x80, al
-          0x49,                                                                  // dec ecx
-          0x75, 0xFB,                                                            // jnz -5
-          0xE6, 0xF4};                                                           // out 0xf4, al
+          0xE6, 0x80,                                                             // out 0x80, al
+          0x49,                                                                   // dec ecx
+          0x75, 0xFB,                                                             // jnz -5
+          0xE6, 0xF4};                                                            // out 0xf4, al
 }
 
 class Sink final : public IoDevice {

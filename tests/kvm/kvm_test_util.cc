@@ -53,6 +53,12 @@ void drain(int out_fd, int err_fd, CliResult& r, std::chrono::steady_clock::time
 }  // namespace
 
 CliResult run_rrvm(const std::vector<std::string>& args, int timeout_sec) {
+  std::vector<std::string> argv = {RRVM_EXE};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, timeout_sec);
+}
+
+CliResult run_command(const std::vector<std::string>& argv_in, int timeout_sec) {
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return {};
   pid_t pid = ::fork();
@@ -61,13 +67,11 @@ CliResult run_rrvm(const std::vector<std::string>& args, int timeout_sec) {
     ::dup2(null, 0);
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
+    std::vector<std::string> copy = argv_in;
     std::vector<char*> argv;
-    std::string exe = RRVM_EXE;
-    argv.push_back(exe.data());
-    std::vector<std::string> copy = args;
     for (auto& a : copy) argv.push_back(a.data());
     argv.push_back(nullptr);
-    ::execv(exe.c_str(), argv.data());
+    ::execvp(argv[0], argv.data());
     ::_exit(127);
   }
   ::close(out[1]);

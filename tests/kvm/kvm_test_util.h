@@ -12,9 +12,9 @@ namespace rrvm::test {
 // Empty when /dev/kvm can be opened and a VM created; otherwise why not.
 std::string kvm_unusable_reason();
 
-#define RRVM_REQUIRE_KVM()                                          \
-  do {                                                              \
-    std::string why_ = ::rrvm::test::kvm_unusable_reason();         \
+#define RRVM_REQUIRE_KVM()                                         \
+  do {                                                             \
+    std::string why_ = ::rrvm::test::kvm_unusable_reason();        \
     if (!why_.empty()) GTEST_SKIP() << "KVM not usable: " << why_; \
   } while (0)
 
@@ -27,6 +27,9 @@ struct CliResult {
 };
 // Runs build/tools/rrvm with `args`, stdin from /dev/null.
 CliResult run_rrvm(const std::vector<std::string>& args, int timeout_sec = 120);
+// Runs any program (looked up in PATH), stdin from /dev/null; 127 if it
+// cannot be started.
+CliResult run_command(const std::vector<std::string>& argv, int timeout_sec = 120);
 
 // A fresh temporary directory, removed at process exit.
 std::string temp_dir();

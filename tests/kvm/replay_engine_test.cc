@@ -95,9 +95,9 @@ struct TimerVm {
     vcpu.set_cpuid(guest_cpuid(kvm));
     EXPECT_TRUE(ram.write(kCode, main_code()));
     EXPECT_TRUE(ram.write(kHandler, handler_code()));
-    uint64_t gate[2] = {(kHandler & 0xffff) | (0x10ull << 16) | (0x8Eull << 40) |
-                            ((kHandler >> 16 & 0xffff) << 48),
-                        kHandler >> 32};
+    uint64_t gate[2] = {
+        (kHandler & 0xffff) | (0x10ull << 16) | (0x8Eull << 40) | ((kHandler >> 16 & 0xffff) << 48),
+        kHandler >> 32};
     EXPECT_TRUE(ram.write(kIdt + kVector * 16, {reinterpret_cast<uint8_t*>(gate), 16}));
     uint8_t idtr[10] = {0xff, 0x0f};
     uint64_t base = kIdt;
@@ -133,7 +133,8 @@ Outcome replay(VectorEvents& events, ReplayStats* stats = nullptr, double stall_
   TimerVm v;
   DirtyTracker dirty(v.vm, v.ram);
   events.next = 0;
-  Replayer rep(events, v.vcpu, v.ram, v.board, dirty, ReplayOptions{.stall_seconds = stall_seconds});
+  Replayer rep(events, v.vcpu, v.ram, v.board, dirty,
+               ReplayOptions{.stall_seconds = stall_seconds});
   Ports ports(v.board, rep.device_clock());
   v.board.pio.add(0x90, 0x70, ports);
   Outcome r;

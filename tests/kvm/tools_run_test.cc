@@ -49,10 +49,9 @@ TEST(RunCli, Ring3BusyLoopReturnsToRing0) {
 
 TEST(RunCli, SpinningGuestHitsTimeout) {
   RRVM_REQUIRE_KVM();
-  // A Multiboot header followed by `jmp $`, as a raw a.out-kludge image is
-  // more than this test needs: ring3 with a tiny timeout spins long enough.
-  CliResult r = run_rrvm({"run", "--kernel", guest_path("ring3"), "--timeout", "0.05"});
+  CliResult r = run_rrvm({"run", "--kernel", guest_path("spin"), "--timeout", "0.5"});
   EXPECT_EQ(r.status, 124) << r.err;
+  EXPECT_NE(r.out.find("spin: spinning forever"), std::string::npos) << r.out;
   EXPECT_NE(r.err.find("timeout"), std::string::npos) << r.err;
 }
 

@@ -48,7 +48,7 @@ TEST(Bus, UnmappedAndStraddlingAccessesMiss) {
   EXPECT_FALSE(bus.read(0x3f, std::span<uint8_t>(v, 1)));
   EXPECT_FALSE(bus.read(0x44, std::span<uint8_t>(v, 1)));
   EXPECT_FALSE(bus.read(0x42, std::span<uint8_t>(v, 4)));  // runs past the end
-  EXPECT_EQ(v[0], 0xaa);  // untouched on a miss
+  EXPECT_EQ(v[0], 0xaa);                                   // untouched on a miss
 }
 
 TEST(Bus, RejectsOverlapsAndEmptyRanges) {
