@@ -21,8 +21,8 @@
 namespace rrvm {
 
 struct RecordOptions {
-  uint64_t reg_digest_every = 1000;   // exits between register digests
-  uint64_t mem_digest_every = 20000;  // exits between dirty-page digests
+  uint64_t reg_digest_every = 256;   // exits between register digests
+  uint64_t mem_digest_every = 4096;  // exits between dirty-page digests
 };
 
 class Recorder final : public ExecHooks {

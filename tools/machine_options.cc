@@ -37,52 +37,11 @@ po::options_description machine_options() {
   return d;
 }
 
-namespace {
-
-bool on_off(const std::string& key, const std::string& v) {
-  if (v == "on" || v == "1" || v == "yes" || v == "true") return true;
-  if (v == "off" || v == "0" || v == "no" || v == "false") return false;
-  throw UsageError("--" + key + " takes on or off, not '" + v + "'");
-}
-
-void check_choice(const std::string& key, const std::string& v,
-                  std::initializer_list<const char*> choices) {
-  for (const char* c : choices) {
-    if (v == c) return;
-  }
-  std::string list;
-  for (const char* c : choices) list += std::string(list.empty() ? "" : ", ") + c;
-  throw UsageError("--" + key + " takes one of " + list + ", not '" + v + "'");
-}
-
-}  // namespace
-
 void apply_override(MachineConfig& cfg, const std::string& key, const std::string& value) {
-  if (key == "mem") {
-    try {
-      cfg.mem_size = parse_size(value);
-    } catch (const std::invalid_argument& e) {
-      throw UsageError(std::string("--mem: ") + e.what());
-    }
-  } else if (key == "cmdline") {
-    cfg.cmdline = value;
-  } else if (key == "mptable") {
-    check_choice(key, value, {"kvm84", "fixed", "none"});
-    cfg.mptable = value;
-  } else if (key == "acpi") {
-    cfg.acpi = on_off(key, value);
-  } else if (key == "acpi-pic") {
-    cfg.acpi_pic = on_off(key, value);
-  } else if (key == "rtl8139-timer") {
-    cfg.rtl8139_timer = on_off(key, value);
-  } else if (key == "net") {
-    if (value != "none" && value != "user" && value.rfind("tap:", 0) != 0) {
-      throw UsageError("--net takes none, user or tap:IFNAME, not '" + value + "'");
-    }
-    cfg.net = value;
-  } else {
-    throw UsageError("unknown machine option '" + key +
-                     "' (known: mem, cmdline, mptable, acpi, acpi-pic, rtl8139-timer, net)");
+  try {
+    cfg.set(key, value);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string(key == "mem" ? "--mem: " : "") + e.what());
   }
 }
 

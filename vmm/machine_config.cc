@@ -18,6 +18,46 @@ std::vector<std::pair<std::string, std::string>> MachineConfig::to_pairs() const
   };
 }
 
+namespace {
+
+bool on_off(const std::string& key, const std::string& v) {
+  if (v == "on" || v == "1" || v == "yes" || v == "true") return true;
+  if (v == "off" || v == "0" || v == "no" || v == "false") return false;
+  throw std::invalid_argument("--" + key + " takes on or off, not '" + v + "'");
+}
+
+}  // namespace
+
+void MachineConfig::set(const std::string& key, const std::string& value) {
+  if (key == "mem") {
+    mem_size = parse_size(value);
+  } else if (key == "cmdline") {
+    cmdline = value;
+  } else if (key == "mptable") {
+    if (value != "kvm84" && value != "fixed" && value != "none") {
+      throw std::invalid_argument("--mptable takes kvm84, fixed or none, not '" + value + "'");
+    }
+    mptable = value;
+  } else if (key == "acpi") {
+    acpi = on_off(key, value);
+  } else if (key == "acpi-pic") {
+    acpi_pic = on_off(key, value);
+  } else if (key == "rtl8139-timer") {
+    rtl8139_timer = on_off(key, value);
+  } else if (key == "net") {
+    if (value != "none" && value != "user" && value.rfind("tap:", 0) != 0) {
+      throw std::invalid_argument("--net takes none, user or tap:IFNAME, not '" + value + "'");
+    }
+    net = value;
+  } else if (key == "rtc-epoch") {
+    rtc_epoch = std::stoull(value);
+  } else {
+    throw std::invalid_argument("unknown machine option '" + key +
+                                "' (known: mem, cmdline, mptable, acpi, acpi-pic, "
+                                "rtl8139-timer, net, rtc-epoch)");
+  }
+}
+
 uint64_t parse_size(const std::string& text) {
   size_t i = 0;
   uint64_t value = 0;

@@ -27,6 +27,10 @@ struct MachineConfig {
   // Machine-shape options only (not paths, serial or timeout), in a stable
   // order: what must be equal for two runs to be comparable.
   std::vector<std::pair<std::string, std::string>> to_pairs() const;
+  // Sets one machine-shape option by its to_pairs() key (the trace header,
+  // bisect's --override, the CLI). Throws std::invalid_argument naming the
+  // key and the accepted values.
+  void set(const std::string& key, const std::string& value);
 };
 
 // "256M", "1G", "65536K", "268435456" -> bytes. Throws std::invalid_argument

@@ -1,0 +1,86 @@
+#include "replay/trace_header.h"
+
+#include <sys/utsname.h>
+
+#include <ctime>
+#include <fstream>
+
+namespace rrvm {
+
+namespace {
+
+std::string host_kernel() {
+  struct utsname u{};
+  if (uname(&u) != 0) return "unknown";
+  return std::string(u.sysname) + " " + u.release + " " + u.machine;
+}
+
+std::string host_cpu() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      auto colon = line.find(':');
+      return colon == std::string::npos ? line : line.substr(colon + 2);
+    }
+  }
+  return "unknown";
+}
+
+std::string base_name(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+trace::HeaderInfo make_trace_header(const MachineConfig& cfg, const std::vector<CpuidEntry>& cpuid,
+                                    const MachineImages& images, const std::string& rrvm_version) {
+  trace::HeaderInfo h;
+  h.rrvm_version = rrvm_version;
+  h.created_unix_seconds = static_cast<int64_t>(std::time(nullptr));
+  h.host_kernel = host_kernel();
+  h.host_cpu = host_cpu();
+  for (const auto& [cap, name] : Kvm::required_caps()) h.kvm_capabilities.push_back(name);
+  h.config = cfg.to_pairs();
+  for (const auto& e : cpuid) {
+    h.cpuid.push_back({e.function, e.index, e.flags, e.eax, e.ebx, e.ecx, e.edx});
+  }
+  h.images.push_back({"kernel", base_name(cfg.kernel_path), trace::content_hash(images.kernel),
+                      images.kernel.size()});
+  if (!images.initrd.empty()) {
+    h.images.push_back({"initrd", base_name(cfg.initrd_path), trace::content_hash(images.initrd),
+                        images.initrd.size()});
+  }
+  return h;
+}
+
+void write_image_blobs(trace::TraceWriter& writer, const MachineImages& images) {
+  writer.add_blob("kernel", images.kernel);
+  if (!images.initrd.empty()) writer.add_blob("initrd", images.initrd);
+}
+
+MachineConfig config_from_trace(const trace::HeaderInfo& header) {
+  MachineConfig cfg;
+  for (const auto& [key, value] : header.config) cfg.set(key, value);
+  for (const auto& img : header.images) {
+    if (img.role == "kernel") cfg.kernel_path = img.name;
+    if (img.role == "initrd") cfg.initrd_path = img.name;
+  }
+  return cfg;
+}
+
+MachineImages images_from_trace(trace::TraceReader& reader) {
+  MachineImages images;
+  for (const auto& img : reader.header().images) {
+    std::vector<uint8_t> bytes = reader.blob(img.hash);
+    if (trace::content_hash(bytes) != img.hash) {
+      throw trace::TraceError("embedded " + img.role + " image does not match its hash", 0);
+    }
+    (img.role == "initrd" ? images.initrd : images.kernel) = std::move(bytes);
+  }
+  if (images.kernel.empty()) throw trace::TraceError("the trace embeds no kernel image", 0);
+  return images;
+}
+
+}  // namespace rrvm

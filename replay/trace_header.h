@@ -1,0 +1,28 @@
+// What a trace records about the machine, and how replay rebuilds it: the
+// configuration as key/value pairs, the CPUID table, host facts, and the
+// guest images by content hash (embedded as blobs, so one file is a whole bug
+// report).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "trace/trace_reader.h"
+#include "trace/trace_writer.h"
+#include "vmm/kvm.h"
+#include "vmm/machine.h"
+#include "vmm/machine_config.h"
+
+namespace rrvm {
+
+trace::HeaderInfo make_trace_header(const MachineConfig& cfg, const std::vector<CpuidEntry>& cpuid,
+                                    const MachineImages& images, const std::string& rrvm_version);
+// Embeds the images named in the header as blobs.
+void write_image_blobs(trace::TraceWriter& writer, const MachineImages& images);
+
+// The recorded machine. Throws std::invalid_argument for a configuration
+// this rrvm does not understand, trace::TraceError for missing images.
+MachineConfig config_from_trace(const trace::HeaderInfo& header);
+MachineImages images_from_trace(trace::TraceReader& reader);
+
+}  // namespace rrvm

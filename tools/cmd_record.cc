@@ -1,0 +1,99 @@
+// rrvm record: run a guest and write every nondeterministic input to a trace.
+#include <iostream>
+
+#include "firmware/load_error.h"
+#include "replay/session.h"
+#include "replay/trace_bridge.h"
+#include "replay/trace_header.h"
+#include "tools/command.h"
+#include "tools/machine_options.h"
+#include "tools/run_status.h"
+#include "tools/serial_sink.h"
+#include "vmm/kicker.h"
+
+namespace rrvm::cli {
+namespace {
+
+constexpr const char* kHelp =
+    "Runs a guest exactly as `rrvm run` does (same serial output, same exit status)\n"
+    "and writes a trace: the machine configuration, the guest images, and every\n"
+    "input the guest saw. `rrvm replay FILE` re-executes it bit for bit.\n\n"
+    "What is reproducible: everything the guest observes through port and MMIO\n"
+    "reads, device clocks and interrupts, including interrupts that land in a busy\n"
+    "loop (recorded as landmarks: registers + dirty-memory digest at the kick).\n"
+    "Not trappable by KVM: RDTSC, RDRAND, RDSEED; guests must not rely on them.\n"
+    "Landmarks inside ring-3 code record fine but replay only on hosts whose KVM\n"
+    "reports debug exits from ring 3 (not nested PVM hosts).\n\n"
+    "SIGINT/SIGTERM end the recording cleanly with a complete trace; a killed\n"
+    "recording leaves a trace that replays up to its last complete frame.";
+
+po::options_description record_options() {
+  po::options_description d("Recording options");
+  d.add_options()("output,o", po::value<std::string>()->value_name("FILE"),
+                  "trace file to write (required)")(
+      "level", po::value<int>()->value_name("N")->default_value(3), "zstd level, 1..19")(
+      "reg-digest-every", po::value<uint64_t>()->value_name("N")->default_value(256),
+      "register digest every N exits (0: none)")(
+      "mem-digest-every", po::value<uint64_t>()->value_name("N")->default_value(4096),
+      "dirty-memory digest every N exits (0: none)");
+  return d;
+}
+
+int record(const MachineConfig& cfg, const po::variables_map& vm) {
+  std::string out = vm["output"].as<std::string>();
+  MachineImages images = read_images(cfg);
+  auto serial = open_serial(cfg.serial);
+  Kicker::install_stop_signals();
+  Machine machine(cfg, images, *serial);
+  trace::WriterOptions wopts;
+  wopts.level = vm["level"].as<int>();
+  trace::TraceWriter writer(out, make_trace_header(cfg, machine.cpuid(), images, RRVM_VERSION), wopts);
+  write_image_blobs(writer, images);
+  TraceEventSink sink(writer);
+  RecordOptions ropts{vm["reg-digest-every"].as<uint64_t>(), vm["mem-digest-every"].as<uint64_t>()};
+  RecordSummary s = record_machine(machine, sink, ropts);
+  trace::FooterInfo footer;
+  footer.total_events = s.events;
+  footer.exits = s.result.exits;
+  footer.final_mem_digest = s.final_memory_digest;
+  footer.end_reason = to_string(s.result.reason);
+  footer.guest_status = s.result.status;
+  writer.close(footer);
+  std::cerr << "rrvm: recorded " << s.events << " events (" << s.landmarks << " landmarks) over "
+            << s.result.exits << " exits into " << out << "\n";
+  return report_run_result(s.result);
+}
+
+int cmd_record(const std::vector<std::string>& args) {
+  try {
+    po::options_description desc;
+    desc.add(record_options()).add(machine_options());
+    po::variables_map vm;
+    if (!parse_args(args, desc, {}, vm, "rrvm record -o FILE.rrt --kernel FILE [options]", kHelp)) {
+      return kExitOk;
+    }
+    if (!vm.count("output")) throw UsageError("-o FILE is required");
+    int level = vm["level"].as<int>();
+    if (level < 1 || level > 19) throw UsageError("--level must be 1..19");
+    MachineConfig cfg;
+    apply_machine_options(vm, cfg);
+    return record(cfg, vm);
+  } catch (const UsageError& e) {
+    return fail(kExitUsage, e.what());
+  } catch (const InputError& e) {
+    return fail(kExitNoInput, e.what());
+  } catch (const ImageError& e) {
+    return fail(kExitDataErr, e.what());
+  } catch (const KvmUnavailable& e) {
+    return fail(kExitUnavailable, e.what());
+  } catch (const trace::TraceWriteError& e) {
+    return fail(kExitIoErr, std::string("writing the trace failed: ") + e.what() +
+                                "; the file holds every event written before the failure");
+  }
+}
+
+}  // namespace
+
+RRVM_COMMAND("record", "run a guest and record its inputs into a trace (.rrt)", cmd_record);
+
+}  // namespace rrvm::cli

@@ -1,0 +1,118 @@
+// rrvm replay: re-execute a recorded trace and check it against the recording.
+#include <iostream>
+
+#include "firmware/load_error.h"
+#include "replay/session.h"
+#include "replay/trace_bridge.h"
+#include "replay/trace_header.h"
+#include "tools/command.h"
+#include "tools/machine_options.h"
+#include "tools/run_status.h"
+#include "tools/serial_sink.h"
+#include "vmm/kicker.h"
+
+namespace rrvm::cli {
+namespace {
+
+constexpr const char* kHelp =
+    "Re-executes a trace made by `rrvm record`, with the machine configuration and\n"
+    "guest images stored in it, feeding back every recorded input: no host clock,\n"
+    "network or console is touched, and idle time is skipped. The guest's serial\n"
+    "output is printed again, byte for byte.\n\n"
+    "Replay is verified, not trusted: register and memory digests in the trace are\n"
+    "checked as it goes, and the first disagreement stops it with a report.\n"
+    "Exit status: 0 replay matched the recording, 1 divergence, 65 corrupt trace,\n"
+    "66 missing file. A truncated trace replays up to where it ends (status 0).";
+
+void print_json(const ReplaySummary& s, bool matched) {
+  std::cout << "{\"matched\": " << (matched ? "true" : "false") << ", \"reason\": \""
+            << to_string(s.result.reason) << "\", \"exits\": " << s.stats.exits
+            << ", \"events\": " << s.stats.events << ", \"landmarks\": " << s.stats.landmarks
+            << ", \"breakpoint_hits\": " << s.stats.breakpoint_hits
+            << ", \"single_steps\": " << s.stats.single_steps
+            << ", \"digests_checked\": " << s.stats.digests_checked
+            << ", \"model_mismatches\": " << s.stats.model_mismatches << "}\n";
+}
+
+int replay(const std::string& path, const po::variables_map& vm) {
+  trace::TraceReader reader(path);
+  MachineConfig cfg;
+  try {
+    cfg = config_from_trace(reader.header());
+  } catch (const std::invalid_argument& e) {
+    return fail(kExitDataErr, path + ": machine configuration not understood: " + e.what());
+  }
+  bool json = vm["json"].as<bool>();
+  cfg.serial = vm.count("serial") ? vm["serial"].as<std::string>() : (json ? "none" : "stdio");
+  MachineImages images = images_from_trace(reader);
+  auto serial = open_serial(cfg.serial);
+  Kicker::install_stop_signals();
+  Machine machine(cfg, images, *serial);
+  TraceEventSource source(reader);
+  ReplayOptions opts;
+  opts.until = vm["until"].as<uint64_t>();
+  opts.verify = !vm["no-verify"].as<bool>();
+  ReplaySummary s = replay_machine(machine, source, opts);
+  bool finished = s.result.reason != StopReason::kDiverged &&
+                  s.result.reason != StopReason::kEndOfTrace && s.result.reason != StopReason::kInterrupted;
+  if (finished && opts.verify && reader.footer() &&
+      reader.footer()->final_mem_digest != s.final_memory_digest) {
+    s.result = {StopReason::kDiverged, 1,
+                "replay reached the end but guest memory differs from the recording's", s.result.exits};
+  }
+  bool matched = s.result.reason != StopReason::kDiverged && s.result.reason != StopReason::kInterrupted;
+  if (json) print_json(s, matched);
+  if (!matched) return report_run_result(s.result);
+  if (s.result.reason == StopReason::kEndOfTrace) std::cerr << "rrvm: " << s.result.message << "\n";
+  std::cerr << "rrvm: replay matched the recording: " << s.stats.exits << " exits, "
+            << s.stats.events << " events, " << s.stats.landmarks << " landmarks ("
+            << s.stats.breakpoint_hits << " breakpoint hits, " << s.stats.single_steps
+            << " single-steps), " << s.stats.digests_checked << " digests verified; run ended by "
+            << to_string(s.result.reason) << ", status " << s.result.status << "\n";
+  if (s.stats.model_mismatches) {
+    std::cerr << "rrvm: note: the device models disagreed with " << s.stats.model_mismatches
+              << " recorded read values (first: " << s.stats.first_model_mismatch
+              << "); the recorded values were used\n";
+  }
+  return kExitOk;
+}
+
+int cmd_replay(const std::vector<std::string>& args) {
+  std::string path;
+  try {
+    po::options_description desc("Replay options");
+    desc.add_options()("trace", po::value<std::string>(&path)->value_name("FILE"), "trace to replay")(
+        "until", po::value<uint64_t>()->value_name("N")->default_value(0),
+        "stop after exit N (0: replay to the end)")(
+        "serial", po::value<std::string>()->value_name("WHERE"),
+        "guest serial output: stdio (default), file:PATH or none")(
+        "no-verify", po::bool_switch(), "do not check register and memory digests")(
+        "json", po::bool_switch(), "print a JSON summary on stdout (serial output off unless --serial)");
+    po::positional_options_description pos;
+    pos.add("trace", 1);
+    po::variables_map vm;
+    if (!parse_args(args, desc, pos, vm, "rrvm replay FILE.rrt [options]", kHelp)) return kExitOk;
+    if (path.empty()) throw UsageError("which trace? usage: rrvm replay FILE.rrt");
+    return replay(path, vm);
+  } catch (const UsageError& e) {
+    return fail(kExitUsage, std::string(e.what()) +
+                                (std::string(e.what()).find("unrecognised") != std::string::npos
+                                     ? "; replay takes the machine from the trace (to change it, "
+                                       "use rrvm bisect --override)"
+                                     : ""));
+  } catch (const trace::TraceMissing& e) {
+    return fail(kExitNoInput, e.what());
+  } catch (const trace::TraceError& e) {
+    return fail(kExitDataErr, path + ": " + e.what());
+  } catch (const ImageError& e) {
+    return fail(kExitDataErr, path + ": embedded kernel: " + e.what());
+  } catch (const KvmUnavailable& e) {
+    return fail(kExitUnavailable, e.what());
+  }
+}
+
+}  // namespace
+
+RRVM_COMMAND("replay", "re-execute a trace exactly and verify it against the recording", cmd_replay);
+
+}  // namespace rrvm::cli
