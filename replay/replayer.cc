@@ -89,7 +89,8 @@ std::optional<RunResult> Replayer::between_exits() {
 }
 
 std::optional<RunResult> Replayer::replay_landmark(const Landmark& lm) {
-  double limit = lm.cpl == 3 ? std::min(opts_.stall_seconds, kRing3ProbeSeconds) : opts_.stall_seconds;
+  double limit =
+      lm.cpl == 3 ? std::min(opts_.stall_seconds, kRing3ProbeSeconds) : opts_.stall_seconds;
   uint64_t hits_before = seeker_.stats().hits;
   uint64_t deadline = Kicker::monotonic_ns() + uint64_t(limit * 1e9);
   kicker_.arm(deadline);
@@ -112,9 +113,8 @@ std::optional<RunResult> Replayer::replay_landmark(const Landmark& lm) {
         return divergence_result();
       }
       diverge("landmark after exit " + std::to_string(lm.ordinal) + " at rip " + hex(lm.regs.rip) +
-              " not reached in " + seconds(limit) + " (" +
-              std::to_string(seeker_.stats().hits) + " breakpoint hits so far, " +
-              std::to_string(seeker_.stats().register_matches) +
+              " not reached in " + seconds(limit) + " (" + std::to_string(seeker_.stats().hits) +
+              " breakpoint hits so far, " + std::to_string(seeker_.stats().register_matches) +
               " with matching registers): the guest's state differs from the recording's");
       return divergence_result();
     }

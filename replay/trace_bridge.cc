@@ -8,31 +8,50 @@ using trace::EventKind;
 
 EventKind to_trace(InputKind k) {
   switch (k) {
-    case InputKind::kPortRead: return EventKind::kPortRead;
-    case InputKind::kMmioRead: return EventKind::kMmioRead;
-    case InputKind::kClockRead: return EventKind::kClockRead;
-    case InputKind::kInterrupt: return EventKind::kInterrupt;
-    case InputKind::kLandmark: return EventKind::kLandmark;
-    case InputKind::kRegDigest: return EventKind::kRegDigest;
-    case InputKind::kMemDigest: return EventKind::kMemDigest;
-    case InputKind::kConsoleInput: return EventKind::kConsoleInput;
-    case InputKind::kGuestExit: return EventKind::kGuestExit;
+    case InputKind::kPortRead:
+      return EventKind::kPortRead;
+    case InputKind::kMmioRead:
+      return EventKind::kMmioRead;
+    case InputKind::kClockRead:
+      return EventKind::kClockRead;
+    case InputKind::kInterrupt:
+      return EventKind::kInterrupt;
+    case InputKind::kLandmark:
+      return EventKind::kLandmark;
+    case InputKind::kRegDigest:
+      return EventKind::kRegDigest;
+    case InputKind::kMemDigest:
+      return EventKind::kMemDigest;
+    case InputKind::kConsoleInput:
+      return EventKind::kConsoleInput;
+    case InputKind::kGuestExit:
+      return EventKind::kGuestExit;
   }
   return EventKind::kNote;
 }
 
 std::optional<InputKind> from_trace(EventKind k) {
   switch (k) {
-    case EventKind::kPortRead: return InputKind::kPortRead;
-    case EventKind::kMmioRead: return InputKind::kMmioRead;
-    case EventKind::kClockRead: return InputKind::kClockRead;
-    case EventKind::kInterrupt: return InputKind::kInterrupt;
-    case EventKind::kLandmark: return InputKind::kLandmark;
-    case EventKind::kRegDigest: return InputKind::kRegDigest;
-    case EventKind::kMemDigest: return InputKind::kMemDigest;
-    case EventKind::kConsoleInput: return InputKind::kConsoleInput;
-    case EventKind::kGuestExit: return InputKind::kGuestExit;
-    default: return std::nullopt;  // notes and kinds this engine does not replay
+    case EventKind::kPortRead:
+      return InputKind::kPortRead;
+    case EventKind::kMmioRead:
+      return InputKind::kMmioRead;
+    case EventKind::kClockRead:
+      return InputKind::kClockRead;
+    case EventKind::kInterrupt:
+      return InputKind::kInterrupt;
+    case EventKind::kLandmark:
+      return InputKind::kLandmark;
+    case EventKind::kRegDigest:
+      return InputKind::kRegDigest;
+    case EventKind::kMemDigest:
+      return InputKind::kMemDigest;
+    case EventKind::kConsoleInput:
+      return InputKind::kConsoleInput;
+    case EventKind::kGuestExit:
+      return InputKind::kGuestExit;
+    default:
+      return std::nullopt;  // notes and kinds this engine does not replay
   }
 }
 

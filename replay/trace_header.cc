@@ -10,7 +10,7 @@ namespace rrvm {
 namespace {
 
 std::string host_kernel() {
-  struct utsname u{};
+  struct utsname u {};
   if (uname(&u) != 0) return "unknown";
   return std::string(u.sysname) + " " + u.release + " " + u.machine;
 }

@@ -47,7 +47,8 @@ int record(const MachineConfig& cfg, const po::variables_map& vm) {
   Machine machine(cfg, images, *serial);
   trace::WriterOptions wopts;
   wopts.level = vm["level"].as<int>();
-  trace::TraceWriter writer(out, make_trace_header(cfg, machine.cpuid(), images, RRVM_VERSION), wopts);
+  trace::TraceWriter writer(out, make_trace_header(cfg, machine.cpuid(), images, RRVM_VERSION),
+                            wopts);
   write_image_blobs(writer, images);
   TraceEventSink sink(writer);
   RecordOptions ropts{vm["reg-digest-every"].as<uint64_t>(), vm["mem-digest-every"].as<uint64_t>()};

@@ -54,13 +54,18 @@ int replay(const std::string& path, const po::variables_map& vm) {
   opts.verify = !vm["no-verify"].as<bool>();
   ReplaySummary s = replay_machine(machine, source, opts);
   bool finished = s.result.reason != StopReason::kDiverged &&
-                  s.result.reason != StopReason::kEndOfTrace && s.result.reason != StopReason::kInterrupted;
+                  s.result.reason != StopReason::kEndOfTrace &&
+                  s.result.reason != StopReason::kInterrupted;
   if (finished && opts.verify && reader.footer() &&
       reader.footer()->final_mem_digest != s.final_memory_digest) {
     s.result = {StopReason::kDiverged, 1,
-                "replay reached the end but guest memory differs from the recording's", s.result.exits};
+                "replay reached the end but guest memory differs from the recording's",
+                s.result.exits};
   }
-  bool matched = s.result.reason != StopReason::kDiverged && s.result.reason != StopReason::kInterrupted;
+  bool matched =
+      s.result.reason != StopReason::kDiverged && s.result.reason != StopReason::kInterrupted;
+  if (!reader.complete())
+    std::cerr << "rrvm: note: " << path << " is incomplete: " << reader.truncation() << "\n";
   if (json) print_json(s, matched);
   if (!matched) return report_run_result(s.result);
   if (s.result.reason == StopReason::kEndOfTrace) std::cerr << "rrvm: " << s.result.message << "\n";
@@ -81,13 +86,15 @@ int cmd_replay(const std::vector<std::string>& args) {
   std::string path;
   try {
     po::options_description desc("Replay options");
-    desc.add_options()("trace", po::value<std::string>(&path)->value_name("FILE"), "trace to replay")(
-        "until", po::value<uint64_t>()->value_name("N")->default_value(0),
-        "stop after exit N (0: replay to the end)")(
+    desc.add_options()("trace", po::value<std::string>(&path)->value_name("FILE"),
+                       "trace to replay")("until",
+                                          po::value<uint64_t>()->value_name("N")->default_value(0),
+                                          "stop after exit N (0: replay to the end)")(
         "serial", po::value<std::string>()->value_name("WHERE"),
         "guest serial output: stdio (default), file:PATH or none")(
         "no-verify", po::bool_switch(), "do not check register and memory digests")(
-        "json", po::bool_switch(), "print a JSON summary on stdout (serial output off unless --serial)");
+        "json", po::bool_switch(),
+        "print a JSON summary on stdout (serial output off unless --serial)");
     po::positional_options_description pos;
     pos.add("trace", 1);
     po::variables_map vm;
@@ -113,6 +120,7 @@ int cmd_replay(const std::vector<std::string>& args) {
 
 }  // namespace
 
-RRVM_COMMAND("replay", "re-execute a trace exactly and verify it against the recording", cmd_replay);
+RRVM_COMMAND("replay", "re-execute a trace exactly and verify it against the recording",
+             cmd_replay);
 
 }  // namespace rrvm::cli

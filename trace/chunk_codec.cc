@@ -19,12 +19,16 @@ uint64_t zigzag(uint64_t delta) {
   int64_t d = static_cast<int64_t>(delta);
   return (static_cast<uint64_t>(d) << 1) ^ static_cast<uint64_t>(d >> 63);
 }
-uint64_t unzigzag(uint64_t z) { return (z >> 1) ^ (~(z & 1) + 1); }
+uint64_t unzigzag(uint64_t z) {
+  return (z >> 1) ^ (~(z & 1) + 1);
+}
 
 bool has_payload(EventKind k) {
   return k == EventKind::kDmaWrite || k == EventKind::kPacket || k == EventKind::kConsoleInput;
 }
-bool has_text(EventKind k) { return k == EventKind::kGuestExit || k == EventKind::kNote; }
+bool has_text(EventKind k) {
+  return k == EventKind::kGuestExit || k == EventKind::kNote;
+}
 
 // Previous values, reset per chunk so every chunk decodes on its own.
 struct DeltaState {
@@ -196,7 +200,8 @@ void encode_chunk(const EventBatch& batch, schema::Chunk::Builder out) {
 void decode_chunk(schema::Chunk::Reader in, uint64_t offset, EventBatch& out) {
   out.clear();
   auto kinds = in.getKinds();
-  if (kinds.size() != in.getCount()) throw TraceError("chunk event count does not match its kinds", offset);
+  if (kinds.size() != in.getCount())
+    throw TraceError("chunk event count does not match its kinds", offset);
   Cursor ord(in.getOrdinals(), offset, "ordinals"), fld(in.getFields(), offset, "fields");
   auto lms = in.getLandmarks();
   auto pls = in.getPayloads();

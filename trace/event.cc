@@ -8,8 +8,8 @@ namespace rrvm::trace {
 
 namespace {
 constexpr const char* kNames[kEventKinds] = {
-    "port-read", "mmio-read",     "msr-read", "dma-write",  "interrupt",  "clock-read", "packet",
-    "console-input", "landmark", "reg-digest", "mem-digest", "guest-exit", "note"};
+    "port-read",     "mmio-read", "msr-read",   "dma-write",  "interrupt",  "clock-read", "packet",
+    "console-input", "landmark",  "reg-digest", "mem-digest", "guest-exit", "note"};
 }
 
 const char* kind_name(EventKind k) {

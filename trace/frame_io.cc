@@ -39,7 +39,8 @@ bool read_trailer(std::span<const uint8_t> file, uint64_t* index_offset) {
   uint32_t magic, len;
   std::memcpy(&magic, t, 4);
   std::memcpy(&len, t + 4, 4);
-  if (magic != kSkippableMagic || len != 16 || std::memcmp(t + 8, kTrailerTag, 8) != 0) return false;
+  if (magic != kSkippableMagic || len != 16 || std::memcmp(t + 8, kTrailerTag, 8) != 0)
+    return false;
   std::memcpy(index_offset, t + 16, 8);
   return *index_offset < file.size() - kTrailerSize;
 }
@@ -54,7 +55,8 @@ FrameInfo scan_frame(std::span<const uint8_t> rest) {
     if (len > rest.size() - 8) return {FrameInfo::kTruncated, 0, "a skippable frame is cut off"};
     return {FrameInfo::kSkippable, 8ull + len, ""};
   }
-  if (magic != ZSTD_MAGICNUMBER) return {FrameInfo::kCorrupt, 0, "not a zstd frame (bad magic number)"};
+  if (magic != ZSTD_MAGICNUMBER)
+    return {FrameInfo::kCorrupt, 0, "not a zstd frame (bad magic number)"};
   unsigned long long content = ZSTD_getFrameContentSize(rest.data(), rest.size());
   if (content == ZSTD_CONTENTSIZE_ERROR) return {FrameInfo::kCorrupt, 0, "bad zstd frame header"};
   if (content == ZSTD_CONTENTSIZE_UNKNOWN || content > kMaxFrameContent) {
@@ -64,7 +66,8 @@ FrameInfo scan_frame(std::span<const uint8_t> rest) {
   if (ZSTD_isError(size)) {
     // zstd cannot tell a cut-off frame from a damaged one; a frame that
     // runs to the end of the file is the common, benign case.
-    return {FrameInfo::kTruncated, 0, std::string("incomplete zstd frame (") + ZSTD_getErrorName(size) + ")"};
+    return {FrameInfo::kTruncated, 0,
+            std::string("incomplete zstd frame (") + ZSTD_getErrorName(size) + ")"};
   }
   return {FrameInfo::kRecord, size, ""};
 }

@@ -43,7 +43,8 @@ HeaderInfo parse_header(schema::Header::Reader h, uint64_t offset) {
   if (out.format_major != kFormatMajor || out.required_forward_compat > kForwardCompat) {
     throw TraceError("trace format " + std::to_string(out.format_major) + "." +
                          std::to_string(out.format_minor) + " (needs reader level " +
-                         std::to_string(out.required_forward_compat) + ") is not supported by this rrvm, which reads " +
+                         std::to_string(out.required_forward_compat) +
+                         ") is not supported by this rrvm, which reads " +
                          std::to_string(kFormatMajor) + ".x; use a newer rrvm",
                      offset);
   }
@@ -85,7 +86,9 @@ TraceReader::TraceReader(const std::string& path) {
   scan();
 }
 
-TraceReader::~TraceReader() { ZSTD_freeDCtx(dctx_); }
+TraceReader::~TraceReader() {
+  ZSTD_freeDCtx(dctx_);
+}
 
 // Walks the frames once: header, blobs, chunk positions, index, footer.
 // Chunks are decompressed (and checksummed) only when read.
@@ -106,7 +109,8 @@ void TraceReader::scan() {
   }
   if (!have_header_) throw TraceError("not an rrvm trace: no header record", 0);
   if (!footer_ && truncation_.empty()) {
-    truncation_ = "ends at byte " + std::to_string(valid_bytes_) + " without a footer (the recording was cut off)";
+    truncation_ = "ends at byte " + std::to_string(valid_bytes_) +
+                  " without a footer (the recording was cut off)";
   }
 }
 
@@ -114,7 +118,8 @@ void TraceReader::handle_record(uint64_t offset, uint64_t size) {
   std::span<const uint8_t> frame(file_.data() + offset, size);
   if (!have_header_) {
     Record r(decompress_frame(frame, offset, dctx_), offset);
-    if (r.which != schema::TraceRecord::HEADER) throw TraceError("not an rrvm trace: first record is not a header", offset);
+    if (r.which != schema::TraceRecord::HEADER)
+      throw TraceError("not an rrvm trace: first record is not a header", offset);
     header_ = parse_header(r.root.getHeader(), offset);
     have_header_ = true;
     return;
@@ -160,13 +165,20 @@ bool TraceReader::next(ReadEvent& out) {
   out = ReadEvent{};
   out.event = batch_.events[pos_++];
   switch (out.event.kind) {
-    case EventKind::kLandmark: out.landmark = &batch_.landmarks[landmark_++]; break;
+    case EventKind::kLandmark:
+      out.landmark = &batch_.landmarks[landmark_++];
+      break;
     case EventKind::kDmaWrite:
     case EventKind::kPacket:
-    case EventKind::kConsoleInput: out.payload = &batch_.payloads[payload_++]; break;
+    case EventKind::kConsoleInput:
+      out.payload = &batch_.payloads[payload_++];
+      break;
     case EventKind::kGuestExit:
-    case EventKind::kNote: out.text = &batch_.texts[text_++]; break;
-    default: break;
+    case EventKind::kNote:
+      out.text = &batch_.texts[text_++];
+      break;
+    default:
+      break;
   }
   return true;
 }
@@ -182,13 +194,20 @@ void TraceReader::seek(uint64_t ordinal) {
   load_chunk(next_chunk_++);
   while (pos_ < batch_.events.size() && batch_.events[pos_].ordinal < ordinal) {
     switch (batch_.events[pos_].kind) {
-      case EventKind::kLandmark: ++landmark_; break;
+      case EventKind::kLandmark:
+        ++landmark_;
+        break;
       case EventKind::kDmaWrite:
       case EventKind::kPacket:
-      case EventKind::kConsoleInput: ++payload_; break;
+      case EventKind::kConsoleInput:
+        ++payload_;
+        break;
       case EventKind::kGuestExit:
-      case EventKind::kNote: ++text_; break;
-      default: break;
+      case EventKind::kNote:
+        ++text_;
+        break;
+      default:
+        break;
     }
     ++pos_;
   }
@@ -215,8 +234,10 @@ std::vector<uint8_t> TraceReader::blob(const std::string& prefix) {
     for (const auto& bp : *found) {
       if (bp.part == p) part = &bp;
     }
-    if (!part) throw TraceError("blob " + prefix + " is missing part " + std::to_string(p), valid_bytes_);
-    Record r(decompress_frame({file_.data() + part->offset, part->size}, part->offset, dctx_), part->offset);
+    if (!part)
+      throw TraceError("blob " + prefix + " is missing part " + std::to_string(p), valid_bytes_);
+    Record r(decompress_frame({file_.data() + part->offset, part->size}, part->offset, dctx_),
+             part->offset);
     auto d = r.root.getBlob().getData();
     out.insert(out.end(), d.begin(), d.end());
   }

@@ -90,7 +90,8 @@ std::vector<uint8_t> TraceWriter::record_frame(capnp::MessageBuilder& msg) {
 
 std::string TraceWriter::add_blob(const std::string& role, const std::vector<uint8_t>& bytes) {
   std::string hash = content_hash(bytes);
-  uint32_t parts = static_cast<uint32_t>(bytes.empty() ? 1 : (bytes.size() + kBlobPart - 1) / kBlobPart);
+  uint32_t parts =
+      static_cast<uint32_t>(bytes.empty() ? 1 : (bytes.size() + kBlobPart - 1) / kBlobPart);
   ZSTD_CCtx* cctx = ZSTD_createCCtx();  // the worker owns cctx_
   for (uint32_t p = 0; p < parts; ++p) {
     capnp::MallocMessageBuilder msg;
@@ -164,9 +165,12 @@ void TraceWriter::worker() {
     busy_ = true;
     lock.unlock();
     if (!failed()) {
-      if (job.frame.empty()) write_batch(job.batch);
-      else write_frame(job.frame);
-      if (!failed() && std::fflush(file_) != 0) fail(std::string("write failed: ") + std::strerror(errno));
+      if (job.frame.empty())
+        write_batch(job.batch);
+      else
+        write_frame(job.frame);
+      if (!failed() && std::fflush(file_) != 0)
+        fail(std::string("write failed: ") + std::strerror(errno));
     }
     lock.lock();
     busy_ = false;
@@ -240,7 +244,9 @@ void TraceWriter::close(const FooterInfo& footer) {
   int err = errno;
   if (std::fclose(file_) != 0) ok = false;
   file_ = nullptr;
-  if (!ok) throw TraceWriteError(failed() ? error() : std::string("closing ") + path_ + ": " + std::strerror(err));
+  if (!ok)
+    throw TraceWriteError(failed() ? error()
+                                   : std::string("closing ") + path_ + ": " + std::strerror(err));
 }
 
 }  // namespace rrvm::trace

@@ -25,9 +25,9 @@
 namespace rrvm::trace {
 
 struct WriterOptions {
-  int level = 3;                 // zstd level; see tests/bench/trace_bench
-  size_t chunk_events = 16384;   // events per chunk record
-  size_t max_queued_batches = 8; // the producer waits beyond this (bounded memory)
+  int level = 3;                  // zstd level; see tests/bench/trace_bench
+  size_t chunk_events = 16384;    // events per chunk record
+  size_t max_queued_batches = 8;  // the producer waits beyond this (bounded memory)
 };
 
 class TraceWriter {
@@ -46,8 +46,7 @@ class TraceWriter {
   // Hot path: no allocation while the batch has room.
   void append(const Event& e) {
     cur_.events.push_back(e);
-    if (cur_.events.size() >= opts_.chunk_events ||
-        flush_due_.load(std::memory_order_relaxed)) {
+    if (cur_.events.size() >= opts_.chunk_events || flush_due_.load(std::memory_order_relaxed)) {
       hand_over();
     }
   }
