@@ -45,10 +45,18 @@ void AcpiPm::read(uint64_t offset, std::span<uint8_t> data) {
   uint64_t now = evt || tmr ? clock_.now_ns() : 0;  // clock reads are recorded: only when needed
   if (evt) sync_timer_status(now);
   uint32_t timer = tmr ? timer_value(now) : 0;
-  std::array<uint8_t, kSize> block = {
-      uint8_t(s_.status),  uint8_t(s_.status >> 8),  uint8_t(s_.enable),     uint8_t(s_.enable >> 8),
-      uint8_t(s_.control), uint8_t(s_.control >> 8), 0,                      0,
-      uint8_t(timer),      uint8_t(timer >> 8),      uint8_t(timer >> 16),   uint8_t(timer >> 24)};
+  std::array<uint8_t, kSize> block = {uint8_t(s_.status),
+                                      uint8_t(s_.status >> 8),
+                                      uint8_t(s_.enable),
+                                      uint8_t(s_.enable >> 8),
+                                      uint8_t(s_.control),
+                                      uint8_t(s_.control >> 8),
+                                      0,
+                                      0,
+                                      uint8_t(timer),
+                                      uint8_t(timer >> 8),
+                                      uint8_t(timer >> 16),
+                                      uint8_t(timer >> 24)};
   for (size_t i = 0; i < data.size(); ++i) {
     data[i] = offset + i < kSize ? block[offset + i] : 0xff;
   }
@@ -88,8 +96,8 @@ void AcpiPm::write_byte(uint64_t at, uint8_t v) {
 void AcpiPm::enter_sleep() {
   int type = (s_.control >> kSlpTypShift) & 7;
   if (type != kSlpTypS5) {
-    warn(warn_, "ACPI PM: sleep type " + std::to_string(type) + " is not supported (only S5 = " +
-                    std::to_string(kSlpTypS5) + "); ignored");
+    warn(warn_, "ACPI PM: sleep type " + std::to_string(type) +
+                    " is not supported (only S5 = " + std::to_string(kSlpTypS5) + "); ignored");
     return;
   }
   s_.powered_off = true;

@@ -59,12 +59,12 @@ class AcpiPm final : public IoDevice, public TimedDevice {
   static constexpr int kSlpTypShift = 10;
 
   struct State {
-    uint16_t status = 0;         // PM1_STS
-    uint16_t enable = 0;         // PM1_EN
-    uint16_t control = kSciEn;   // PM1_CNT (SLP_EN never stored)
-    uint64_t carries_seen = 0;   // PM timer bit-23 transitions already folded into TMR_STS
-    bool sci = false;            // level last driven on the SCI line
-    bool powered_off = false;    // the guest entered S5
+    uint16_t status = 0;        // PM1_STS
+    uint16_t enable = 0;        // PM1_EN
+    uint16_t control = kSciEn;  // PM1_CNT (SLP_EN never stored)
+    uint64_t carries_seen = 0;  // PM timer bit-23 transitions already folded into TMR_STS
+    bool sci = false;           // level last driven on the SCI line
+    bool powered_off = false;   // the guest entered S5
   };
 
   AcpiPm(Clock& clock, IrqLine& sci, std::function<void()> on_power_off, WarnFn warn = {});

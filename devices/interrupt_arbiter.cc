@@ -14,9 +14,12 @@ InterruptArbiter::Source InterruptArbiter::pending_source() const {
 
 std::optional<uint8_t> InterruptArbiter::acknowledge() {
   switch (pending_source()) {
-    case Source::kLapic: return lapic_.acknowledge();
-    case Source::kPic: return pic_.acknowledge();
-    case Source::kNone: break;
+    case Source::kLapic:
+      return lapic_.acknowledge();
+    case Source::kPic:
+      return pic_.acknowledge();
+    case Source::kNone:
+      break;
   }
   return std::nullopt;
 }

@@ -45,7 +45,8 @@ Ioapic::Ioapic(ApicMessageSink& cpu, uint8_t id, WarnFn warn) : cpu_(cpu), warn_
 }
 
 IrqLine& Ioapic::irq(int pin) {
-  if (pin < 0 || pin >= kPins) throw std::out_of_range("IOAPIC has no input " + std::to_string(pin));
+  if (pin < 0 || pin >= kPins)
+    throw std::out_of_range("IOAPIC has no input " + std::to_string(pin));
   return inputs_[pin];
 }
 
@@ -92,8 +93,8 @@ void Ioapic::write_dword(uint64_t offset, uint32_t value) {
   } else if (offset == kIoWin) {
     write_register(s_.ioregsel, value);
   } else {
-    warn(warn_, "IOAPIC: write of " + hex(value) + " to reserved offset " + hex(offset) +
-                    "; ignored");
+    warn(warn_,
+         "IOAPIC: write of " + hex(value) + " to reserved offset " + hex(offset) + "; ignored");
   }
 }
 

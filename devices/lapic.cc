@@ -52,6 +52,11 @@ constexpr uint32_t kHighByte = 0xff000000;
 // Vectors 0-15 are reserved for exceptions; an APIC refuses them (11.5.2).
 constexpr uint8_t kFirstLegalVector = 16;
 
+bool is_read_only(uint32_t reg) {
+  return reg == kRegVersion || reg == kRegApr || reg == kRegPpr || reg == kRegRrd ||
+         (reg >= kRegIsr && reg < kRegEsr) || reg == kRegCurrentCount;
+}
+
 bool test_bit(const std::array<uint32_t, 8>& r, uint8_t v) {
   return (r[v / 32] >> (v % 32)) & 1;
 }
@@ -106,47 +111,82 @@ uint32_t Lapic::read_register(uint32_t reg) {
     return r[i % 8];
   }
   if (reg >= kRegLvtTimer && reg < kRegLvtEnd) return s_.lvt[(reg - kRegLvtTimer) / 0x10];
-  switch (reg) {
-    case kRegId: return uint32_t{s_.id} << 24;
-    case kRegVersion: return kVersion;
-    case kRegTpr: return s_.tpr;
-    case kRegApr: return 0;  // no arbitration priority on the xAPIC system bus
-    case kRegPpr: return ppr();
-    case kRegEoi: return 0;  // write-only
-    case kRegRrd: return 0;  // remote read not supported
-    case kRegLdr: return s_.ldr;
-    case kRegDfr: return s_.dfr;
-    case kRegSvr: return s_.svr;
-    case kRegEsr: return s_.esr;
-    case kRegIcrLow: return s_.icr_low;  // delivery status always idle
-    case kRegIcrHigh: return s_.icr_high;
-    case kRegInitialCount: return s_.initial_count;
-    case kRegCurrentCount: return current_count(timer_now());
-    case kRegDivide: return s_.divide_config;
-  }
+  if (auto v = read_scalar(reg)) return *v;
   illegal_register(reg, "read");
   return 0;
+}
+
+std::optional<uint32_t> Lapic::read_scalar(uint32_t reg) {
+  switch (reg) {
+    case kRegId:
+      return uint32_t{s_.id} << 24;
+    case kRegVersion:
+      return kVersion;
+    case kRegTpr:
+      return s_.tpr;
+    case kRegApr:
+      return 0;  // no arbitration priority on the xAPIC system bus
+    case kRegPpr:
+      return ppr();
+    case kRegEoi:
+      return 0;  // write-only
+    case kRegRrd:
+      return 0;  // remote read not supported
+    case kRegLdr:
+      return s_.ldr;
+    case kRegDfr:
+      return s_.dfr;
+    case kRegSvr:
+      return s_.svr;
+    case kRegEsr:
+      return s_.esr;
+    case kRegIcrLow:
+      return s_.icr_low;  // delivery status always idle
+    case kRegIcrHigh:
+      return s_.icr_high;
+    case kRegInitialCount:
+      return s_.initial_count;
+    case kRegCurrentCount:
+      return current_count(timer_now());
+    case kRegDivide:
+      return s_.divide_config;
+  }
+  return std::nullopt;
 }
 
 void Lapic::write_register(uint32_t reg, uint32_t v) {
   if (write_lvt_or_timer(reg, v)) return;
   switch (reg) {
-    case kRegId: s_.id = static_cast<uint8_t>(v >> 24); return;
-    case kRegTpr: s_.tpr = static_cast<uint8_t>(v); return;
-    case kRegEoi: eoi(); return;
-    case kRegLdr: s_.ldr = v & kHighByte; return;
-    case kRegDfr: s_.dfr = (v & kDfrModelMask) | ~kDfrModelMask; return;
-    case kRegSvr: write_svr(v); return;
-    case kRegEsr: write_esr(); return;
+    case kRegId:
+      s_.id = static_cast<uint8_t>(v >> 24);
+      return;
+    case kRegTpr:
+      s_.tpr = static_cast<uint8_t>(v);
+      return;
+    case kRegEoi:
+      eoi();
+      return;
+    case kRegLdr:
+      s_.ldr = v & kHighByte;
+      return;
+    case kRegDfr:
+      s_.dfr = (v & kDfrModelMask) | ~kDfrModelMask;
+      return;
+    case kRegSvr:
+      write_svr(v);
+      return;
+    case kRegEsr:
+      write_esr();
+      return;
     case kRegIcrLow:
       s_.icr_low = v & kIcrLowWritable;
       send_ipi();
       return;
-    case kRegIcrHigh: s_.icr_high = v & kHighByte; return;
+    case kRegIcrHigh:
+      s_.icr_high = v & kHighByte;
+      return;
   }
-  bool read_only = reg == kRegVersion || reg == kRegApr || reg == kRegPpr || reg == kRegRrd ||
-                   (reg >= kRegIsr && reg < kRegEsr) || reg == kRegCurrentCount;
-  if (read_only) {
+  if (is_read_only(reg)) {
     warn(warn_, "LAPIC: write of " + hex(v) + " to read-only register " + hex(reg) + "; ignored");
     return;
   }
@@ -301,9 +341,10 @@ void Lapic::send_ipi() {
   auto vector = static_cast<uint8_t>(s_.icr_low);
   uint32_t mode = (s_.icr_low >> kDeliveryModeShift) & 7;
   int shorthand = (s_.icr_low >> kIcrShorthandShift) & 3;
-  bool to_self = shorthand == kSelf || shorthand == kAllIncludingSelf ||
-                 (shorthand == kNoShorthand &&
-                  is_destination(static_cast<uint8_t>(s_.icr_high >> 24), s_.icr_low & kIcrDestLogical));
+  bool to_self =
+      shorthand == kSelf || shorthand == kAllIncludingSelf ||
+      (shorthand == kNoShorthand &&
+       is_destination(static_cast<uint8_t>(s_.icr_high >> 24), s_.icr_low & kIcrDestLogical));
   if (mode == kModeFixed && to_self) {
     if (vector < kFirstLegalVector) {
       signal_error(kErrSendIllegalVector);

@@ -128,6 +128,7 @@ class Lapic final : public IoDevice,
 
  private:
   uint32_t read_register(uint32_t reg);
+  std::optional<uint32_t> read_scalar(uint32_t reg);
   void write_register(uint32_t reg, uint32_t v);
   bool write_lvt_or_timer(uint32_t reg, uint32_t v);
   void write_svr(uint32_t v);

@@ -171,7 +171,8 @@ void PciConfig::set_intx(bool asserted) {
   bool before = intx_output();
   s_.intx = asserted;
   uint16_t status = read16(kStatus);
-  set16(kStatus, static_cast<uint16_t>(asserted ? status | kStsInterrupt : status & ~kStsInterrupt));
+  set16(kStatus,
+        static_cast<uint16_t>(asserted ? status | kStsInterrupt : status & ~kStsInterrupt));
   drive_intx(before);
 }
 

@@ -39,8 +39,8 @@ class PciHost {
   static constexpr int kFunctions = 8;
 
   struct State {
-    uint32_t address = 0;            // CONFIG_ADDRESS latch
-    PciConfig::State host_bridge;    // 00:00.0
+    uint32_t address = 0;          // CONFIG_ADDRESS latch
+    PciConfig::State host_bridge;  // 00:00.0
   };
 
   explicit PciHost(WarnFn warn = {});

@@ -57,13 +57,16 @@ void PciIrqRouter::update() {
 }
 
 // Only changes reach the controllers, so an IRQ the router never asserted
-// is never touched (an ISA device may own it).
+// is never touched (an ISA device may own it). Whole-mask arithmetic on
+// purpose: a per-bit `bool&` version of this loop is miscompiled by GCC 12.2
+// at -O2 (the level comparison is dropped).
 template <typename Bits>
 void PciIrqRouter::drive_changes(std::span<IrqLine* const> lines, Bits& driven, Bits levels) {
-  unsigned changed = unsigned{driven} ^ unsigned{levels};
+  auto changed = static_cast<unsigned>(driven ^ levels);
   driven = levels;
   for (size_t i = 0; i < lines.size(); ++i) {
-    if ((changed >> i & 1u) != 0 && lines[i] != nullptr) lines[i]->set_level((levels >> i & 1u) != 0);
+    if ((changed >> i & 1u) != 0 && lines[i] != nullptr)
+      lines[i]->set_level((levels >> i & 1u) != 0);
   }
 }
 

@@ -35,7 +35,9 @@ class PciIrqRouter {
   static constexpr int kFirstApicPin = 16;  // IOAPIC input of PIRQA
 
   static constexpr int pirq_for(int slot, int pin) { return (slot + pin - 2) & 3; }
-  static constexpr int apic_pin_for(int slot, int pin) { return kFirstApicPin + pirq_for(slot, pin); }
+  static constexpr int apic_pin_for(int slot, int pin) {
+    return kFirstApicPin + pirq_for(slot, pin);
+  }
 
   struct State {
     std::array<uint8_t, kSlots> asserted{};  // per slot: bit (pin - 1) = INTx# asserted

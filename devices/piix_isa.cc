@@ -37,7 +37,8 @@ void PiixIsa::config_read(uint8_t offset, std::span<uint8_t> data) {
 
 void PiixIsa::config_write(uint8_t offset, std::span<const uint8_t> data) {
   std::array<uint8_t, kPirqs> before{};
-  for (int i = 0; i < kPirqs; ++i) before[i] = config_.read8(static_cast<uint8_t>(kPirqRouteBase + i));
+  for (int i = 0; i < kPirqs; ++i)
+    before[i] = config_.read8(static_cast<uint8_t>(kPirqRouteBase + i));
   config_.config_write(offset, data);
   bool changed = false;
   for (int i = 0; i < kPirqs; ++i) {

@@ -1,19 +1,36 @@
 #include "firmware/e820.h"
 
+#include <algorithm>
+
 namespace rrvm {
 
 std::vector<E820Entry> build_e820(uint64_t ram_size) {
-  std::vector<E820Entry> map = {
-      {0, kEbdaStart, kE820Ram},
-      {kEbdaStart, 0xA0000 - kEbdaStart, kE820Reserved},
-      {kBiosAreaStart, 0x100000 - kBiosAreaStart, kE820Reserved},
-  };
-  uint64_t low_end = ram_size < kLowRamLimit ? ram_size : kLowRamLimit;
-  if (low_end > 0x100000) map.push_back({0x100000, low_end - 0x100000, kE820Ram});
-  map.push_back({0xFEC00000, 0x1000, kE820Reserved});  // IOAPIC
-  map.push_back({0xFEE00000, 0x1000, kE820Reserved});  // LAPIC
+  std::vector<E820Entry> map;
+  uint64_t conventional = std::min(ram_size, kEbdaStart);
+  if (conventional) map.push_back({0, conventional, kE820Ram});
+  map.push_back({kEbdaStart, kEbdaEnd - kEbdaStart, kE820Reserved});
+  map.push_back({kBiosAreaStart, kBiosAreaEnd - kBiosAreaStart, kE820Reserved});
+  uint64_t low_end = std::min(ram_size, kLowRamLimit);
+  if (low_end > kHighMemStart) map.push_back({kHighMemStart, low_end - kHighMemStart, kE820Ram});
+  map.push_back({kIoApicBase, kApicPageSize, kE820Reserved});
+  map.push_back({kLapicBase, kApicPageSize, kE820Reserved});
   if (ram_size > kLowRamLimit) map.push_back({kHighRamBase, ram_size - kLowRamLimit, kE820Ram});
   return map;
+}
+
+bool e820_contains(const std::vector<E820Entry>& map, uint64_t addr, uint64_t len,
+                   uint32_t type) {
+  return std::any_of(map.begin(), map.end(), [&](const E820Entry& e) {
+    return e.type == type && addr >= e.addr && addr - e.addr <= e.size &&
+           len <= e.size - (addr - e.addr);
+  });
+}
+
+uint64_t e820_usable_at(const std::vector<E820Entry>& map, uint64_t addr) {
+  for (const E820Entry& e : map) {
+    if (e.type == kE820Ram && e.addr == addr) return e.size;
+  }
+  return 0;
 }
 
 }  // namespace rrvm

@@ -1,124 +1,211 @@
 #include "firmware/elf.h"
 
+#include <algorithm>
 #include <cstring>
-#include <limits>
 
 #include "devices/hex.h"
+#include "firmware/boot_layout.h"
+#include "firmware/e820.h"
+#include "firmware/image_io.h"
 #include "firmware/load_error.h"
 
 namespace rrvm {
 
 namespace {
 
-constexpr uint32_t kPtLoad = 1;
-constexpr uint32_t kShtSymtab = 2;
-constexpr uint16_t kMaxHeaders = 4096;
+// e_ident (gABI, "ELF Identification").
+constexpr unsigned kEiClass = 4, kEiData = 5, kEiNident = 16;
+constexpr uint8_t kElfClass32 = 1, kElfClass64 = 2, kElfData2Lsb = 1;
+// e_type, e_machine.
+constexpr uint16_t kEtRel = 1, kEtExec = 2, kEtDyn = 3;
+constexpr uint16_t kEm386 = 3, kEmX8664 = 62;
+// Program header types; PN_XNUM marks a count stored elsewhere.
+constexpr uint32_t kPtLoad = 1, kPtNote = 4;
+constexpr uint16_t kPnXnum = 0xffff;
+// Section header types.
+constexpr uint32_t kShtSymtab = 2, kShtStrtab = 3, kShtDynsym = 11;
+// Symbol types (low nibble of st_info) and the undefined section index.
+constexpr unsigned kSttNotype = 0, kSttObject = 1, kSttFunc = 2;
+constexpr uint16_t kShnUndef = 0;
 
-// Bounds-checked little-endian reads from the image.
-class Reader {
- public:
-  explicit Reader(std::span<const uint8_t> b) : b_(b) {}
-  bool has(uint64_t off, uint64_t len) const { return off <= b_.size() && len <= b_.size() - off; }
-  uint64_t get(uint64_t off, unsigned len, const char* field) const {
-    if (!has(off, len)) {
-      throw ImageError(std::string("ELF image truncated: ") + field + " at offset " +
-                       std::to_string(off) + " is past the end of the " +
-                       std::to_string(b_.size()) + "-byte file");
-    }
-    uint64_t v = 0;
-    for (unsigned i = 0; i < len; ++i) v |= uint64_t{b_[off + i]} << (8 * i);
-    return v;
-  }
-
- private:
-  std::span<const uint8_t> b_;
-};
-
-// Field offsets differ between ELFCLASS32 and ELFCLASS64 (gABI tables).
+// Field offsets for ELFCLASS32 / ELFCLASS64 (gABI tables; the 64-bit
+// supplement reorders p_flags and widens addresses).
 struct Layout {
-  bool is64;
-  unsigned word() const { return is64 ? 8 : 4; }
+  bool w;  // wide: ELF64
+  uint64_t ehsize() const { return w ? 64 : 52; }
+  uint64_t e_entry() const { return 24; }
+  uint64_t e_phoff() const { return w ? 32 : 28; }
+  uint64_t e_shoff() const { return w ? 40 : 32; }
+  uint64_t e_phentsize() const { return w ? 54 : 42; }
+  uint64_t e_phnum() const { return w ? 56 : 44; }
+  uint64_t e_shentsize() const { return w ? 58 : 46; }
+  uint64_t e_shnum() const { return w ? 60 : 48; }
+  uint64_t phdr_size() const { return w ? 56 : 32; }
+  uint64_t shdr_size() const { return w ? 64 : 40; }
+  uint64_t sym_size() const { return w ? 24 : 16; }
 };
 
-ElfSegment read_phdr(const Reader& r, const Layout& l, uint64_t off, uint32_t* type) {
-  *type = static_cast<uint32_t>(r.get(off, 4, "p_type"));
+std::string seg_name(unsigned index) { return "ELF program header " + std::to_string(index); }
+
+// Checks the identification bytes and returns the layout they select.
+Layout read_ident(const ImageReader& r) {
+  if (r.size() < 4 || r.u32(0, "e_ident") != 0x464c457f)
+    throw ImageError("not an ELF file (no \\x7fELF magic at offset 0)");
+  r.bytes(0, kEiNident, "e_ident");
+  uint8_t klass = r.u8(kEiClass, "e_ident[EI_CLASS]");
+  if (klass != kElfClass32 && klass != kElfClass64) {
+    throw ImageError("ELF e_ident[EI_CLASS] is " + std::to_string(klass) +
+                     ", expected 1 (ELFCLASS32) or 2 (ELFCLASS64)");
+  }
+  uint8_t data = r.u8(kEiData, "e_ident[EI_DATA]");
+  if (data != kElfData2Lsb) {
+    throw ImageError("ELF e_ident[EI_DATA] is " + std::to_string(data) +
+                     ", expected 1 (ELFDATA2LSB): x86 images are little-endian");
+  }
+  Layout l{klass == kElfClass64};
+  r.bytes(0, l.ehsize(), std::string(l.w ? "ELF64" : "ELF32") + " header");
+  return l;
+}
+
+void check_type_and_machine(const ElfImage& elf) {
+  if (elf.type != kEtExec && elf.type != kEtDyn) {
+    throw ImageError("ELF e_type is " + std::to_string(elf.type) +
+                     (elf.type == kEtRel ? " (ET_REL: an object file, not a linked kernel)" : "") +
+                     ", expected 2 (ET_EXEC) or 3 (ET_DYN)");
+  }
+  if (elf.machine != kEm386 && elf.machine != kEmX8664) {
+    throw ImageError("ELF e_machine is " + std::to_string(elf.machine) +
+                     ", expected 3 (EM_386) or 62 (EM_X86_64)");
+  }
+}
+
+ElfSegment read_phdr(const ImageReader& r, const Layout& l, uint64_t off, unsigned index) {
   ElfSegment s{};
-  if (l.is64) {
-    s.offset = r.get(off + 8, 8, "p_offset");
-    s.vaddr = r.get(off + 16, 8, "p_vaddr");
-    s.paddr = r.get(off + 24, 8, "p_paddr");
-    s.filesz = r.get(off + 32, 8, "p_filesz");
-    s.memsz = r.get(off + 40, 8, "p_memsz");
-  } else {
-    s.offset = r.get(off + 4, 4, "p_offset");
-    s.vaddr = r.get(off + 8, 4, "p_vaddr");
-    s.paddr = r.get(off + 12, 4, "p_paddr");
-    s.filesz = r.get(off + 16, 4, "p_filesz");
-    s.memsz = r.get(off + 20, 4, "p_memsz");
+  s.index = index;
+  s.offset = r.word(off + (l.w ? 8 : 4), l.w, "p_offset");
+  s.vaddr = r.word(off + (l.w ? 16 : 8), l.w, "p_vaddr");
+  s.paddr = r.word(off + (l.w ? 24 : 12), l.w, "p_paddr");
+  s.filesz = r.word(off + (l.w ? 32 : 16), l.w, "p_filesz");
+  s.memsz = r.word(off + (l.w ? 40 : 20), l.w, "p_memsz");
+  if (!r.has(s.offset, s.filesz)) {
+    throw ImageError(seg_name(index) + ": p_offset " + hex(s.offset) + " + p_filesz " +
+                     hex(s.filesz) + " lies past the end of the " + std::to_string(r.size()) +
+                     "-byte file");
   }
   return s;
+}
+
+void check_load(const ElfSegment& s) {
+  if (s.filesz > s.memsz) {
+    throw ImageError(seg_name(s.index) + ": p_filesz " + hex(s.filesz) + " is larger than p_memsz " +
+                     hex(s.memsz));
+  }
+  checked_add(s.paddr, s.memsz, seg_name(s.index) + ": p_paddr + p_memsz");
+  checked_add(s.vaddr, s.memsz, seg_name(s.index) + ": p_vaddr + p_memsz");
+}
+
+// Bounds of the program header table; returns its entry size.
+uint64_t check_phdr_table(const ImageReader& r, const Layout& l, uint64_t phoff, uint64_t phnum) {
+  uint64_t phentsize = r.u16(l.e_phentsize(), "e_phentsize");
+  if (phnum == 0) throw ImageError("ELF image has no program headers (e_phnum is 0)");
+  if (phnum == kPnXnum)
+    throw ImageError("ELF e_phnum is 0xffff (PN_XNUM, extended numbering): not supported");
+  if (phentsize < l.phdr_size()) {
+    throw ImageError("ELF e_phentsize is " + std::to_string(phentsize) + ", expected at least " +
+                     std::to_string(l.phdr_size()));
+  }
+  if (!r.has(phoff, phnum * phentsize)) {  // both are 16-bit: no overflow
+    throw ImageError("ELF program header table (e_phoff " + hex(phoff) + ", e_phnum " +
+                     std::to_string(phnum) + " x e_phentsize " + std::to_string(phentsize) +
+                     ") lies past the end of the " + std::to_string(r.size()) + "-byte file");
+  }
+  return phentsize;
+}
+
+void check_no_overlap(std::vector<ElfSegment> loads) {
+  std::sort(loads.begin(), loads.end(),
+            [](const ElfSegment& a, const ElfSegment& b) { return a.paddr < b.paddr; });
+  for (size_t i = 1; i < loads.size(); ++i) {
+    const ElfSegment &a = loads[i - 1], &b = loads[i];
+    if (b.paddr < a.paddr + a.memsz) {
+      throw ImageError(seg_name(a.index) + " [" + hex(a.paddr) + ", " + hex(a.paddr + a.memsz) +
+                       ") and program header " + std::to_string(b.index) + " [" + hex(b.paddr) +
+                       ", " + hex(b.paddr + b.memsz) + ") overlap in physical memory");
+    }
+  }
+}
+
+void check_placement(const ElfSegment& s, const std::vector<E820Entry>& map, uint64_t ram) {
+  std::string range = "[" + hex(s.paddr) + ", " + hex(s.paddr + s.memsz) + ")";
+  if (s.paddr < kKernelMinAddr) {
+    throw ImageError(seg_name(s.index) + " at physical " + range +
+                     " lies below 1 MiB, where rrvm keeps boot data; link the kernel at or above "
+                     "0x100000");
+  }
+  if (!e820_contains(map, s.paddr, s.memsz)) {
+    throw ImageError(seg_name(s.index) + " at physical " + range +
+                     " is outside guest RAM (" + std::to_string(ram >> 20) +
+                     " MiB; usable RAM is listed by the E820 map)");
+  }
 }
 
 }  // namespace
 
 bool is_elf(std::span<const uint8_t> image) {
-  return image.size() >= 4 && std::memcmp(image.data(),
-                                          "\x7f"
-                                          "ELF",
-                                          4) == 0;
+  return image.size() >= 4 && std::memcmp(image.data(), "\x7f" "ELF", 4) == 0;
 }
 
 ElfImage parse_elf(std::span<const uint8_t> image) {
-  if (!is_elf(image)) throw ImageError("not an ELF file (no \\x7fELF magic)");
-  Reader r(image);
-  uint64_t klass = r.get(4, 1, "e_ident[EI_CLASS]");
-  if (klass != 1 && klass != 2)
-    throw ImageError("ELF class " + std::to_string(klass) + " is neither 32- nor 64-bit");
-  if (r.get(5, 1, "e_ident[EI_DATA]") != 1) throw ImageError("ELF image is not little-endian");
-  Layout l{klass == 2};
+  ImageReader r(image, "ELF");
+  Layout l = read_ident(r);
   ElfImage elf;
-  elf.is64 = l.is64;
-  elf.machine = static_cast<uint16_t>(r.get(18, 2, "e_machine"));
-  elf.entry = r.get(24, l.word(), "e_entry");
-  uint64_t phoff = r.get(l.is64 ? 32 : 28, l.word(), "e_phoff");
-  uint64_t phentsize = r.get(l.is64 ? 54 : 42, 2, "e_phentsize");
-  uint64_t phnum = r.get(l.is64 ? 56 : 44, 2, "e_phnum");
-  if (phnum > kMaxHeaders) throw ImageError("ELF e_phnum " + std::to_string(phnum) + " is absurd");
-  if (phentsize < (l.is64 ? 56u : 32u))
-    throw ImageError("ELF e_phentsize " + std::to_string(phentsize) + " is too small");
-  for (uint64_t i = 0; i < phnum; ++i) {
-    uint32_t type;
-    ElfSegment s = read_phdr(r, l, phoff + i * phentsize, &type);
-    if (type != kPtLoad) continue;
-    if (!r.has(s.offset, s.filesz)) {
-      throw ImageError("ELF segment " + std::to_string(i) + ": file range " +
-                       std::to_string(s.offset) + "+" + std::to_string(s.filesz) +
-                       " is outside the file");
+  elf.is64 = l.w;
+  elf.type = r.u16(16, "e_type");
+  elf.machine = r.u16(18, "e_machine");
+  check_type_and_machine(elf);
+  elf.entry = r.word(l.e_entry(), l.w, "e_entry");
+  uint64_t phoff = r.word(l.e_phoff(), l.w, "e_phoff");
+  uint64_t phnum = r.u16(l.e_phnum(), "e_phnum");
+  uint64_t phentsize = check_phdr_table(r, l, phoff, phnum);
+  for (unsigned i = 0; i < phnum; ++i) {
+    uint64_t off = phoff + i * phentsize;
+    uint32_t type = r.u32(off, "p_type");
+    if (type != kPtLoad && type != kPtNote) continue;
+    ElfSegment s = read_phdr(r, l, off, i);
+    if (type == kPtNote) {
+      elf.notes.push_back(s);
+      continue;
     }
-    if (s.filesz > s.memsz)
-      throw ImageError("ELF segment " + std::to_string(i) + ": p_filesz > p_memsz");
-    elf.loads.push_back(s);
+    check_load(s);
+    if (s.memsz) elf.loads.push_back(s);
   }
-  if (elf.loads.empty()) throw ImageError("ELF image has no loadable (PT_LOAD) segment");
+  if (elf.loads.empty()) throw ImageError("ELF image has no loadable segment (PT_LOAD with p_memsz > 0)");
+  check_no_overlap(elf.loads);
   return elf;
 }
 
 void load_elf_segments(std::span<const uint8_t> image, const ElfImage& elf, GuestMemory& mem,
                        LoadedImage& out) {
-  for (size_t i = 0; i < elf.loads.size(); ++i) {
-    const ElfSegment& s = elf.loads[i];
-    bool fits =
-        s.paddr + s.memsz >= s.paddr && mem.write(s.paddr, image.subspan(s.offset, s.filesz));
-    std::vector<uint8_t> zeros(s.memsz - s.filesz, 0);
-    fits = fits && mem.write(s.paddr + s.filesz, zeros);
-    if (!fits) {
-      throw ImageError("ELF segment " + std::to_string(i) + " at physical " + hex(s.paddr) + " (" +
-                       std::to_string(s.memsz) + " bytes) does not fit in guest RAM (" +
-                       std::to_string(mem.size() >> 20) + " MiB)");
-    }
+  std::vector<E820Entry> map = build_e820(mem.size());
+  for (const ElfSegment& s : elf.loads) check_placement(s, map, mem.size());
+  for (const ElfSegment& s : elf.loads) {
+    std::string what = seg_name(s.index);
+    write_guest(mem, s.paddr, image.subspan(s.offset, s.filesz), what);
+    zero_guest(mem, s.paddr + s.filesz, s.memsz - s.filesz, what + " bss");
     out.segments.push_back({s.paddr, s.memsz});
     out.kernel_end = std::max(out.kernel_end, s.paddr + s.memsz);
   }
+}
+
+uint64_t elf_physical_entry(const ElfImage& elf) {
+  for (const ElfSegment& s : elf.loads) {
+    if (elf.entry >= s.paddr && elf.entry - s.paddr < s.memsz) return elf.entry;
+  }
+  for (const ElfSegment& s : elf.loads) {
+    if (elf.entry >= s.vaddr && elf.entry - s.vaddr < s.memsz) return s.paddr + (elf.entry - s.vaddr);
+  }
+  throw ImageError("ELF e_entry " + hex(elf.entry) +
+                   " is not inside any loadable segment (physical or virtual)");
 }
 
 LoadedImage load_elf64(std::span<const uint8_t> image, GuestMemory& mem) {
@@ -127,56 +214,144 @@ LoadedImage load_elf64(std::span<const uint8_t> image, GuestMemory& mem) {
         "not a kernel rrvm can boot: no Multiboot header in the first 8 KiB and not an ELF file");
   }
   ElfImage elf = parse_elf(image);
-  if (!elf.is64)
+  if (!elf.is64) {
     throw ImageError(
         "32-bit ELF kernel without a Multiboot header: rrvm cannot tell how to enter it");
+  }
   LoadedImage out;
+  out.entry = elf_physical_entry(elf);
+  if (out.entry >= kHighRamBase) {
+    throw ImageError("ELF entry point " + hex(out.entry) +
+                     " is above 4 GiB, outside the identity map rrvm enters 64-bit kernels with");
+  }
   load_elf_segments(image, elf, mem, out);
-  out.entry = elf.entry;
+  out.protocol = BootProtocol::kElf64;
   out.long_mode_entry = true;
   return out;
 }
 
-std::vector<Symbol> elf_symbols(std::span<const uint8_t> image) {
-  std::vector<Symbol> syms;
-  if (!is_elf(image)) return syms;
-  Reader r(image);
-  try {
-    bool is64 = r.get(4, 1, "class") == 2;
-    Layout l{is64};
-    uint64_t shoff = r.get(is64 ? 40 : 32, l.word(), "e_shoff");
-    uint64_t shentsize = r.get(is64 ? 58 : 46, 2, "e_shentsize");
-    uint64_t shnum = r.get(is64 ? 60 : 48, 2, "e_shnum");
-    if (shnum > kMaxHeaders) return syms;
-    for (uint64_t i = 0; i < shnum; ++i) {
-      uint64_t sh = shoff + i * shentsize;
-      if (r.get(sh + 4, 4, "sh_type") != kShtSymtab) continue;
-      uint64_t off = r.get(sh + (is64 ? 24 : 16), l.word(), "sh_offset");
-      uint64_t size = r.get(sh + (is64 ? 32 : 20), l.word(), "sh_size");
-      uint64_t link = r.get(sh + (is64 ? 40 : 24), 4, "sh_link");
-      uint64_t strsh = shoff + link * shentsize;
-      uint64_t stroff = r.get(strsh + (is64 ? 24 : 16), l.word(), "sh_offset");
-      uint64_t strsize = r.get(strsh + (is64 ? 32 : 20), l.word(), "sh_size");
-      uint64_t entsize = is64 ? 24 : 16;
-      for (uint64_t e = off; e + entsize <= off + size; e += entsize) {
-        uint64_t name = r.get(e, 4, "st_name");
-        uint64_t info = r.get(e + (is64 ? 4 : 12), 1, "st_info");
-        uint64_t value = r.get(e + (is64 ? 8 : 4), l.word(), "st_value");
-        uint64_t sz = r.get(e + (is64 ? 16 : 8), l.word(), "st_size");
-        unsigned type = info & 0xf;
-        if ((type != 1 && type != 2) || name >= strsize) continue;  // STT_OBJECT, STT_FUNC
-        std::string n;
-        for (uint64_t k = stroff + name; k < stroff + strsize && r.has(k, 1); ++k) {
-          char c = static_cast<char>(image[k]);
-          if (!c) break;
-          n.push_back(c);
-        }
-        syms.push_back({n, value, sz, type == 2});
+std::vector<ElfNote> elf_notes(std::span<const uint8_t> image, const ElfImage& elf) {
+  ImageReader r(image, "ELF");
+  std::vector<ElfNote> notes;
+  for (const ElfSegment& s : elf.notes) {
+    // Note entries: namesz, descsz, type, then name and desc each padded to
+    // 4 bytes (x86 Linux uses 4-byte alignment in ELF64 too).
+    uint64_t pos = s.offset, end = s.offset + s.filesz;  // bounds checked in parse_elf
+    while (end - pos >= 12) {
+      uint64_t namesz = r.u32(pos, "note namesz"), descsz = r.u32(pos + 4, "note descsz");
+      ElfNote n;
+      n.type = r.u32(pos + 8, "note type");
+      uint64_t name_off = pos + 12, desc_off = name_off + ((namesz + 3) & ~3ull);
+      uint64_t next = desc_off + ((descsz + 3) & ~3ull);  // < 2^35 past pos: no overflow
+      if (next > end) {
+        throw ImageError(seg_name(s.index) + " (PT_NOTE): note at offset " + hex(pos) +
+                         " with namesz " + std::to_string(namesz) + " and descsz " +
+                         std::to_string(descsz) + " runs past the end of the segment");
       }
+      auto name = r.bytes(name_off, namesz, "note name");
+      n.name.assign(name.begin(), std::find(name.begin(), name.end(), 0));
+      n.desc = r.bytes(desc_off, descsz, "note desc");
+      notes.push_back(std::move(n));
+      pos = next;
     }
-  } catch (const ImageError&) {
-    // A malformed symbol table just means no symbols.
   }
+  return notes;
+}
+
+namespace {
+
+struct Section {
+  uint32_t type;
+  uint64_t offset, size, link, entsize;
+};
+
+Section read_section(const ImageReader& r, const Layout& l, uint64_t off, uint64_t index) {
+  std::string name = "ELF section header " + std::to_string(index);
+  Section s{};
+  s.type = r.u32(off + 4, "sh_type");
+  s.offset = r.word(off + (l.w ? 24 : 16), l.w, "sh_offset");
+  s.size = r.word(off + (l.w ? 32 : 20), l.w, "sh_size");
+  s.link = r.u32(off + (l.w ? 40 : 24), "sh_link");
+  s.entsize = r.word(off + (l.w ? 56 : 36), l.w, "sh_entsize");
+  if (s.type != 8 /* SHT_NOBITS */ && !r.has(s.offset, s.size)) {
+    throw ImageError(name + ": sh_offset " + hex(s.offset) + " + sh_size " + hex(s.size) +
+                     " lies past the end of the " + std::to_string(r.size()) + "-byte file");
+  }
+  return s;
+}
+
+std::vector<Section> read_sections(const ImageReader& r, const Layout& l) {
+  uint64_t shoff = r.word(l.e_shoff(), l.w, "e_shoff");
+  uint64_t shentsize = r.u16(l.e_shentsize(), "e_shentsize");
+  uint64_t shnum = r.u16(l.e_shnum(), "e_shnum");
+  if (shoff == 0 || shnum == 0) return {};
+  if (shentsize < l.shdr_size()) {
+    throw ImageError("ELF e_shentsize is " + std::to_string(shentsize) + ", expected at least " +
+                     std::to_string(l.shdr_size()));
+  }
+  if (!r.has(shoff, shnum * shentsize)) {
+    throw ImageError("ELF section header table (e_shoff " + hex(shoff) + ", e_shnum " +
+                     std::to_string(shnum) + " x e_shentsize " + std::to_string(shentsize) +
+                     ") lies past the end of the " + std::to_string(r.size()) + "-byte file");
+  }
+  std::vector<Section> sections;
+  for (uint64_t i = 0; i < shnum; ++i) sections.push_back(read_section(r, l, shoff + i * shentsize, i));
+  return sections;
+}
+
+SymbolType symbol_type(unsigned stt) {
+  return stt == kSttFunc ? SymbolType::kFunction
+                         : stt == kSttObject ? SymbolType::kObject : SymbolType::kOther;
+}
+
+void read_symtab(const ImageReader& r, const Layout& l, const Section& tab, const Section& str,
+                 std::vector<Symbol>& out) {
+  uint64_t entsize = tab.entsize ? tab.entsize : l.sym_size();
+  if (entsize < l.sym_size()) {
+    throw ImageError("ELF symbol table sh_entsize is " + std::to_string(entsize) +
+                     ", expected at least " + std::to_string(l.sym_size()));
+  }
+  for (uint64_t i = 1; i < tab.size / entsize; ++i) {  // entry 0 is the null symbol
+    uint64_t e = tab.offset + i * entsize;
+    uint64_t name = r.u32(e, "st_name");
+    unsigned stt = r.u8(e + (l.w ? 4 : 12), "st_info") & 0xf;
+    uint16_t shndx = r.u16(e + (l.w ? 6 : 14), "st_shndx");
+    if ((stt != kSttNotype && stt != kSttObject && stt != kSttFunc) || shndx == kShnUndef) continue;
+    if (name >= str.size) {
+      throw ImageError("ELF symbol " + std::to_string(i) + ": st_name " + hex(name) +
+                       " is outside the string table (" + std::to_string(str.size) + " bytes)");
+    }
+    Symbol s;
+    s.name = r.cstring(str.offset + name, str.offset + str.size, "symbol name");
+    if (s.name.empty()) continue;
+    s.value = r.word(e + (l.w ? 8 : 4), l.w, "st_value");
+    s.size = r.word(e + (l.w ? 16 : 8), l.w, "st_size");
+    s.type = symbol_type(stt);
+    out.push_back(std::move(s));
+  }
+}
+
+}  // namespace
+
+std::vector<Symbol> elf_symbols(std::span<const uint8_t> image) {
+  ImageReader r(image, "ELF");
+  Layout l = read_ident(r);
+  std::vector<Section> sections = read_sections(r, l);
+  auto find = [&](uint32_t type) {
+    return std::find_if(sections.begin(), sections.end(),
+                        [type](const Section& s) { return s.type == type; });
+  };
+  auto tab = find(kShtSymtab);
+  if (tab == sections.end()) tab = find(kShtDynsym);
+  if (tab == sections.end()) return {};
+  if (tab->link >= sections.size() || sections[tab->link].type != kShtStrtab) {
+    throw ImageError("ELF symbol table sh_link " + std::to_string(tab->link) +
+                     " does not name a string table (SHT_STRTAB) section");
+  }
+  std::vector<Symbol> syms;
+  read_symtab(r, l, *tab, sections[tab->link], syms);
+  std::stable_sort(syms.begin(), syms.end(),
+                   [](const Symbol& a, const Symbol& b) { return a.value < b.value; });
   return syms;
 }
 

@@ -57,6 +57,7 @@ std::string json_escape(const std::string& s) {
 
 TraceSummary summarize(TraceReader& reader) {
   TraceSummary s;
+  reader.seek(0);  // from the start, whatever was read before
   ReadEvent e;
   uint64_t prev = 0;
   while (reader.next(e)) {

@@ -19,7 +19,8 @@ struct TraceSummary {
   std::vector<std::string> problems;  // verify findings; empty = good
 };
 
-// Reads every event (decompressing and checksumming every chunk). Throws
+// Reads every event from the start (decompressing and checksumming every
+// chunk). Throws
 // TraceError for a damaged chunk.
 TraceSummary summarize(TraceReader& reader);
 

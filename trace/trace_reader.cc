@@ -82,13 +82,14 @@ TraceReader::TraceReader(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw TraceMissing("cannot read " + path + ": " + std::strerror(errno));
   file_.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  dctx_ = ZSTD_createDCtx();
   scan();
 }
 
-TraceReader::~TraceReader() {
-  ZSTD_freeDCtx(dctx_);
+TraceReader::TraceReader(std::vector<uint8_t> bytes) : file_(std::move(bytes)) {
+  scan();
 }
+
+TraceReader::~TraceReader() = default;
 
 // Walks the frames once: header, blobs, chunk positions, index, footer.
 // Chunks are decompressed (and checksummed) only when read.
@@ -117,14 +118,14 @@ void TraceReader::scan() {
 void TraceReader::handle_record(uint64_t offset, uint64_t size) {
   std::span<const uint8_t> frame(file_.data() + offset, size);
   if (!have_header_) {
-    Record r(decompress_frame(frame, offset, dctx_), offset);
+    Record r(decompress_frame(frame, offset, dctx_.get()), offset);
     if (r.which != schema::TraceRecord::HEADER)
       throw TraceError("not an rrvm trace: first record is not a header", offset);
     header_ = parse_header(r.root.getHeader(), offset);
     have_header_ = true;
     return;
   }
-  Record r(decompress_frame(frame, offset, dctx_), offset);
+  Record r(decompress_frame(frame, offset, dctx_.get()), offset);
   switch (r.which) {
     case schema::TraceRecord::BLOB: {
       auto b = r.root.getBlob();
@@ -148,7 +149,7 @@ void TraceReader::handle_record(uint64_t offset, uint64_t size) {
 
 void TraceReader::load_chunk(size_t i) {
   const ChunkPos& c = chunks_[i];
-  Record r(decompress_frame({file_.data() + c.offset, c.size}, c.offset, dctx_), c.offset);
+  Record r(decompress_frame({file_.data() + c.offset, c.size}, c.offset, dctx_.get()), c.offset);
   try {
     decode_chunk(r.root.getChunk(), c.offset, batch_);
   } catch (const kj::Exception& e) {
@@ -236,7 +237,7 @@ std::vector<uint8_t> TraceReader::blob(const std::string& prefix) {
     }
     if (!part)
       throw TraceError("blob " + prefix + " is missing part " + std::to_string(p), valid_bytes_);
-    Record r(decompress_frame({file_.data() + part->offset, part->size}, part->offset, dctx_),
+    Record r(decompress_frame({file_.data() + part->offset, part->size}, part->offset, dctx_.get()),
              part->offset);
     auto d = r.root.getBlob().getData();
     out.insert(out.end(), d.begin(), d.end());

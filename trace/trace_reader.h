@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,8 @@ class TraceReader {
   // Throws std::system_error-like TraceError for an unreadable or corrupt
   // file start; missing files throw TraceMissing.
   explicit TraceReader(const std::string& path);
+  // Reads a trace held in memory (tests, fuzzing).
+  explicit TraceReader(std::vector<uint8_t> bytes);
   ~TraceReader();
   TraceReader(const TraceReader&) = delete;
   TraceReader& operator=(const TraceReader&) = delete;
@@ -62,7 +65,7 @@ class TraceReader {
   void load_chunk(size_t i);
 
   std::vector<uint8_t> file_;
-  ZSTD_DCtx* dctx_ = nullptr;
+  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx_{ZSTD_createDCtx(), &ZSTD_freeDCtx};
   HeaderInfo header_;
   bool have_header_ = false;
   std::optional<FooterInfo> footer_;

@@ -58,12 +58,14 @@ TraceWriter::TraceWriter(const std::string& path, const HeaderInfo& header, Writ
     : opts_(opts), path_(path) {
   file_ = std::fopen(path.c_str(), "wb");
   if (!file_) throw TraceWriteError("cannot create " + path + ": " + std::strerror(errno));
-  cctx_ = ZSTD_createCCtx();
   cur_.events.reserve(opts_.chunk_events + 1);
   capnp::MallocMessageBuilder msg;
   fill_header(header, msg.initRoot<schema::TraceRecord>().initHeader());
   write_frame(record_frame(msg));
-  if (failed()) throw TraceWriteError(error());
+  if (failed()) {
+    std::fclose(file_);
+    throw TraceWriteError(error());
+  }
   thread_ = std::thread([this] { worker(); });
 }
 
@@ -81,18 +83,18 @@ TraceWriter::~TraceWriter() {
     if (thread_.joinable()) thread_.join();
     if (file_) std::fclose(file_);
   }
-  ZSTD_freeCCtx(cctx_);
 }
 
 std::vector<uint8_t> TraceWriter::record_frame(capnp::MessageBuilder& msg) {
-  return make_frame(msg, cctx_, opts_.level);
+  return make_frame(msg, cctx_.get(), opts_.level);
 }
 
 std::string TraceWriter::add_blob(const std::string& role, const std::vector<uint8_t>& bytes) {
   std::string hash = content_hash(bytes);
   uint32_t parts =
       static_cast<uint32_t>(bytes.empty() ? 1 : (bytes.size() + kBlobPart - 1) / kBlobPart);
-  ZSTD_CCtx* cctx = ZSTD_createCCtx();  // the worker owns cctx_
+  // The worker owns cctx_; blobs are compressed here, on the caller's thread.
+  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), &ZSTD_freeCCtx);
   for (uint32_t p = 0; p < parts; ++p) {
     capnp::MallocMessageBuilder msg;
     auto b = msg.initRoot<schema::TraceRecord>().initBlob();
@@ -103,10 +105,9 @@ std::string TraceWriter::add_blob(const std::string& role, const std::vector<uin
     size_t from = size_t(p) * kBlobPart, len = std::min(kBlobPart, bytes.size() - from);
     b.setData(kj::arrayPtr(bytes.data() + from, len));
     Job job;
-    job.frame = make_frame(msg, cctx, opts_.level);
+    job.frame = make_frame(msg, cctx.get(), opts_.level);
     enqueue(std::move(job));
   }
-  ZSTD_freeCCtx(cctx);
   return hash;
 }
 

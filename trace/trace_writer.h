@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -80,7 +81,7 @@ class TraceWriter {
   WriterOptions opts_;
   std::string path_;
   std::FILE* file_ = nullptr;
-  ZSTD_CCtx* cctx_ = nullptr;
+  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx_{ZSTD_createCCtx(), &ZSTD_freeCCtx};
   EventBatch cur_;
   uint64_t appended_ = 0;
 

@@ -1,4 +1,5 @@
-/* spin: never exits and never makes a VM exit again, for --timeout tests. */
+/* spin: prints one line, then loops forever with interrupts off and no
+ * further VM exit, for the VMM's --timeout tests. */
 #include "rt.h"
 
 int main(uint32_t magic, struct mb_info* info) {

@@ -1,21 +1,28 @@
-/* timerhash: a busy loop with interrupts on; every IRQ0 (PIT, 1 kHz) folds
- * the loop counter, a PIT counter read and the RTC seconds into a hash.
+/* timerhash: a busy loop with interrupts on; every IRQ0 (PIT mode 2, 1 kHz)
+ * folds the loop counter, a PIT counter read and the RTC seconds into a hash.
  * Where each tick lands depends on host timing, so two runs print different
- * hashes; a replay must print its recording's. Built twice: with
- * TIMERHASH_RING3 the busy loop runs at CPL 3. */
+ * hashes, and a replay must print its recording's. Built twice: with
+ * TIMERHASH_RING3 the loop runs at CPL 3 and each tick enters ring 0 through
+ * the TSS's RSP0. */
 #include "rt.h"
 
+#ifdef TIMERHASH_RING3
+#define NAME "timerhash_ring3"
+#else
+#define NAME "timerhash"
+#endif
 #define TICKS 50
+#define RTC_SECONDS 0x00
 
 static volatile uint64_t counter;
 static volatile uint32_t ticks;
-static uint64_t hash = 0xcbf29ce484222325ull;
+static uint64_t hash = HASH_INIT;
 
 static void on_tick(struct frame* f) {
   (void)f;
   hash = hash64(hash, counter);
   hash = hash64(hash, pit_read());
-  hash = hash64(hash, cmos_read(0));
+  hash = hash64(hash, cmos_read(RTC_SECONDS));
   ++ticks;
 }
 
@@ -26,21 +33,19 @@ static uint64_t spin(void) {
 
 int main(uint32_t magic, struct mb_info* info) {
   (void)magic, (void)info;
-  pic_remap();
   irq_register(0, on_tick);
-  pit_start(1000);
+  pit_start(1000, 2);
   pic_unmask(0);
 #ifdef TIMERHASH_RING3
-  run_in_ring3(spin);
+  run_in_ring3(spin); /* returns with interrupts off */
 #else
   sti();
   spin();
-#endif
   cli();
-  puts("timerhash: ");
-  put_dec(TICKS);
-  puts(" ticks, hash ");
+#endif
+  pic_mask(0);
+  puts(NAME ": 50 ticks, hash ");
   put_hex(hash);
-  puts("\n");
-  return 0;
+  putc('\n');
+  return EXIT_PASS;
 }

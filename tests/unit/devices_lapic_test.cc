@@ -75,7 +75,7 @@ TEST(Lapic, AcknowledgeMovesHighestIrrVectorToIsr) {
   EXPECT_EQ(r.apic.acknowledge(), 0x91);
   EXPECT_FALSE(r.bit(0x200, 0x91));
   EXPECT_TRUE(r.bit(0x100, 0x91));
-  EXPECT_EQ(r.r(0xa0), 0x90u);  // PPR = ISRV class while TPR is lower
+  EXPECT_EQ(r.r(0xa0), 0x90u);           // PPR = ISRV class while TPR is lower
   EXPECT_FALSE(r.apic.has_interrupt());  // 0x40 is below the in-service class
   r.w(0xb0, 0);
   EXPECT_FALSE(r.bit(0x100, 0x91));
@@ -198,7 +198,7 @@ TEST(Lapic, OneShotTimerFiresOnceAndStopsAtZero) {
 }
 
 TEST(Lapic, DivideConfigurationEncodings) {
-  const std::pair<uint32_t, uint64_t> cases[] = {{0x0, 2}, {0x1, 4}, {0x2, 8},   {0x3, 16},
+  const std::pair<uint32_t, uint64_t> cases[] = {{0x0, 2},  {0x1, 4},  {0x2, 8},   {0x3, 16},
                                                  {0x8, 32}, {0x9, 64}, {0xa, 128}, {0xb, 1}};
   for (auto [dcr, div] : cases) {
     Rig r;
@@ -257,8 +257,8 @@ TEST(Lapic, SelfIpiAndIgnoredIpis) {
   EXPECT_EQ(r.apic.acknowledge(), 0x66);
   size_t before = r.warnings.size();
   r.w(0x310, 0x03000000);
-  r.w(0x300, 0x77);           // another CPU: nobody there
-  r.w(0x300, 0x000c4500);     // INIT to all excluding self
+  r.w(0x300, 0x77);        // another CPU: nobody there
+  r.w(0x300, 0x000c4500);  // INIT to all excluding self
   EXPECT_FALSE(r.apic.has_interrupt());
   EXPECT_EQ(r.warnings.size(), before + 2);
   r.w(0x300, (1u << 18) | 0x05);  // illegal vector: Send Illegal Vector

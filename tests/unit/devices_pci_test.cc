@@ -58,7 +58,7 @@ TEST(PciHost, HostBridgeIsI440fxAt0000) {
   Pci pci;
   EXPECT_EQ(pci.read(0, 0, 0x00), 0x12378086u);
   EXPECT_EQ(pci.read(0, 0, 0x08), 0x06000002u);  // class 06/00/00, revision 02
-  EXPECT_EQ(pci.read(0, 0, 0x0e, 1), 0x00u);    // single-function, type 0 header
+  EXPECT_EQ(pci.read(0, 0, 0x0e, 1), 0x00u);     // single-function, type 0 header
 }
 
 TEST(PciHost, AddressRegisterReadsBackLatchWithReservedBitsZero) {
@@ -245,7 +245,7 @@ TEST(PiixIsa, IdentityAndPirqDefaults) {
   pci.host.attach(1, 0, isa);
   EXPECT_EQ(pci.read(1, 0, 0x00), 0x70008086u);
   EXPECT_EQ(pci.read(1, 0, 0x08) >> 8, 0x060100u);
-  EXPECT_EQ(pci.read(1, 0, 0x0e, 1), 0x80u);      // multi-function
+  EXPECT_EQ(pci.read(1, 0, 0x0e, 1), 0x80u);     // multi-function
   EXPECT_EQ(pci.read(1, 0, 0x60), 0x80808080u);  // every PIRQ routing disabled
   for (int p = 0; p < 4; ++p) EXPECT_FALSE(isa.pirq_route(p));
 }
@@ -256,7 +256,7 @@ TEST(PiixIsa, PirqRouteRegistersKeepOnlyDefinedBits) {
   pci.host.attach(1, 0, isa);
   pci.write(1, 0, 0x60, 0x0b0a0bff);
   EXPECT_EQ(pci.read(1, 0, 0x60), 0x0b0a0b8fu);  // bits 6:4 reserved
-  EXPECT_FALSE(isa.pirq_route(0));              // disabled
+  EXPECT_FALSE(isa.pirq_route(0));               // disabled
   EXPECT_EQ(isa.pirq_route(1), 11);
   EXPECT_EQ(isa.pirq_route(2), 10);
   EXPECT_EQ(isa.pirq_route(3), 11);
@@ -316,7 +316,7 @@ TEST(PciIrqRouter, IntxReachesPicIrqAndIoapicPin) {
 TEST(PciIrqRouter, SharedLinesAreWiredOr) {
   RouterRig rig;
   rig.route(2, 11);
-  rig.route(0, 11);  // PIRQA also on IRQ11
+  rig.route(0, 11);                       // PIRQA also on IRQ11
   rig.router.intx(3, 1).set_level(true);  // PIRQC
   rig.router.intx(7, 1).set_level(true);  // slot 7 INTA# -> PIRQC too
   rig.router.intx(1, 1).set_level(true);  // PIRQA

@@ -29,9 +29,7 @@ isr_stubs:
   jmp isr_common
   .set vec, vec + 1
   .endr
-  .if . - isr_stubs > 48 * 16
-  .error "an interrupt stub is longer than 16 bytes"
-  .endif
+  .org isr_stubs + 48 * 16   /* fails to assemble if a stub outgrew 16 bytes */
 
 /* Vector 0x80, the DPL-3 gate ring-3 code returns through. */
   .globl isr_syscall
@@ -130,6 +128,14 @@ ring3_trampoline:
   movw %ax, %ds
   movw %ax, %es
   call *%rdi
-ring3_gate:
-  int $VEC_SYSCALL
+  syscall
   ud2                       /* not reached: ring 0 never returns here */
+
+/* SYSCALL lands here at CPL 0, still on the user stack, with IF cleared by
+ * FMASK (ring3.c): keep the result and resume run_in_ring3's context. */
+  .globl syscall_entry
+syscall_entry:
+  movq %rax, ring3_result(%rip)
+  leaq ring3_ctx(%rip), %rdi
+  movl $1, %esi
+  jmp ctx_restore

@@ -1,70 +1,88 @@
-/* Tiny runtime for rrvm's freestanding test guests: port I/O, COM1 output,
- * exit through isa-debug-exit (port 0xf4), IDT with IRQ handlers, 8259 and
- * 8254 set-up, CMOS reads, ring-3 entry, and kvm-unit-tests style reports. */
+/* Tiny runtime of rrvm's freestanding test guests (tests/guests/README.md).
+ *
+ * entry.S switches from the Multiboot 32-bit entry to long mode and calls
+ * rt_start(), which sets up COM1, the IDT and TSS, masks every 8259 input and
+ * calls main(); main's return value leaves through isa-debug-exit. */
 #ifndef RRVM_GUEST_RT_H
 #define RRVM_GUEST_RT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
-static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(port)); }
-static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
-static inline uint8_t inb(uint16_t port) {
-  uint8_t v;
-  __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-  return v;
-}
-static inline uint16_t inw(uint16_t port) {
-  uint16_t v;
-  __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
-  return v;
-}
-static inline uint32_t inl(uint16_t port) {
-  uint32_t v;
-  __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-  return v;
-}
-static inline void sti(void) { __asm__ volatile("sti"); }
-static inline void cli(void) { __asm__ volatile("cli"); }
-static inline void hlt(void) { __asm__ volatile("hlt"); }
-static inline void sti_hlt(void) { __asm__ volatile("sti; hlt"); }
+#include "io.h"
 
-/* Saved by the interrupt stubs in entry.S, lowest address first. */
+/* Values written to isa-debug-exit (port 0xf4). The VMM's (and QEMU's) exit
+ * status is (value << 1) | 1: 0 -> 1, 1 -> 3, 0x70 -> 225. */
+#define EXIT_PASS 0         /* every report passed */
+#define EXIT_FAIL 1         /* at least one report failed */
+#define EXIT_EXCEPTION 0x70 /* an unexpected CPU exception */
+
+/* GDT selectors (entry.S). */
+#define KERNEL_CS 0x08
+#define KERNEL_DS 0x10
+#define USER_DS 0x1B
+#define USER_CS 0x23
+#define TSS_SEL 0x28
+
+/* Multiboot 1 information structure, the fields the guests use
+ * (spec 0.6.96, 3.3). */
+struct mb_info {
+  uint32_t flags;
+  uint32_t mem_lower, mem_upper; /* KiB, valid if flags bit 0 */
+  uint32_t boot_device;          /* flags bit 1 */
+  uint32_t cmdline;              /* physical address of a C string, flags bit 2 */
+  uint32_t mods_count, mods_addr;
+};
+#define MB_BOOTLOADER_MAGIC 0x2BADB002
+#define MB_INFO_MEM 0x001
+#define MB_INFO_CMDLINE 0x004
+
+int main(uint32_t magic, struct mb_info* info);
+void exit(int value) __attribute__((noreturn));
+void* memset(void* d, int c, size_t n);
+void* memcpy(void* d, const void* s, size_t n);
+
+/* serial.c: COM1, polled. */
+void putc(char c);
+void puts(const char* s);
+void put_hex(uint64_t v); /* "0x" and lowercase digits, no leading zeros */
+void put_dec(uint64_t v);
+
+/* idt.c: what the interrupt stubs in isr.S save, lowest address first. */
 struct frame {
   uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
   uint64_t vector, error;
-  uint64_t rip, cs, rflags, rsp, ss;
+  uint64_t rip, cs, rflags, rsp, ss; /* pushed by the CPU */
 };
+typedef void (*irq_handler)(struct frame* f);
+void irq_register(int irq, irq_handler h); /* IRQ 0-15 = vectors 0x20-0x2f */
 
-/* Multiboot 1 info fields the guests look at (spec 0.6.96, 3.3). */
-struct mb_info {
-  uint32_t flags, mem_lower, mem_upper, boot_device, cmdline, mods_count, mods_addr;
-};
-
-void putc(char c);
-void puts(const char* s);
-void put_hex(uint64_t v);
-void put_dec(uint64_t v);
-void exit(int code) __attribute__((noreturn));
-
-void irq_register(int irq, void (*handler)(struct frame*));
-void pic_remap(void);       /* master vectors 0x20-0x27, slave 0x28-0x2f, all masked */
+/* pic.c: 8259A pair. */
+void pic_remap(void); /* master at 0x20-0x27, slave at 0x28-0x2f, all masked */
 void pic_unmask(int irq);
+void pic_mask(int irq);
 void pic_eoi(int irq);
-void pit_start(uint32_t hz);  /* channel 0, mode 2 (rate generator) */
-uint16_t pit_reload(void);
-uint16_t pit_read(void);      /* channel 0 count via the counter-latch command */
+int pic_in_service(int irq);
+
+/* pit.c: 8254 channel 0. */
+#define PIT_HZ 1193182u
+void pit_start(uint32_t hz, int mode); /* mode 2 (rate generator) or 3 (square wave) */
+uint16_t pit_reload(void);             /* the count pit_start programmed */
+uint16_t pit_read(void);               /* counter-latch command, then LSB and MSB */
+uint8_t pit_status(void);              /* read-back command, status of channel 0 */
+
+/* cmos.c: MC146818 RTC registers through ports 0x70/0x71. */
 uint8_t cmos_read(uint8_t reg);
 
-/* Runs fn at CPL 3 (interrupts on) and returns its result once it is back in
- * ring 0. fn must not do port I/O or HLT: IOPL is 0. */
+/* ring3.c: runs fn at CPL 3 with interrupts enabled and returns its result
+ * once fn is done and the trampoline came back through the DPL-3 gate at
+ * vector 0x80. fn must not do port I/O or HLT (IOPL is 0). */
 uint64_t run_in_ring3(uint64_t (*fn)(void));
 
-uint64_t hash64(uint64_t h, uint64_t v); /* FNV-1a over the 8 bytes of v */
-void report(int ok, const char* what);
-int report_summary(void);               /* 0 if every report passed */
-
-int main(uint32_t magic, struct mb_info* info);
+/* report.c: kvm-unit-tests style results and a hash for digests. */
+void report(int ok, const char* what); /* "PASS: what" or "FAIL: what" */
+int report_summary(void);              /* "SUMMARY: ..."; EXIT_PASS or EXIT_FAIL */
+#define HASH_INIT 0xcbf29ce484222325ull
+uint64_t hash64(uint64_t h, uint64_t v); /* FNV-1a over the 8 bytes of v, LSB first */
 
 #endif
