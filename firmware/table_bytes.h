@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace rrvm {
@@ -39,7 +40,7 @@ class ByteWriter {
     for (int i = 0; i < width; ++i) bytes_.at(at + i) = static_cast<uint8_t>(v >> (8 * i));
   }
   size_t size() const { return bytes_.size(); }
-  std::vector<uint8_t>& data() { return bytes_; }
+  std::span<const uint8_t> view() const { return bytes_; }
   std::vector<uint8_t> take() { return std::move(bytes_); }
 
  private:

@@ -51,6 +51,8 @@ class EventSink {
  public:
   virtual ~EventSink() = default;
   virtual void put(const InputEvent& e) = 0;
+  // Called about once a second: push what is buffered towards the disk.
+  virtual void flush() {}
 };
 
 class EventSource {

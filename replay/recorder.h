@@ -39,6 +39,8 @@ class Recorder final : public ExecHooks {
   void on_inject(uint8_t vector, bool async) override;
   void on_console_input(std::span<const uint8_t> bytes) override;
   void on_stop(const RunResult& result) override;
+  uint64_t housekeeping_interval_ns() const override { return 1'000'000'000; }
+  void on_housekeeping() override { sink_.flush(); }
 
   uint64_t ordinal() const { return ordinal_; }
   uint64_t landmarks() const { return landmarks_; }

@@ -31,6 +31,11 @@ class ExecHooks {
   // Bytes written into guest memory from a host source (console, network).
   virtual void on_console_input(std::span<const uint8_t> bytes) { (void)bytes; }
   virtual void on_stop(const RunResult& result) { (void)result; }
+  // Host nanoseconds between on_housekeeping() calls (0: never). The run
+  // loop kicks the vCPU for it even when no device timer is due, so a
+  // recording reaches the disk at least this often.
+  virtual uint64_t housekeeping_interval_ns() const { return 0; }
+  virtual void on_housekeeping() {}
 };
 
 }  // namespace rrvm

@@ -19,6 +19,9 @@ VcpuLoop::VcpuLoop(KvmVcpu& vcpu, GuestMemory& mem, Board& board, HostClock& clo
       hooks_(hooks ? hooks : &default_hooks_),
       dispatch_(vcpu, mem, board, opts.strict_io, *hooks_),
       kicker_(vcpu.run_area()) {
+  if (uint64_t every = hooks_->housekeeping_interval_ns()) {
+    housekeeping_host_ = Kicker::monotonic_ns() + every;
+  }
   if (opts_.timeout_sec > 0) {
     timeout_host_ = Kicker::monotonic_ns() + static_cast<uint64_t>(opts_.timeout_sec * 1e9);
   }
@@ -36,6 +39,7 @@ RunResult VcpuLoop::run() {
     if (!vcpu_.run()) {
       kicker_.acknowledge();
       ++kicks_;
+      housekeeping();
       advance_timers(async = true);
       continue;
     }
@@ -95,8 +99,15 @@ void VcpuLoop::prepare_entry(bool async) {
   }
 }
 
+void VcpuLoop::housekeeping() {
+  if (!housekeeping_host_ || Kicker::monotonic_ns() < housekeeping_host_) return;
+  hooks_->on_housekeeping();
+  housekeeping_host_ = Kicker::monotonic_ns() + hooks_->housekeeping_interval_ns();
+}
+
 uint64_t VcpuLoop::next_wakeup_host() const {
   uint64_t wake = timeout_host_;
+  if (housekeeping_host_ && (!wake || housekeeping_host_ < wake)) wake = housekeeping_host_;
   if (auto d = board_.next_deadline()) {
     uint64_t host = clock_.host_time(*d);
     if (!wake || host < wake) wake = host;

@@ -59,6 +59,8 @@ class VcpuLoop {
   ExitDispatcher dispatch_;
   Kicker kicker_;
   uint64_t timeout_host_ = 0;  // CLOCK_MONOTONIC deadline; 0: none
+  uint64_t housekeeping_host_ = 0;  // next on_housekeeping(); 0: none
+  void housekeeping();
   uint64_t exits_ = 0, kicks_ = 0, windows_ = 0, injections_ = 0;
 };
 

@@ -8,18 +8,23 @@
 
 #ifdef TIMERHASH_RING3
 #define NAME "timerhash_ring3"
+#define LOOP_CPL 3
+#define LOOP_RING "ring 3"
 #else
 #define NAME "timerhash"
+#define LOOP_CPL 0
+#define LOOP_RING "ring 0"
 #endif
 #define TICKS 50
 #define RTC_SECONDS 0x00
 
 static volatile uint64_t counter;
 static volatile uint32_t ticks;
+static uint32_t ticks_at_loop_cpl;
 static uint64_t hash = HASH_INIT;
 
 static void on_tick(struct frame* f) {
-  (void)f;
+  ticks_at_loop_cpl += (f->cs & 3) == LOOP_CPL;
   hash = hash64(hash, counter);
   hash = hash64(hash, pit_read());
   hash = hash64(hash, cmos_read(RTC_SECONDS));
@@ -47,5 +52,6 @@ int main(uint32_t magic, struct mb_info* info) {
   puts(NAME ": 50 ticks, hash ");
   put_hex(hash);
   putc('\n');
-  return EXIT_PASS;
+  report(ticks_at_loop_cpl == ticks, "every tick interrupted " LOOP_RING);
+  return report_summary();
 }

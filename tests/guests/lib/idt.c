@@ -1,13 +1,12 @@
 /* 64-bit IDT and TSS (SDM vol. 3A, "Interrupt and Exception Handling" and
  * "Task Management"). Vectors 0-31 are exceptions: unexpected ones print the
  * vector, error code and RIP, then exit with EXIT_EXCEPTION. Vectors
- * 0x20-0x2f are the 8259's IRQs. Vector 0x80 is a DPL-3 gate that ring-3 code
- * uses to come back to ring 0. */
+ * 0x20-0x2f are the 8259's IRQs. A #GP from the HLT at ring3_exit (isr.S) is
+ * how ring-3 code comes back to ring 0. */
 #include "internal.h"
 
-#define GATE_INTR 0x8E      /* present, DPL 0, 64-bit interrupt gate */
-#define GATE_INTR_USER 0xEE /* present, DPL 3: reachable by INT n at CPL 3 */
-#define TSS_AVAILABLE 0x89  /* present, 64-bit TSS (available) */
+#define GATE_INTR 0x8E     /* present, DPL 0, 64-bit interrupt gate */
+#define TSS_AVAILABLE 0x89 /* present, 64-bit TSS (available) */
 #define TSS_SIZE 104
 #define TSS_RSP0 4
 #define TSS_IOMAP_BASE 102
@@ -39,8 +38,8 @@ static const char* const exception_names[32] = {
 
 static void set_gate(int vector, const void* handler, uint8_t type) {
   uint64_t addr = (uint64_t)handler;
-  idt[vector] = (struct idt_entry){(uint16_t)addr, KERNEL_CS, 0, type, (uint16_t)(addr >> 16),
-                                   (uint32_t)(addr >> 32), 0};
+  idt[vector] = (struct idt_entry){
+      (uint16_t)addr, KERNEL_CS, 0, type, (uint16_t)(addr >> 16), (uint32_t)(addr >> 32), 0};
 }
 
 /* SDM vol. 3A, "TSS Descriptor in 64-Bit Mode": 16 bytes, base split over
@@ -51,21 +50,22 @@ static void tss_init(void) {
   uint16_t iomap = TSS_SIZE;
   memcpy(tss + TSS_RSP0, &top, sizeof top);
   memcpy(tss + TSS_IOMAP_BASE, &iomap, sizeof iomap);
-  gdt[TSS_SEL / 8] = (TSS_SIZE - 1) | ((base & 0xffffff) << 16) |
-                     ((uint64_t)TSS_AVAILABLE << 40) | (((base >> 24) & 0xff) << 56);
+  gdt[TSS_SEL / 8] = (TSS_SIZE - 1) | ((base & 0xffffff) << 16) | ((uint64_t)TSS_AVAILABLE << 40) |
+                     (((base >> 24) & 0xff) << 56);
   gdt[TSS_SEL / 8 + 1] = base >> 32;
   __asm__ volatile("ltr %w0" ::"r"((uint16_t)TSS_SEL));
 }
 
 void idt_init(void) {
   for (int v = 0; v < VEC_IRQ0 + 16; ++v) set_gate(v, isr_stubs + STUB_SIZE * v, GATE_INTR);
-  set_gate(VEC_SYSCALL, isr_syscall, GATE_INTR_USER);
   struct table_ptr idtr = {sizeof idt - 1, (uint64_t)idt};
   __asm__ volatile("lidt %0" ::"m"(idtr));
   tss_init();
 }
 
-void irq_register(int irq, irq_handler h) { handlers[irq & 15] = h; }
+void irq_register(int irq, irq_handler h) {
+  handlers[irq & 15] = h;
+}
 
 static void irq_dispatch(struct frame* f) {
   int irq = (int)f->vector - VEC_IRQ0;
@@ -112,5 +112,6 @@ void isr_dispatch(struct frame* f) {
     irq_dispatch(f);
     return;
   }
+  if (f->vector == VEC_GP && (f->cs & 3) == 3 && f->rip == (uint64_t)ring3_exit) ring3_return(f);
   fatal_exception(f);
 }

@@ -29,13 +29,21 @@ static inline uint32_t inl(uint16_t port) {
   return v;
 }
 
-static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
-static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
-static inline void hlt(void) { __asm__ volatile("hlt" ::: "memory"); }
+static inline void sti(void) {
+  __asm__ volatile("sti" ::: "memory");
+}
+static inline void cli(void) {
+  __asm__ volatile("cli" ::: "memory");
+}
+static inline void hlt(void) {
+  __asm__ volatile("hlt" ::: "memory");
+}
 /* STI's one-instruction interrupt shadow (SDM vol. 2B, STI) makes the pair
  * atomic: an interrupt pending at the STI wakes the HLT instead of being
  * taken before it and leaving the HLT to sleep. */
-static inline void sti_hlt(void) { __asm__ volatile("sti; hlt" ::: "memory"); }
+static inline void sti_hlt(void) {
+  __asm__ volatile("sti; hlt" ::: "memory");
+}
 
 static inline uint64_t rdmsr(uint32_t msr) {
   uint32_t lo, hi;

@@ -6,7 +6,6 @@
 #define KERNEL_DS 0x10
 #define RFLAGS_IF 0x200
 #define RFLAGS_RSVD1 0x002  /* bit 1 always reads as 1 */
-#define VEC_SYSCALL 0x80
 
   .section .text
   .code64
@@ -30,13 +29,6 @@ isr_stubs:
   .set vec, vec + 1
   .endr
   .org isr_stubs + 48 * 16   /* fails to assemble if a stub outgrew 16 bytes */
-
-/* Vector 0x80, the DPL-3 gate ring-3 code returns through. */
-  .globl isr_syscall
-isr_syscall:
-  pushq $0
-  pushq $VEC_SYSCALL
-  jmp isr_common
 
 /* 15 pushes + vector + error + the CPU's 5 = 22 quadwords, so RSP (aligned
  * to 16 by the CPU in 64-bit mode) is aligned again at the call. */
@@ -113,8 +105,12 @@ ctx_restore:
 
 /* void enter_ring3(uint64_t (*fn)(void), void* stack_top): IRETQ to
  * ring3_trampoline at CPL 3 with interrupts enabled. The trampoline calls fn
- * and passes its result in RAX to ring 0 through `int $0x80`. */
-  .globl enter_ring3, ring3_gate
+ * and hands its result (RAX) back by executing HLT at ring3_exit: at CPL 3
+ * that raises #GP(0) (SDM vol. 2A, HLT), and idt.c turns exactly that fault
+ * into the return to ring 0. A DPL-3 `int $0x80` gate or SYSCALL would be
+ * the textbook way, but on the nested hosts rrvm is tested on a ring-3
+ * `int $0x80` arrives as #UD, and SYSCALL reaches LSTAR still at CPL 3. */
+  .globl enter_ring3, ring3_exit
 enter_ring3:
   pushq $USER_DS            /* SS */
   pushq %rsi                /* RSP */
@@ -124,18 +120,7 @@ enter_ring3:
   pushq %rax
   iretq
 ring3_trampoline:
-  movw $USER_DS, %ax
-  movw %ax, %ds
-  movw %ax, %es
   call *%rdi
-  syscall
+ring3_exit:
+  hlt
   ud2                       /* not reached: ring 0 never returns here */
-
-/* SYSCALL lands here at CPL 0, still on the user stack, with IF cleared by
- * FMASK (ring3.c): keep the result and resume run_in_ring3's context. */
-  .globl syscall_entry
-syscall_entry:
-  movq %rax, ring3_result(%rip)
-  leaq ring3_ctx(%rip), %rdi
-  movl $1, %esi
-  jmp ctx_restore

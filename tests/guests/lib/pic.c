@@ -21,21 +21,23 @@
 void pic_remap(void) {
   outb(PIC1_CMD, ICW1_INIT_ICW4);
   outb(PIC2_CMD, ICW1_INIT_ICW4);
-  outb(PIC1_DATA, VEC_IRQ0);     /* ICW2: vector base */
+  outb(PIC1_DATA, VEC_IRQ0); /* ICW2: vector base */
   outb(PIC2_DATA, VEC_IRQ0 + 8);
   outb(PIC1_DATA, ICW3_MASTER_SLAVE_ON_IR2);
   outb(PIC2_DATA, ICW3_SLAVE_ID);
   outb(PIC1_DATA, ICW4_8086);
   outb(PIC2_DATA, ICW4_8086);
-  outb(PIC1_DATA, (uint8_t)~(1u << CASCADE_IRQ)); /* OCW1: masks */
+  outb(PIC1_DATA, (uint8_t) ~(1u << CASCADE_IRQ)); /* OCW1: masks */
   outb(PIC2_DATA, 0xFF);
 }
 
-static uint16_t data_port(int irq) { return irq < 8 ? PIC1_DATA : PIC2_DATA; }
+static uint16_t data_port(int irq) {
+  return irq < 8 ? PIC1_DATA : PIC2_DATA;
+}
 
 void pic_unmask(int irq) {
   uint16_t port = data_port(irq);
-  outb(port, inb(port) & (uint8_t)~(1u << (irq & 7)));
+  outb(port, inb(port) & (uint8_t) ~(1u << (irq & 7)));
 }
 
 void pic_mask(int irq) {

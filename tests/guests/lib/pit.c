@@ -19,7 +19,7 @@ static uint16_t reload;
 
 void pit_start(uint32_t hz, int mode) {
   uint32_t count = hz ? (PIT_HZ + hz / 2) / hz : 0x10000;
-  if (count < 2) count = 2; /* modes 2 and 3 need N >= 2 */
+  if (count < 2) count = 2;      /* modes 2 and 3 need N >= 2 */
   if (count > 0xFFFF) count = 0; /* 0 counts 65536 */
   if (mode != 3) mode = 2;
   reload = (uint16_t)count;
@@ -28,7 +28,9 @@ void pit_start(uint32_t hz, int mode) {
   outb(PIT_CH0, (uint8_t)(count >> 8));
 }
 
-uint16_t pit_reload(void) { return reload; }
+uint16_t pit_reload(void) {
+  return reload;
+}
 
 uint16_t pit_read(void) {
   outb(PIT_CMD, CW_CH0 | CW_LATCH);

@@ -74,9 +74,10 @@ uint8_t pit_status(void);              /* read-back command, status of channel 0
 /* cmos.c: MC146818 RTC registers through ports 0x70/0x71. */
 uint8_t cmos_read(uint8_t reg);
 
-/* ring3.c: runs fn at CPL 3 with interrupts enabled and returns its result
- * once fn is done and the trampoline came back through the DPL-3 gate at
- * vector 0x80. fn must not do port I/O or HLT (IOPL is 0). */
+/* ring3.c: runs fn at CPL 3 with interrupts enabled (IRQs are handled in
+ * ring 0 on the TSS's RSP0 stack) and returns fn's result in ring 0 with
+ * interrupts disabled. fn must not do port I/O or HLT (IOPL is 0, and a
+ * fault in ring 3 is reported like any other exception). */
 uint64_t run_in_ring3(uint64_t (*fn)(void));
 
 /* report.c: kvm-unit-tests style results and a hash for digests. */

@@ -1,0 +1,145 @@
+// rrvm record / replay end to end on the timerhash guests: nondeterminism
+// is real, every recording replays to its own output, many times, verified.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "tests/kvm/kvm_test_util.h"
+
+namespace rrvm::test {
+namespace {
+
+std::string hash_line(const std::string& out) {
+  auto at = out.find("timerhash:");
+  return at == std::string::npos ? "" : out.substr(at, out.find('\n', at) - at);
+}
+
+TEST(RecordReplay, TimerhashRecordingsDifferAndEachReplaysExactly) {
+  RRVM_REQUIRE_KVM();
+  std::string dir = temp_dir();
+  CliResult a = run_rrvm({"record", "-o", dir + "/a.rrt", "--kernel", guest_path("timerhash")});
+  CliResult b = run_rrvm({"record", "-o", dir + "/b.rrt", "--kernel", guest_path("timerhash")});
+  ASSERT_EQ(a.status, 1) << a.err;
+  ASSERT_EQ(b.status, 1) << b.err;
+  ASSERT_FALSE(hash_line(a.out).empty()) << a.out;
+  EXPECT_NE(hash_line(a.out), hash_line(b.out)) << "two recordings should see different timing";
+  EXPECT_NE(a.err.find("landmarks"), std::string::npos) << a.err;
+
+  for (int i = 0; i < 20; ++i) {
+    CliResult r = run_rrvm({"replay", dir + "/a.rrt"});
+    ASSERT_EQ(r.status, 0) << "replay " << i << ": " << r.err;
+    ASSERT_EQ(r.out, a.out) << "replay " << i << " printed something else";
+    ASSERT_NE(r.err.find("replay matched the recording"), std::string::npos) << r.err;
+  }
+  CliResult rb = run_rrvm({"replay", dir + "/b.rrt"});
+  EXPECT_EQ(rb.status, 0) << rb.err;
+  EXPECT_EQ(rb.out, b.out);
+}
+
+TEST(RecordReplay, JsonSummaryCountsLandmarks) {
+  RRVM_REQUIRE_KVM();
+  std::string dir = temp_dir();
+  ASSERT_EQ(run_rrvm({"record", "-o", dir + "/t.rrt", "--kernel", guest_path("timerhash")}).status, 1);
+  CliResult r = run_rrvm({"replay", dir + "/t.rrt", "--json"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("\"matched\": true"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("timerhash:"), std::string::npos) << "--json keeps serial output off stdout";
+  CliResult info = run_rrvm({"info", dir + "/t.rrt", "--json"});
+  EXPECT_EQ(info.status, 0);
+  EXPECT_NE(info.out.find("\"landmark\": 50"), std::string::npos) << info.out;
+  EXPECT_EQ(run_rrvm({"verify", dir + "/t.rrt"}).status, 0);
+}
+
+// Landmarks in ring 3 record fine; replaying them needs debug exits from
+// ring 3, which nested (PVM) hosts do not give. Either it replays exactly, or
+// rrvm says exactly that — never a generic divergence.
+TEST(RecordReplay, Ring3LandmarksReplayOrAreReportedAsUnsupported) {
+  RRVM_REQUIRE_KVM();
+  std::string dir = temp_dir();
+  CliResult rec = run_rrvm({"record", "-o", dir + "/r3.rrt", "--kernel", guest_path("timerhash_ring3")});
+  ASSERT_EQ(rec.status, 1) << rec.err;
+  CliResult r = run_rrvm({"replay", dir + "/r3.rrt"});
+  if (r.status == 0) {
+    EXPECT_EQ(r.out, rec.out);
+  } else {
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("ring-3 code, and this host's KVM reports no debug exits from ring 3"),
+              std::string::npos)
+        << r.err;
+  }
+}
+
+TEST(RecordReplay, KilledRecordingReplaysItsPrefix) {
+  RRVM_REQUIRE_KVM();
+  std::string dir = temp_dir(), path = dir + "/killed.rrt";
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execl(RRVM_EXE, RRVM_EXE, "record", "-o", path.c_str(), "--kernel", guest_path("spin").c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  kill(pid, SIGKILL);
+  int st;
+  waitpid(pid, &st, 0);
+  CliResult info = run_rrvm({"info", path});
+  EXPECT_EQ(info.status, 0) << info.err;
+  EXPECT_NE(info.out.find("without a footer"), std::string::npos) << info.out;
+  CliResult r = run_rrvm({"replay", path});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("spin: spinning forever"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("incomplete"), std::string::npos) << r.err;
+  EXPECT_NE(run_rrvm({"verify", path}).status, 0) << "an incomplete trace does not verify";
+}
+
+TEST(RecordReplay, SigtermEndsARecordingWithACompleteTrace) {
+  RRVM_REQUIRE_KVM();
+  std::string dir = temp_dir(), path = dir + "/term.rrt";
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execl(RRVM_EXE, RRVM_EXE, "record", "-o", path.c_str(), "--kernel", guest_path("spin").c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  kill(pid, SIGTERM);
+  int st;
+  waitpid(pid, &st, 0);
+  EXPECT_TRUE(WIFEXITED(st)) << "rrvm should exit by itself on SIGTERM";
+  EXPECT_EQ(run_rrvm({"verify", path}).status, 0) << "the trace is complete";
+  CliResult info = run_rrvm({"info", path});
+  EXPECT_NE(info.out.find("status: complete"), std::string::npos) << info.out;
+}
+
+TEST(RecordReplay, BadTracesGetClearErrors) {
+  std::string dir = temp_dir();
+  CliResult missing = run_rrvm({"replay", dir + "/nope.rrt"});
+  EXPECT_EQ(missing.status, 66);
+  EXPECT_NE(missing.err.find("rrvm: error: cannot read"), std::string::npos) << missing.err;
+  std::string junk = dir + "/junk.rrt";
+  FILE* f = fopen(junk.c_str(), "wb");
+  fputs("this is not a trace", f);
+  fclose(f);
+  for (const char* cmd : {"replay", "info", "dump", "verify"}) {
+    CliResult r = run_rrvm({cmd, junk});
+    EXPECT_EQ(r.status, 65) << cmd << ": " << r.err;
+    EXPECT_NE(r.err.find("at byte"), std::string::npos) << cmd << ": " << r.err;
+  }
+  EXPECT_EQ(run_rrvm({"replay", junk, "--kernel", "x"}).status, 64)
+      << "machine options belong to the trace, not to replay";
+  EXPECT_EQ(run_rrvm({"record", "--kernel", guest_path("hello")}).status, 64) << "-o is required";
+}
+
+}  // namespace
+}  // namespace rrvm::test
