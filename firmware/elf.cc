@@ -242,8 +242,10 @@ std::vector<ElfNote> elf_notes(std::span<const uint8_t> image, const ElfImage& e
       ElfNote n;
       n.type = r.u32(pos + 8, "note type");
       uint64_t name_off = pos + 12, desc_off = name_off + ((namesz + 3) & ~3ull);
-      uint64_t next = desc_off + ((descsz + 3) & ~3ull);  // < 2^35 past pos: no overflow
-      if (next > end) {
+      // Offsets stay below pos + 2^34: no overflow. The last note's padding
+      // may be missing from p_filesz.
+      uint64_t next = std::min<uint64_t>(end, desc_off + ((descsz + 3) & ~3ull));
+      if (desc_off > end || descsz > end - desc_off) {
         throw ImageError(seg_name(s.index) + " (PT_NOTE): note at offset " + hex(pos) +
                          " with namesz " + std::to_string(namesz) + " and descsz " +
                          std::to_string(descsz) + " runs past the end of the segment");

@@ -204,9 +204,10 @@ LoadedImage load_pvh(std::span<const uint8_t> image, std::span<const uint8_t> in
     throw ImageError("ELF kernel has no PVH entry note (Xen XEN_ELFNOTE_PHYS32_ENTRY); build it "
                      "with CONFIG_PVH=y or boot the bzImage");
   }
-  ElfImage at_entry = elf;
-  at_entry.entry = *entry;
-  if (elf_physical_entry(at_entry) != *entry)
+  bool inside = std::any_of(elf.loads.begin(), elf.loads.end(), [&](const ElfSegment& s) {
+    return *entry >= s.paddr && *entry - s.paddr < s.memsz;
+  });
+  if (!inside)
     throw ImageError("PVH entry " + hex(*entry) + " is not a physical address in a loaded segment");
   LoadedImage img;
   load_elf_segments(image, elf, mem, img);

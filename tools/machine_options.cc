@@ -63,8 +63,14 @@ void apply_machine_options(const po::variables_map& vm, MachineConfig& cfg) {
   cfg.timeout_sec = vm["timeout"].as<double>();
   if (cfg.timeout_sec < 0) throw UsageError("--timeout must not be negative");
   cfg.strict_io = vm["strict-io"].as<bool>();
-  if (cfg.acpi_pic && !cfg.acpi && !vm["acpi-pic"].defaulted()) {
+  if (cfg.acpi_pic && !cfg.acpi) {
     throw UsageError("--acpi-pic on needs --acpi on (there is no DSDT to hold _PIC)");
+  }
+  // Accepted and recorded, but not built yet: refuse rather than pretend.
+  if (cfg.mptable != "none" || cfg.acpi || cfg.rtl8139_timer || cfg.net != "none") {
+    throw UsageError("the MP table, ACPI tables and the RTL8139C+ NIC are not part of rrvm's "
+                     "board yet: --mptable none, --acpi off, --rtl8139-timer off and --net none "
+                     "are the only values for now");
   }
 }
 

@@ -24,8 +24,7 @@
 #define MSR_EFER 0xC0000080
 #define EFER_LME 0x00000100
 
-#define KERNEL_CS 0x08
-#define KERNEL_DS 0x10
+#include "gdt.h"
 
   /* Spec 3.1.1: the header must be 32-bit aligned in the first 8 KiB. */
   .section .multiboot, "a"
@@ -43,8 +42,7 @@ stack_top:
 saved_magic: .long 0
 saved_info:  .long 0
 
-  /* Selectors are fixed (see rt.h): 0x08/0x10 kernel, 0x18/0x20 user (the
-   * order SYSRET would want), 0x28 the TSS, filled in by idt.c. */
+  /* Selectors: gdt.h. */
   .section .data
   .balign 16
   .globl gdt

@@ -1,9 +1,8 @@
 /* Interrupt entry stubs, the ring-3 trampoline and a setjmp-like context
  * switch for the test guests' runtime. */
 
-#define USER_CS 0x23        /* 0x20 | RPL 3 */
-#define USER_DS 0x1B        /* 0x18 | RPL 3 */
-#define KERNEL_DS 0x10
+#include "gdt.h"
+
 #define RFLAGS_IF 0x200
 #define RFLAGS_RSVD1 0x002  /* bit 1 always reads as 1 */
 

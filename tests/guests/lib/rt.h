@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gdt.h"
 #include "io.h"
 
 /* Values written to isa-debug-exit (port 0xf4). The VMM's (and QEMU's) exit
@@ -17,12 +18,6 @@
 #define EXIT_FAIL 1         /* at least one report failed */
 #define EXIT_EXCEPTION 0x70 /* an unexpected CPU exception */
 
-/* GDT selectors (entry.S). */
-#define KERNEL_CS 0x08
-#define KERNEL_DS 0x10
-#define USER_DS 0x1B
-#define USER_CS 0x23
-#define TSS_SEL 0x28
 
 /* Multiboot 1 information structure, the fields the guests use
  * (spec 0.6.96, 3.3). */
