@@ -10,7 +10,7 @@ namespace rrvm {
 namespace {
 
 // 5.2.6 header identification (also the RSDP's OEMID).
-constexpr std::string_view kOemId = "RRVM";        // 6 bytes, blank-padded
+constexpr std::string_view kOemId = "RRVM";           // 6 bytes, blank-padded
 constexpr std::string_view kOemTablePrefix = "RRVM";  // + signature = 8 bytes
 constexpr std::string_view kCreatorId = "RRVM";
 constexpr uint32_t kOemRevision = 1, kCreatorRevision = 1;
@@ -32,8 +32,8 @@ constexpr uint8_t kGasSystemIo = 1;
 
 // 5.2.12: MADT PCAT_COMPAT (dual 8259s present) and entry flags.
 constexpr uint32_t kPcatCompat = 1, kLapicEnabled = 1;
-constexpr uint8_t kIsaBus = 0;                 // Interrupt Source Override: Bus 0 = ISA
-constexpr uint8_t kAllProcessors = 0xFF;       // Local APIC NMI: ACPI Processor UID "all"
+constexpr uint8_t kIsaBus = 0;            // Interrupt Source Override: Bus 0 = ISA
+constexpr uint8_t kAllProcessors = 0xFF;  // Local APIC NMI: ACPI Processor UID "all"
 constexpr uint8_t kLint1 = 1;
 
 void put_header(ByteWriter& w, std::string_view signature, uint8_t revision) {
@@ -59,9 +59,9 @@ void put_fadt_control(ByteWriter& w, const PlatformLayout& layout, uint32_t facs
   w.u8(0);  // reserved (ACPI 1.0 INT_MODEL), zero
   w.u8(0);  // Preferred_PM_Profile: unspecified
   w.u16(layout.sci_irq);
-  w.u32(0);           // SMI_CMD: no SMM, always in ACPI mode
-  w.u8(0).u8(0);      // ACPI_ENABLE, ACPI_DISABLE
-  w.u8(0).u8(0);      // S4BIOS_REQ, PSTATE_CNT
+  w.u32(0);       // SMI_CMD: no SMM, always in ACPI mode
+  w.u8(0).u8(0);  // ACPI_ENABLE, ACPI_DISABLE
+  w.u8(0).u8(0);  // S4BIOS_REQ, PSTATE_CNT
 }
 
 // FADT bytes 56-95: the PM register blocks and their lengths.
@@ -78,14 +78,14 @@ void put_fadt_blocks(ByteWriter& w, const PlatformLayout& layout) {
 // FADT bytes 96-131: latencies, RTC indexes, boot flags, feature flags.
 void put_fadt_misc(ByteWriter& w, const PlatformLayout& layout) {
   w.u16(kNoC2).u16(kNoC3);
-  w.u16(0).u16(0);        // FLUSH_SIZE, FLUSH_STRIDE (WBINVD is supported)
-  w.u8(0).u8(0);          // DUTY_OFFSET, DUTY_WIDTH: no throttling
-  w.u8(0).u8(0);          // DAY_ALRM, MON_ALRM: not supported
+  w.u16(0).u16(0);  // FLUSH_SIZE, FLUSH_STRIDE (WBINVD is supported)
+  w.u8(0).u8(0);    // DUTY_OFFSET, DUTY_WIDTH: no throttling
+  w.u8(0).u8(0);    // DAY_ALRM, MON_ALRM: not supported
   w.u8(layout.rtc_century_index);
   w.u16(kBootArchLegacy | kBootArchNoVga).u8(0);
   w.u32(kWbinvd | kProcC1 | kSlpButton | kFixRtc);
-  w.zeros(12).u8(0);     // RESET_REG (none), RESET_VALUE
-  w.u16(0).u8(0);        // ARM_BOOT_ARCH, FADT minor version: reserved in rev 3
+  w.zeros(12).u8(0);  // RESET_REG (none), RESET_VALUE
+  w.u16(0).u8(0);     // ARM_BOOT_ARCH, FADT minor version: reserved in rev 3
 }
 
 // FADT bytes 132-243: the 64-bit fields.
@@ -121,8 +121,7 @@ aml::Bytes prt(const PlatformLayout& layout) {
     for (int pin = 1; pin <= 4; ++pin) {
       uint32_t gsi = layout.ioapic_gsi_base + ioapic_pin_for(layout, slot, pin);
       entries.push_back(aml::package({aml::dword((uint32_t{slot} << 16) | 0xFFFF),
-                                      aml::integer(pin - 1), aml::integer(0),
-                                      aml::integer(gsi)}));
+                                      aml::integer(pin - 1), aml::integer(0), aml::integer(gsi)}));
     }
   }
   return aml::name("_PRT", aml::package(entries));
@@ -154,9 +153,9 @@ aml::Bytes pci0(const PlatformLayout& layout) {
 
 // 7.4.2: \_S5 = { SLP_TYPa, SLP_TYPb, reserved, reserved }.
 aml::Bytes s5(const PlatformLayout& layout) {
-  return aml::name("_S5", aml::package({aml::integer(layout.s5_slp_typ),
-                                        aml::integer(layout.s5_slp_typ), aml::integer(0),
-                                        aml::integer(0)}));
+  return aml::name("_S5",
+                   aml::package({aml::integer(layout.s5_slp_typ), aml::integer(layout.s5_slp_typ),
+                                 aml::integer(0), aml::integer(0)}));
 }
 
 // 5.8.1: Method(_PIC, 1) { Store(Arg0, PICF) } with Name(PICF, 0).

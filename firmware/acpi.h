@@ -51,12 +51,12 @@ struct AcpiOptions {
 };
 
 namespace acpi {
-constexpr size_t kHeaderSize = 36;    // 5.2.6
-constexpr size_t kRsdpSize = 36;      // 5.2.5.3, revision 2
-constexpr size_t kRsdpV1Size = 20;    // the part the first checksum covers
-constexpr size_t kFacsSize = 64;      // 5.2.10
+constexpr size_t kHeaderSize = 36;  // 5.2.6
+constexpr size_t kRsdpSize = 36;    // 5.2.5.3, revision 2
+constexpr size_t kRsdpV1Size = 20;  // the part the first checksum covers
+constexpr size_t kFacsSize = 64;    // 5.2.10
 constexpr size_t kFacsAlignment = 64;
-constexpr size_t kFadtSize = 244;     // revision 3
+constexpr size_t kFadtSize = 244;  // revision 3
 constexpr size_t kChecksumOffset = 9;
 // FADT field offsets (5.2.9, FADT format) the bios_tables tests and the VMM read.
 constexpr size_t kFadtFacs = 36, kFadtDsdt = 40, kFadtSciInt = 46, kFadtSmiCmd = 48;

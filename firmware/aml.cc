@@ -12,8 +12,12 @@ namespace {
 // 20.2.4: the largest value a 4-byte PkgLength holds (4 + 8 + 8 + 8 bits).
 constexpr size_t kMaxPkgLength = (size_t{1} << 28) - 1;
 
-bool lead_name_char(char c) { return (c >= 'A' && c <= 'Z') || c == '_'; }
-bool name_char(char c) { return lead_name_char(c) || (c >= '0' && c <= '9'); }
+bool lead_name_char(char c) {
+  return (c >= 'A' && c <= 'Z') || c == '_';
+}
+bool name_char(char c) {
+  return lead_name_char(c) || (c >= '0' && c <= '9');
+}
 
 [[noreturn]] void bad_name(std::string_view path, const char* why) {
   throw std::invalid_argument("AML name '" + std::string(path) + "': " + why);
@@ -31,7 +35,9 @@ std::vector<std::string_view> split_segments(std::string_view path) {
   return segs;
 }
 
-void append(Bytes& out, const Bytes& more) { out.insert(out.end(), more.begin(), more.end()); }
+void append(Bytes& out, const Bytes& more) {
+  out.insert(out.end(), more.begin(), more.end());
+}
 
 // Op [ExtOp] PkgLength <contents>: the shape of every package-encoded term.
 Bytes with_pkg_length(std::initializer_list<uint8_t> ops, const Bytes& contents) {
@@ -117,7 +123,9 @@ Bytes integer(uint64_t value) {
   return w.take();
 }
 
-Bytes dword(uint32_t value) { return ByteWriter().u8(kDWordPrefix).u32(value).take(); }
+Bytes dword(uint32_t value) {
+  return ByteWriter().u8(kDWordPrefix).u32(value).take();
+}
 
 Bytes string(std::string_view text) {
   Bytes out{kStringPrefix};
@@ -132,7 +140,8 @@ Bytes string(std::string_view text) {
 
 uint32_t eisa_id_value(std::string_view id) {
   auto letter = [&](char c) -> uint32_t {
-    if (c < 'A' || c > 'Z') throw std::invalid_argument("EISAID '" + std::string(id) + "': letters");
+    if (c < 'A' || c > 'Z')
+      throw std::invalid_argument("EISAID '" + std::string(id) + "': letters");
     return static_cast<uint32_t>(c - 'A' + 1);  // 'A' = 1, 5 bits
   };
   auto digit = [&](char c) -> uint32_t {
@@ -148,7 +157,9 @@ uint32_t eisa_id_value(std::string_view id) {
   return (be >> 24) | ((be >> 8) & 0xFF00) | ((be << 8) & 0xFF0000) | (be << 24);
 }
 
-Bytes eisa_id(std::string_view id) { return dword(eisa_id_value(id)); }
+Bytes eisa_id(std::string_view id) {
+  return dword(eisa_id_value(id));
+}
 
 Bytes arg(int n) {
   if (n < 0 || n > 6) throw std::invalid_argument("AML Arg" + std::to_string(n) + ": Arg0-Arg6");
@@ -182,7 +193,9 @@ Bytes store(const Bytes& source, const Bytes& target) {
   return cat({{kStoreOp}, source, target});
 }
 
-Bytes return_value(const Bytes& value) { return cat({{kReturnOp}, value}); }
+Bytes return_value(const Bytes& value) {
+  return cat({{kReturnOp}, value});
+}
 
 Bytes package(const std::vector<Bytes>& elements) {
   if (elements.size() > 255) throw std::length_error("AML Package: more than 255 elements");
@@ -214,10 +227,14 @@ Bytes word_address(uint8_t type, uint8_t type_flags, uint16_t min, uint16_t max)
 }
 }  // namespace
 
-Bytes word_bus_number(uint16_t min, uint16_t max) { return word_address(kTypeBusNumber, 0, min, max); }
+Bytes word_bus_number(uint16_t min, uint16_t max) {
+  return word_address(kTypeBusNumber, 0, min, max);
+}
 
 // Type-specific flags for I/O (6.4.3.5.3 / Table 6.48): _RNG = 3, entire range.
-Bytes word_io(uint16_t min, uint16_t max) { return word_address(kTypeIo, 0x03, min, max); }
+Bytes word_io(uint16_t min, uint16_t max) {
+  return word_address(kTypeIo, 0x03, min, max);
+}
 
 Bytes io(uint16_t min, uint16_t max, uint8_t align, uint8_t length) {
   // Small item 0x47 = type 8 (I/O port), length 7; information bit 0 =
@@ -234,7 +251,9 @@ Bytes dword_memory(uint32_t min, uint32_t max) {
   return w.take();
 }
 
-Bytes end_tag() { return {0x79, 0x00}; }
+Bytes end_tag() {
+  return {0x79, 0x00};
+}
 
 }  // namespace resource
 

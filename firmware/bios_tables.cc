@@ -36,9 +36,9 @@ constexpr uint64_t kParagraph = 16;
 
 void put(GuestMemory& mem, uint64_t addr, std::span<const uint8_t> bytes, const char* what) {
   if (!mem.write(addr, bytes)) {
-    throw std::runtime_error(std::string("bios tables: cannot write ") + what + " at " +
-                             hex(addr) + " (" + std::to_string(bytes.size()) +
-                             " bytes): guest RAM is " + hex(mem.size()) + " bytes");
+    throw std::runtime_error(std::string("bios tables: cannot write ") + what + " at " + hex(addr) +
+                             " (" + std::to_string(bytes.size()) + " bytes): guest RAM is " +
+                             hex(mem.size()) + " bytes");
   }
 }
 

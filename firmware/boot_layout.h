@@ -44,7 +44,7 @@ constexpr uint32_t kPvhModlistAddr = 0x7040;     // one hvm_modlist_entry (32 by
 constexpr uint32_t kPvhMemmapAddr = 0x7100;      // hvm_memmap_table_entry[] (24 bytes each)
 constexpr uint32_t kPvhMemmapEnd = 0x8000;
 constexpr uint32_t kLinuxCmdlineAddr = 0x20000;
-constexpr uint32_t kLinuxCmdlineMax = 0x10000;  // bytes including the NUL
+constexpr uint32_t kLinuxCmdlineMax = 0x10000;   // bytes including the NUL
 constexpr uint64_t kLinuxKernelAddr = 0x100000;  // bzImage protected-mode code (code32_start)
 
 }  // namespace rrvm

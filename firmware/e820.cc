@@ -18,8 +18,7 @@ std::vector<E820Entry> build_e820(uint64_t ram_size) {
   return map;
 }
 
-bool e820_contains(const std::vector<E820Entry>& map, uint64_t addr, uint64_t len,
-                   uint32_t type) {
+bool e820_contains(const std::vector<E820Entry>& map, uint64_t addr, uint64_t len, uint32_t type) {
   return std::any_of(map.begin(), map.end(), [&](const E820Entry& e) {
     return e.type == type && addr >= e.addr && addr - e.addr <= e.size &&
            len <= e.size - (addr - e.addr);

@@ -17,12 +17,12 @@ struct E820Entry {
 // Address range types (ACPI 6.5, 15.1 "INT 15H, E820H", Table 15.1).
 constexpr uint32_t kE820Ram = 1, kE820Reserved = 2;
 
-constexpr uint64_t kEbdaStart = 0x9FC00;       // 1 KiB EBDA below 640 KiB (MP tables may go here)
-constexpr uint64_t kEbdaEnd = 0xA0000;         // VGA window and option ROMs follow: not RAM
-constexpr uint64_t kBiosAreaStart = 0xE0000;   // ACPI/MP tables live in 0xE0000-0xFFFFF
+constexpr uint64_t kEbdaStart = 0x9FC00;      // 1 KiB EBDA below 640 KiB (MP tables may go here)
+constexpr uint64_t kEbdaEnd = 0xA0000;        // VGA window and option ROMs follow: not RAM
+constexpr uint64_t kBiosAreaStart = 0xE0000;  // ACPI/MP tables live in 0xE0000-0xFFFFF
 constexpr uint64_t kBiosAreaEnd = 0x100000;
-constexpr uint64_t kHighMemStart = 0x100000;   // "upper memory" starts at 1 MiB
-constexpr uint64_t kLowRamLimit = 0xC0000000;  // start of the PCI/APIC hole (vmm/guest_ram.h)
+constexpr uint64_t kHighMemStart = 0x100000;    // "upper memory" starts at 1 MiB
+constexpr uint64_t kLowRamLimit = 0xC0000000;   // start of the PCI/APIC hole (vmm/guest_ram.h)
 constexpr uint64_t kHighRamBase = 0x100000000;  // RAM above the hole resumes at 4 GiB
 constexpr uint64_t kIoApicBase = 0xFEC00000, kLapicBase = 0xFEE00000, kApicPageSize = 0x1000;
 

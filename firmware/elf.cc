@@ -45,7 +45,9 @@ struct Layout {
   uint64_t sym_size() const { return w ? 24 : 16; }
 };
 
-std::string seg_name(unsigned index) { return "ELF program header " + std::to_string(index); }
+std::string seg_name(unsigned index) {
+  return "ELF program header " + std::to_string(index);
+}
 
 // Checks the identification bytes and returns the layout they select.
 Layout read_ident(const ImageReader& r) {
@@ -97,8 +99,8 @@ ElfSegment read_phdr(const ImageReader& r, const Layout& l, uint64_t off, unsign
 
 void check_load(const ElfSegment& s) {
   if (s.filesz > s.memsz) {
-    throw ImageError(seg_name(s.index) + ": p_filesz " + hex(s.filesz) + " is larger than p_memsz " +
-                     hex(s.memsz));
+    throw ImageError(seg_name(s.index) + ": p_filesz " + hex(s.filesz) +
+                     " is larger than p_memsz " + hex(s.memsz));
   }
   checked_add(s.paddr, s.memsz, seg_name(s.index) + ": p_paddr + p_memsz");
   checked_add(s.vaddr, s.memsz, seg_name(s.index) + ": p_vaddr + p_memsz");
@@ -143,16 +145,18 @@ void check_placement(const ElfSegment& s, const std::vector<E820Entry>& map, uin
                      "0x100000");
   }
   if (!e820_contains(map, s.paddr, s.memsz)) {
-    throw ImageError(seg_name(s.index) + " at physical " + range +
-                     " is outside guest RAM (" + std::to_string(ram >> 20) +
-                     " MiB; usable RAM is listed by the E820 map)");
+    throw ImageError(seg_name(s.index) + " at physical " + range + " is outside guest RAM (" +
+                     std::to_string(ram >> 20) + " MiB; usable RAM is listed by the E820 map)");
   }
 }
 
 }  // namespace
 
 bool is_elf(std::span<const uint8_t> image) {
-  return image.size() >= 4 && std::memcmp(image.data(), "\x7f" "ELF", 4) == 0;
+  return image.size() >= 4 && std::memcmp(image.data(),
+                                          "\x7f"
+                                          "ELF",
+                                          4) == 0;
 }
 
 ElfImage parse_elf(std::span<const uint8_t> image) {
@@ -179,7 +183,8 @@ ElfImage parse_elf(std::span<const uint8_t> image) {
     check_load(s);
     if (s.memsz) elf.loads.push_back(s);
   }
-  if (elf.loads.empty()) throw ImageError("ELF image has no loadable segment (PT_LOAD with p_memsz > 0)");
+  if (elf.loads.empty())
+    throw ImageError("ELF image has no loadable segment (PT_LOAD with p_memsz > 0)");
   check_no_overlap(elf.loads);
   return elf;
 }
@@ -202,7 +207,8 @@ uint64_t elf_physical_entry(const ElfImage& elf) {
     if (elf.entry >= s.paddr && elf.entry - s.paddr < s.memsz) return elf.entry;
   }
   for (const ElfSegment& s : elf.loads) {
-    if (elf.entry >= s.vaddr && elf.entry - s.vaddr < s.memsz) return s.paddr + (elf.entry - s.vaddr);
+    if (elf.entry >= s.vaddr && elf.entry - s.vaddr < s.memsz)
+      return s.paddr + (elf.entry - s.vaddr);
   }
   throw ImageError("ELF e_entry " + hex(elf.entry) +
                    " is not inside any loadable segment (physical or virtual)");
@@ -297,13 +303,15 @@ std::vector<Section> read_sections(const ImageReader& r, const Layout& l) {
                      ") lies past the end of the " + std::to_string(r.size()) + "-byte file");
   }
   std::vector<Section> sections;
-  for (uint64_t i = 0; i < shnum; ++i) sections.push_back(read_section(r, l, shoff + i * shentsize, i));
+  for (uint64_t i = 0; i < shnum; ++i)
+    sections.push_back(read_section(r, l, shoff + i * shentsize, i));
   return sections;
 }
 
 SymbolType symbol_type(unsigned stt) {
-  return stt == kSttFunc ? SymbolType::kFunction
-                         : stt == kSttObject ? SymbolType::kObject : SymbolType::kOther;
+  return stt == kSttFunc     ? SymbolType::kFunction
+         : stt == kSttObject ? SymbolType::kObject
+                             : SymbolType::kOther;
 }
 
 void read_symtab(const ImageReader& r, const Layout& l, const Section& tab, const Section& str,

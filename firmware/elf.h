@@ -32,7 +32,7 @@ struct LoadedImage {
   bool long_mode_entry = false;  // enter in 64-bit mode (else 32-bit protected mode)
   uint64_t kernel_end = 0;       // first byte after the highest loaded kernel byte
   std::vector<std::pair<uint64_t, uint64_t>> segments;  // (address, size) loaded
-  std::vector<std::string> warnings;  // things requested but not honoured
+  std::vector<std::string> warnings;                    // things requested but not honoured
 };
 
 struct ElfSegment {

@@ -58,8 +58,12 @@ void zero_guest(GuestMemory& mem, uint64_t addr, uint64_t len, const std::string
 
 // Little-endian stores into a structure being built on the host.
 void put_le(std::vector<uint8_t>& buf, size_t off, uint64_t v, unsigned len);
-inline void put32(std::vector<uint8_t>& buf, size_t off, uint32_t v) { put_le(buf, off, v, 4); }
-inline void put64(std::vector<uint8_t>& buf, size_t off, uint64_t v) { put_le(buf, off, v, 8); }
+inline void put32(std::vector<uint8_t>& buf, size_t off, uint32_t v) {
+  put_le(buf, off, v, 4);
+}
+inline void put64(std::vector<uint8_t>& buf, size_t off, uint64_t v) {
+  put_le(buf, off, v, 8);
+}
 
 // Reads a little-endian value back from guest memory (0 when outside RAM);
 // for tests and diagnostics.

@@ -64,6 +64,22 @@ void check_header_extent(const LinuxSetupHeader& h, uint64_t size) {
   }
 }
 
+// The protected-mode kernel follows the setup sectors and is syssize
+// 16-byte paragraphs long (the file may hold more, e.g. a signature).
+void check_kernel_size(const LinuxSetupHeader& h, uint64_t size) {
+  if (h.setup_bytes >= size) {
+    throw ImageError("bzImage truncated: setup_sects puts the protected-mode kernel at offset " +
+                     hex(h.setup_bytes) + ", at or past the end of the " + std::to_string(size) +
+                     "-byte file");
+  }
+  uint64_t pm_size = size - h.setup_bytes, sys_bytes = uint64_t{h.syssize} * 16;
+  if (sys_bytes > pm_size + 15) {  // syssize is rounded up to 16 bytes
+    throw ImageError("bzImage truncated: syssize says the protected-mode kernel is " +
+                     std::to_string(sys_bytes) + " bytes, the file holds " +
+                     std::to_string(pm_size));
+  }
+}
+
 // Where the initrd goes: page-aligned, as high as possible with its last
 // byte at or below `max_addr`, inside the RAM after 1 MiB, above `kernel_end`.
 uint64_t place_initrd(uint64_t size, uint64_t kernel_end, uint64_t max_addr, GuestMemory& mem) {
@@ -112,7 +128,8 @@ void write_zero_page(std::span<const uint8_t> image, const LinuxSetupHeader& h,
   std::vector<uint8_t> zp(kZeroPageSize, 0);
   std::copy(image.begin() + kHdrStart, image.begin() + h.header_end, zp.begin() + kHdrStart);
   zp[kTypeOfLoader] = kLoaderUndefined;
-  zp[kLoadflags] = (h.loadflags | kLoadedHigh) & ~kCanUseHeap;  // no real-mode heap: setup never ran
+  zp[kLoadflags] =
+      (h.loadflags | kLoadedHigh) & ~kCanUseHeap;  // no real-mode heap: setup never ran
   put32(zp, kCode32Start, static_cast<uint32_t>(kLinuxKernelAddr));
   put32(zp, kRamdiskImage, static_cast<uint32_t>(initrd_addr));
   put32(zp, kRamdiskSize, static_cast<uint32_t>(initrd_size));
@@ -201,8 +218,9 @@ LoadedImage load_pvh(std::span<const uint8_t> image, std::span<const uint8_t> in
   ElfImage elf = parse_elf(image);
   std::optional<uint32_t> entry = pvh_entry(image, elf);
   if (!entry) {
-    throw ImageError("ELF kernel has no PVH entry note (Xen XEN_ELFNOTE_PHYS32_ENTRY); build it "
-                     "with CONFIG_PVH=y or boot the bzImage");
+    throw ImageError(
+        "ELF kernel has no PVH entry note (Xen XEN_ELFNOTE_PHYS32_ENTRY); build it "
+        "with CONFIG_PVH=y or boot the bzImage");
   }
   bool inside = std::any_of(elf.loads.begin(), elf.loads.end(), [&](const ElfSegment& s) {
     return *entry >= s.paddr && *entry - s.paddr < s.memsz;
@@ -270,17 +288,7 @@ LinuxSetupHeader parse_bzimage_header(std::span<const uint8_t> image) {
   h.cmdline_size = r.u32(kCmdlineSize, "cmdline_size");
   if (h.version >= 0x020a) h.init_size = r.u32(kInitSize, "init_size");
   if (h.version >= 0x020c) h.xloadflags = r.u16(kXloadflags, "xloadflags");
-  if (h.setup_bytes >= r.size()) {
-    throw ImageError("bzImage truncated: setup_sects puts the protected-mode kernel at offset " +
-                     hex(h.setup_bytes) + ", at or past the end of the " +
-                     std::to_string(r.size()) + "-byte file");
-  }
-  uint64_t pm_size = r.size() - h.setup_bytes, sys_bytes = uint64_t{h.syssize} * 16;
-  if (sys_bytes > pm_size + 15) {  // syssize is rounded up to 16 bytes
-    throw ImageError("bzImage truncated: syssize says the protected-mode kernel is " +
-                     std::to_string(sys_bytes) + " bytes, the file holds " +
-                     std::to_string(pm_size));
-  }
+  check_kernel_size(h, r.size());
   return h;
 }
 
@@ -288,8 +296,7 @@ LoadedImage load_linux(std::span<const uint8_t> kernel, std::span<const uint8_t>
                        const std::string& cmdline, GuestMemory& mem) {
   if (is_bzimage(kernel)) return load_bzimage(kernel, initrd, cmdline, mem);
   if (is_elf(kernel)) return load_pvh(kernel, initrd, cmdline, mem);
-  throw ImageError(
-      "not a Linux kernel: neither a bzImage (\"HdrS\" at 0x202) nor an ELF vmlinux");
+  throw ImageError("not a Linux kernel: neither a bzImage (\"HdrS\" at 0x202) nor an ELF vmlinux");
 }
 
 }  // namespace rrvm

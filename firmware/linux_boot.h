@@ -42,21 +42,21 @@ namespace rrvm {
 // The setup header fields the loader uses (boot.rst, "The Real-Mode Kernel
 // Header"); offsets are those in the file and in boot_params.
 struct LinuxSetupHeader {
-  uint16_t version = 0;        // 0x206, e.g. 0x020f for 2.15
-  uint8_t loadflags = 0;       // 0x211
-  uint64_t setup_bytes = 0;    // (setup_sects + 1) * 512, setup_sects 0 meaning 4
-  uint64_t header_end = 0;     // 0x202 + the byte at 0x201
-  uint32_t syssize = 0;        // 0x1f4, protected-mode size in 16-byte units
+  uint16_t version = 0;          // 0x206, e.g. 0x020f for 2.15
+  uint8_t loadflags = 0;         // 0x211
+  uint64_t setup_bytes = 0;      // (setup_sects + 1) * 512, setup_sects 0 meaning 4
+  uint64_t header_end = 0;       // 0x202 + the byte at 0x201
+  uint32_t syssize = 0;          // 0x1f4, protected-mode size in 16-byte units
   uint32_t initrd_addr_max = 0;  // 0x22c, highest address the initrd may occupy
-  uint32_t cmdline_size = 0;   // 0x238, maximum command line length without NUL
-  uint32_t init_size = 0;      // 0x260 (2.10+), memory the kernel needs from its load address
-  uint16_t xloadflags = 0;     // 0x236 (2.12+)
-  bool kernel64() const;       // 64-bit entry point at +0x200 present
+  uint32_t cmdline_size = 0;     // 0x238, maximum command line length without NUL
+  uint32_t init_size = 0;        // 0x260 (2.10+), memory the kernel needs from its load address
+  uint16_t xloadflags = 0;       // 0x236 (2.12+)
+  bool kernel64() const;         // 64-bit entry point at +0x200 present
 };
 
 constexpr uint16_t kLinuxMinVersion = 0x0206;
-constexpr uint32_t kXenElfnotePhys32Entry = 18;    // xen/include/public/elfnote.h
-constexpr uint32_t kHvmStartMagic = 0x336ec578;    // "xEn3" with the 0x80 bit of "E" set
+constexpr uint32_t kXenElfnotePhys32Entry = 18;  // xen/include/public/elfnote.h
+constexpr uint32_t kHvmStartMagic = 0x336ec578;  // "xEn3" with the 0x80 bit of "E" set
 
 // "HdrS" at 0x202: a kernel image using the Linux boot protocol.
 bool is_bzimage(std::span<const uint8_t> image);

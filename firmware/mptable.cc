@@ -91,8 +91,8 @@ void put_pci_interrupts(EntryWriter& e, const PlatformLayout& layout, uint8_t pc
 void put_local_interrupts(EntryWriter& e, uint8_t isa_bus) {
   e.interrupt(mp::kLocalInterrupt, mp::kIntExtInt, mp::kFlagsConforms, isa_bus, 0,
               mp::kAllLocalApics, kLint0);
-  e.interrupt(mp::kLocalInterrupt, mp::kIntNmi, mp::kFlagsConforms, isa_bus, 0,
-              mp::kAllLocalApics, kLint1);
+  e.interrupt(mp::kLocalInterrupt, mp::kIntNmi, mp::kFlagsConforms, isa_bus, 0, mp::kAllLocalApics,
+              kLint1);
 }
 
 // 4.2, Table 4-2; BASE TABLE LENGTH and CHECKSUM are patched by finish().
@@ -155,8 +155,8 @@ std::vector<uint8_t> build_mp_floating_pointer(uint32_t config_table_addr) {
   // units), SPEC_REV, CHECKSUM, MP FEATURE INFORMATION BYTES 1-5.
   ByteWriter w;
   w.text("_MP_", 4).u32(config_table_addr).u8(1).u8(kSpecRev).u8(0);
-  w.u8(0);    // feature byte 1: 0 = a configuration table is present
-  w.u8(0);    // feature byte 2: IMCRP = 0, virtual wire mode
+  w.u8(0);     // feature byte 1: 0 = a configuration table is present
+  w.u8(0);     // feature byte 2: IMCRP = 0, virtual wire mode
   w.zeros(3);  // feature bytes 3-5: reserved
   std::vector<uint8_t> fp = w.take();
   set_checksum(fp, 10, 0, fp.size());

@@ -56,7 +56,7 @@ constexpr uint8_t kIntInt = 0, kIntNmi = 1, kIntSmi = 2, kIntExtInt = 3;
 // Table 4-10: PO (bits 1:0) and EL (bits 3:2); 0 = conforms to the bus.
 constexpr uint16_t kFlagsConforms = 0x00;
 constexpr uint16_t kFlagsLevelActiveHigh = (3 << 2) | 1;  // 0x0d
-constexpr uint8_t kAllLocalApics = 0xFF;  // Table 4-12: destination "all"
+constexpr uint8_t kAllLocalApics = 0xFF;                  // Table 4-12: destination "all"
 }  // namespace mp
 
 // The MP configuration table (header, base entries; no extended entries, no

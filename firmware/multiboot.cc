@@ -33,7 +33,7 @@ constexpr size_t kInfoBytes = 88;
 constexpr size_t kOffFlags = 0, kOffMemLower = 4, kOffMemUpper = 8, kOffCmdline = 16;
 constexpr size_t kOffModsCount = 20, kOffModsAddr = 24, kOffMmapLength = 44, kOffMmapAddr = 48;
 constexpr size_t kOffLoaderName = 64;
-constexpr size_t kModEntryBytes = 16;   // mod_start, mod_end, string, reserved
+constexpr size_t kModEntryBytes = 16;     // mod_start, mod_end, string, reserved
 constexpr uint32_t kMmapEntryBytes = 24;  // size (= 20), base_addr, length, type
 constexpr uint64_t kPage = 4096;
 constexpr uint64_t k4GiB = 0x100000000;
@@ -249,7 +249,8 @@ MultibootHeader find_multiboot_header(std::span<const uint8_t> image) {
                      ", expected " + hex(uint32_t(0u - (kMultibootMagic + flags))) +
                      " (magic + flags + checksum must be 0 mod 2^32)");
   }
-  throw ImageError("no Multiboot header (magic 0x1badb002, 4-byte aligned) in the first 8192 bytes");
+  throw ImageError(
+      "no Multiboot header (magic 0x1badb002, 4-byte aligned) in the first 8192 bytes");
 }
 
 LoadedImage load_multiboot(std::span<const uint8_t> image, const MultibootOptions& opts,

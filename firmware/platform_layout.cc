@@ -13,12 +13,15 @@ constexpr uint8_t kIsaBridgeSlot = 1;   // 8086:7000 PIIX3, no interrupt pin
 std::array<uint8_t, 16> pc_isa_irq_map() {
   std::array<uint8_t, 16> map{};
   for (int irq = 0; irq < 16; ++irq) map[irq] = static_cast<uint8_t>(irq);
-  map[0] = 2;                         // PIT on INTIN2 (MADT override IRQ0 -> GSI 2)
-  map[2] = PlatformLayout::kNoPin;    // the 8259 cascade, no IOAPIC input
+  map[0] = 2;                       // PIT on INTIN2 (MADT override IRQ0 -> GSI 2)
+  map[2] = PlatformLayout::kNoPin;  // the 8259 cascade, no IOAPIC input
   return map;
 }
 
-int pin_index(int pin) { return ((pin - 1) % 4 + 4) % 4; }  // 1-4 -> 0-3, total
+// Interrupt pin 1-4 (INTA#-INTD#) -> 0-3; any other value wraps (never UB).
+int pin_index(int pin) {
+  return ((pin - 1) % 4 + 4) % 4;
+}
 
 }  // namespace
 
@@ -31,7 +34,9 @@ PlatformLayout default_layout(bool with_nic) {
   return layout;
 }
 
-int pirq_for(int slot, int pin) { return ((slot & 31) + 3 + pin_index(pin)) % 4; }
+int pirq_for(int slot, int pin) {
+  return ((slot & 31) + 3 + pin_index(pin)) % 4;
+}
 
 uint8_t ioapic_pin_for(const PlatformLayout& layout, int slot, int pin) {
   return layout.pirq_to_pin[pirq_for(slot, pin)];

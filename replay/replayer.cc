@@ -215,11 +215,21 @@ std::optional<RunResult> Replayer::check_digests() {
 // After the exit was handled: timers the recording advanced here, then the
 // interrupt it injected before re-entering the guest, if any.
 std::optional<RunResult> Replayer::after_exit() {
-  while (const InputEvent* e = next_at(InputKind::kClockRead)) {
-    if (e->addr != uint64_t(ClockSource::kTimerExit)) break;
-    uint64_t t = e->value;
-    consume();
-    board_.advance_timers(t);
+  // Timer advances and console input, in the order the recording saw them.
+  for (;;) {
+    const InputEvent* e = events_.peek();
+    if (!e || e->ordinal != ordinal_) break;
+    if (e->kind == InputKind::kClockRead && e->addr == uint64_t(ClockSource::kTimerExit)) {
+      uint64_t t = e->value;
+      consume();
+      board_.advance_timers(t);
+    } else if (e->kind == InputKind::kConsoleInput) {
+      std::vector<uint8_t> bytes = e->bytes;
+      consume();
+      if (board_.console_input) board_.console_input(bytes);
+    } else {
+      break;
+    }
   }
   if (board_.stop) return std::nullopt;  // the GuestExit record follows
   if (next_at(InputKind::kInterrupt)) return inject(/*async=*/false);

@@ -49,7 +49,9 @@ std::string line_with(const std::string& text, const std::string& needle) {
   return text.substr(at, text.find('\n', at) - at);
 }
 
-void step(int n, const std::string& what) { std::cout << "\n[" << n << "/4] " << what << "\n" << std::flush; }
+void step(int n, const std::string& what) {
+  std::cout << "\n[" << n << "/4] " << what << "\n" << std::flush;
+}
 
 int cmd_demo(const std::vector<std::string>& args) {
   po::options_description desc("Demo options");
@@ -58,15 +60,17 @@ int cmd_demo(const std::vector<std::string>& args) {
                      "where to leave the traces");
   po::variables_map vm;
   try {
-    if (!parse_args(args, desc, {}, vm, "rrvm demo [--dir DIR]",
-                    "Records a timer-driven guest twice, shows the runs differ, replays one exactly.")) {
+    if (!parse_args(
+            args, desc, {}, vm, "rrvm demo [--dir DIR]",
+            "Records a timer-driven guest twice, shows the runs differ, replays one exactly.")) {
       return kExitOk;
     }
   } catch (const UsageError& e) {
     return fail(kExitUsage, e.what());
   }
   fs::path guests = guest_dir();
-  std::string timerhash = (guests / "timerhash.elf").string(), hello = (guests / "hello.elf").string();
+  std::string timerhash = (guests / "timerhash.elf").string(),
+              hello = (guests / "hello.elf").string();
   if (!fs::exists(timerhash)) {
     return fail(kExitNoInput, "test guests not found in " + guests.string() +
                                   " (build them with tools/bootstrap.sh, or set RRVM_GUEST_DIR)");
@@ -81,19 +85,22 @@ int cmd_demo(const std::vector<std::string>& args) {
   step(2, "Record the timerhash guest twice: a busy loop interrupted by the PIT at 1 kHz");
   Output ra = self("record -o " + a + " --kernel " + timerhash);
   Output rb = self("record -o " + b + " --kernel " + timerhash);
-  std::cout << "  run A: " << line_with(ra.out, "timerhash:") << "\n  run B: " << line_with(rb.out, "timerhash:")
+  std::cout << "  run A: " << line_with(ra.out, "timerhash:")
+            << "\n  run B: " << line_with(rb.out, "timerhash:")
             << "\n  Where each tick lands depends on host timing, so the hashes differ.\n"
             << "  " << line_with(ra.out, "rrvm: recorded") << "\n";
 
   step(3, "Replay run A from its trace, verified against the recording");
   Output rep = self("replay " + a);
-  std::cout << "  replay: " << line_with(rep.out, "timerhash:") << "\n  " << line_with(rep.out, "rrvm: replay")
-            << "\n";
-  bool same = line_with(rep.out, "timerhash:") == line_with(ra.out, "timerhash:") && rep.status == 0;
+  std::cout << "  replay: " << line_with(rep.out, "timerhash:") << "\n  "
+            << line_with(rep.out, "rrvm: replay") << "\n";
+  bool same =
+      line_with(rep.out, "timerhash:") == line_with(ra.out, "timerhash:") && rep.status == 0;
 
   step(4, "What the trace holds (rrvm info)");
   std::cout << self("info " + a).out;
-  std::cout << "\n" << (same ? "Replay reproduced run A exactly." : "Replay did NOT reproduce run A.")
+  std::cout << "\n"
+            << (same ? "Replay reproduced run A exactly." : "Replay did NOT reproduce run A.")
             << " Traces are in " << dir << "/ — try `rrvm dump " << a << " --kind landmark`.\n";
   return same ? kExitOk : kExitDiverged;
 }

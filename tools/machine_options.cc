@@ -24,14 +24,15 @@ po::options_description machine_options() {
       "timeout", po::value<double>()->value_name("SEC")->default_value(0),
       "stop the guest after SEC host seconds (exit 124); 0 = no limit")(
       "strict-io", po::bool_switch(), "an access to an unmapped port or address is fatal")(
-      "mptable", po::value<std::string>()->value_name("V")->default_value("fixed"),
-      "MP table: kvm84 (the seed's broken one: ISA bus only), fixed, or none")(
-      "acpi", po::value<std::string>()->value_name("on|off")->default_value("on"),
-      "ACPI tables (RSDP, FADT, MADT, DSDT)")(
-      "acpi-pic", po::value<std::string>()->value_name("on|off")->default_value("on"),
-      "include the DSDT _PIC method (off reproduces the seed)")(
-      "rtl8139-timer", po::value<std::string>()->value_name("on|off")->default_value("on"),
-      "RTL8139C+ onboard timer (TCTR/TimerInt); off behaves like kvm-84")(
+      "mptable", po::value<std::string>()->value_name("V")->default_value("none"),
+      "MP table: kvm84 (the seed's broken one: ISA bus only), fixed, or none "
+      "(only none until the board builds MP tables)")(
+      "acpi", po::value<std::string>()->value_name("on|off")->default_value("off"),
+      "ACPI tables (only off until the board builds them)")(
+      "acpi-pic", po::value<std::string>()->value_name("on|off")->default_value("off"),
+      "include the DSDT _PIC method (only off for now)")(
+      "rtl8139-timer", po::value<std::string>()->value_name("on|off")->default_value("off"),
+      "RTL8139C+ onboard timer (only off for now: no NIC yet)")(
       "net", po::value<std::string>()->value_name("B")->default_value("none"),
       "network back end: none, user (libslirp) or tap:IFNAME");
   return d;
@@ -68,9 +69,10 @@ void apply_machine_options(const po::variables_map& vm, MachineConfig& cfg) {
   }
   // Accepted and recorded, but not built yet: refuse rather than pretend.
   if (cfg.mptable != "none" || cfg.acpi || cfg.rtl8139_timer || cfg.net != "none") {
-    throw UsageError("the MP table, ACPI tables and the RTL8139C+ NIC are not part of rrvm's "
-                     "board yet: --mptable none, --acpi off, --rtl8139-timer off and --net none "
-                     "are the only values for now");
+    throw UsageError(
+        "the MP table, ACPI tables and the RTL8139C+ NIC are not part of rrvm's "
+        "board yet: --mptable none, --acpi off, --rtl8139-timer off and --net none "
+        "are the only values for now");
   }
 }
 

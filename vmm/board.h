@@ -3,7 +3,9 @@
 // device callbacks (debug-exit, ACPI power-off) leave a stop request.
 #pragma once
 
+#include <functional>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "devices/interrupt_controller.h"
@@ -19,6 +21,8 @@ struct Board {
   InterruptController* interrupts = nullptr;
   std::vector<TimedDevice*> timers;
   std::optional<RunResult> stop;
+  // Where console input goes (the COM1 receiver); returns the bytes taken.
+  std::function<size_t(std::span<const uint8_t>)> console_input;
 
   // Earliest deadline of any timer, in guest ns.
   std::optional<uint64_t> next_deadline() const {

@@ -41,8 +41,10 @@ void Machine::load_kernel(const MachineImages& images) {
 }
 
 RunResult Machine::run() {
-  VcpuLoop loop(vcpu_, ram_, board_->board(), clock_, LoopOptions{cfg_.timeout_sec, cfg_.strict_io},
-                hooks_);
+  // Console input comes from stdin when the console is stdio.
+  int console_fd = cfg_.serial == "stdio" ? 0 : -1;
+  VcpuLoop loop(vcpu_, ram_, board_->board(), clock_,
+                LoopOptions{cfg_.timeout_sec, cfg_.strict_io, console_fd}, hooks_);
   return loop.run();
 }
 

@@ -13,6 +13,7 @@ PcBoard::PcBoard(const MachineConfig& cfg, GuestRam& ram, Clock& clock, CharSink
   rtc_.set_memory_size(low, ram.size() - low);
   board_.interrupts = &pic_;
   board_.timers = {&pit_, &rtc_};
+  board_.console_input = [this](std::span<const uint8_t> bytes) { return uart_.receive(bytes); };
   map_legacy();
 }
 

@@ -24,6 +24,7 @@ namespace rrvm {
 struct LoopOptions {
   double timeout_sec = 0;  // 0: none
   bool strict_io = false;
+  int console_fd = -1;  // read console input from here (stdin); -1: none
 };
 
 class VcpuLoop {
@@ -58,10 +59,12 @@ class VcpuLoop {
   ExecHooks* hooks_;
   ExitDispatcher dispatch_;
   Kicker kicker_;
-  uint64_t timeout_host_ = 0;  // CLOCK_MONOTONIC deadline; 0: none
+  uint64_t timeout_host_ = 0;       // CLOCK_MONOTONIC deadline; 0: none
   uint64_t housekeeping_host_ = 0;  // next on_housekeeping(); 0: none
   void housekeeping();
+  void poll_console(int timeout_ms);
   uint64_t exits_ = 0, kicks_ = 0, windows_ = 0, injections_ = 0;
+  int console_fd_ = -1;
 };
 
 }  // namespace rrvm

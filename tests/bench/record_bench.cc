@@ -43,17 +43,21 @@ double median(std::vector<double> v) {
 
 void bench_guest(const std::string& guest, int reps) {
   std::string kernel = std::string(RRVM_GUEST_DIR) + "/" + guest + ".elf";
-  std::string trace = (std::filesystem::temp_directory_path() / ("rrvm-bench-" + guest + ".rrt")).string();
+  std::string trace =
+      (std::filesystem::temp_directory_path() / ("rrvm-bench-" + guest + ".rrt")).string();
   std::vector<double> run, record, replay;
   for (int i = 0; i < reps; ++i) {
     run.push_back(run_seconds({RRVM_EXE, "run", "--kernel", kernel, "--serial", "none"}));
-    record.push_back(run_seconds({RRVM_EXE, "record", "-o", trace, "--kernel", kernel, "--serial", "none"}));
+    record.push_back(
+        run_seconds({RRVM_EXE, "record", "-o", trace, "--kernel", kernel, "--serial", "none"}));
     replay.push_back(run_seconds({RRVM_EXE, "replay", trace, "--serial", "none"}));
   }
   double run_s = median(run), rec_s = median(record), rep_s = median(replay);
-  std::printf("%-10s run %7.3f s  record %7.3f s  replay %7.3f s  record/run %.3f  replay/record %.3f  trace %ju bytes\n",
-              guest.c_str(), run_s, rec_s, rep_s, rec_s / run_s, rep_s / rec_s,
-              static_cast<uintmax_t>(std::filesystem::file_size(trace)));
+  std::printf(
+      "%-10s run %7.3f s  record %7.3f s  replay %7.3f s  record/run %.3f  replay/record %.3f  "
+      "trace %ju bytes\n",
+      guest.c_str(), run_s, rec_s, rep_s, rec_s / run_s, rep_s / rec_s,
+      static_cast<uintmax_t>(std::filesystem::file_size(trace)));
   std::filesystem::remove(trace);
 }
 

@@ -17,7 +17,9 @@ namespace rrvm::trace {
 namespace {
 
 std::string bench_path() {
-  return (std::filesystem::temp_directory_path() / ("rrvm-bench-" + std::to_string(getpid()) + ".rrt")).string();
+  return (std::filesystem::temp_directory_path() /
+          ("rrvm-bench-" + std::to_string(getpid()) + ".rrt"))
+      .string();
 }
 
 HeaderInfo header() {
@@ -40,7 +42,8 @@ void realistic_mix(TraceWriter& w, uint64_t ticks) {
     for (int i = 0; i < 2; ++i) {
       ++ordinal;
       w.append({EventKind::kClockRead, 0, 0, ordinal, 0, clock + 800 + i * 900u});
-      w.append({EventKind::kPortRead, 1, 0, ordinal, 0x40, i ? uint64_t(count >> 8) : uint64_t(count & 0xff)});
+      w.append({EventKind::kPortRead, 1, 0, ordinal, 0x40,
+                i ? uint64_t(count >> 8) : uint64_t(count & 0xff)});
     }
     ++ordinal;
     w.append({EventKind::kPortRead, 1, 0, ordinal, 0x71, 0x30 + (t / 1000) % 60});

@@ -44,7 +44,8 @@ TEST(RecordReplay, TimerhashRecordingsDifferAndEachReplaysExactly) {
 TEST(RecordReplay, JsonSummaryCountsLandmarks) {
   RRVM_REQUIRE_KVM();
   std::string dir = temp_dir();
-  ASSERT_EQ(run_rrvm({"record", "-o", dir + "/t.rrt", "--kernel", guest_path("timerhash")}).status, 1);
+  ASSERT_EQ(run_rrvm({"record", "-o", dir + "/t.rrt", "--kernel", guest_path("timerhash")}).status,
+            1);
   CliResult r = run_rrvm({"replay", dir + "/t.rrt", "--json"});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("\"matched\": true"), std::string::npos) << r.out;
@@ -61,7 +62,8 @@ TEST(RecordReplay, JsonSummaryCountsLandmarks) {
 TEST(RecordReplay, Ring3LandmarksReplayOrAreReportedAsUnsupported) {
   RRVM_REQUIRE_KVM();
   std::string dir = temp_dir();
-  CliResult rec = run_rrvm({"record", "-o", dir + "/r3.rrt", "--kernel", guest_path("timerhash_ring3")});
+  CliResult rec =
+      run_rrvm({"record", "-o", dir + "/r3.rrt", "--kernel", guest_path("timerhash_ring3")});
   ASSERT_EQ(rec.status, 1) << rec.err;
   CliResult r = run_rrvm({"replay", dir + "/r3.rrt"});
   if (r.status == 0) {

@@ -37,18 +37,24 @@ bool contains(const Bytes& hay, const Bytes& needle) {
 // 5.2.6 header: signature, length, revision, checksum, "RRVM  ",
 // "RRVM" + signature, OEM revision 1, creator "RRVM", creator revision 1.
 Bytes golden_header(const char* sig, uint8_t length, uint8_t rev, uint8_t checksum) {
-  Bytes h = {uint8_t(sig[0]), uint8_t(sig[1]), uint8_t(sig[2]), uint8_t(sig[3]),
-             length, 0, 0, 0, rev, checksum, 'R', 'R', 'V', 'M', ' ', ' ',
-             'R', 'R', 'V', 'M', uint8_t(sig[0]), uint8_t(sig[1]), uint8_t(sig[2]), uint8_t(sig[3]),
-             1, 0, 0, 0, 'R', 'R', 'V', 'M', 1, 0, 0, 0};
+  auto text = [](std::string t) { return Bytes(t.begin(), t.end()); };
+  // 0x00 signature; 0x04 length (u32); 0x08 revision; 0x09 checksum.
+  Bytes h = text(sig);
+  for (uint8_t b : {length, uint8_t{0}, uint8_t{0}, uint8_t{0}, rev, checksum}) h.push_back(b);
+  // 0x0A OEM ID; 0x10 OEM table ID; 0x18 OEM revision; 0x1C creator ID;
+  // 0x20 creator revision.
+  for (const Bytes& part : {text("RRVM  "), text(std::string("RRVM") + sig), Bytes{1, 0, 0, 0},
+                            text("RRVM"), Bytes{1, 0, 0, 0}}) {
+    h.insert(h.end(), part.begin(), part.end());
+  }
   return h;
 }
 
 TEST(Acpi, RsdpMatchesGoldenBytes) {
   const Bytes golden = {
-      'R', 'S', 'D', ' ', 'P', 'T', 'R', ' ',          // signature
+      'R',  'S',  'D',  ' ',  'P',  'T',  'R',  ' ',   // signature
       0x49,                                            // checksum of bytes 0-19
-      'R', 'R', 'V', 'M', ' ', ' ',                    // OEMID
+      'R',  'R',  'V',  'M',  ' ',  ' ',               // OEMID
       0x02,                                            // revision 2 (ACPI 2.0+)
       0x00, 0x01, 0x0E, 0x00,                          // RsdtAddress 0xE0100
       0x24, 0x00, 0x00, 0x00,                          // Length 36
@@ -88,8 +94,8 @@ TEST(Acpi, FacsIs64BytesWithVersion2AndNoChecksum) {
 TEST(Acpi, MadtMatchesGoldenBytes) {
   Bytes golden = golden_header("APIC", 90, 1, 0x5D);
   const Bytes body = {
-      0x00, 0x00, 0xE0, 0xFE,  // local APIC address 0xFEE00000
-      0x01, 0x00, 0x00, 0x00,  // flags: PCAT_COMPAT
+      0x00, 0x00, 0xE0, 0xFE,                          // local APIC address 0xFEE00000
+      0x01, 0x00, 0x00, 0x00,                          // flags: PCAT_COMPAT
       0x00, 0x08, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,  // LAPIC: UID 0, ID 0, enabled
       0x01, 0x0C, 0x01, 0x00, 0x00, 0x00, 0xC0, 0xFE,  // IOAPIC: ID 1, 0xFEC00000,
       0x00, 0x00, 0x00, 0x00,                          //   GSI base 0
@@ -141,9 +147,9 @@ TEST(Acpi, FadtExtendedBlocksAreSystemIoGas) {
   const Bytes evt = {0x01, 0x20, 0x00, 0x00, 0x00, 0x06, 0, 0, 0, 0, 0, 0};
   const Bytes cnt = {0x01, 0x10, 0x00, 0x00, 0x04, 0x06, 0, 0, 0, 0, 0, 0};
   const Bytes tmr = {0x01, 0x20, 0x00, 0x00, 0x08, 0x06, 0, 0, 0, 0, 0, 0};
-  EXPECT_EQ(Bytes(f.begin() + 148, f.begin() + 160), evt);  // X_PM1a_EVT_BLK
-  EXPECT_EQ(Bytes(f.begin() + 172, f.begin() + 184), cnt);  // X_PM1a_CNT_BLK
-  EXPECT_EQ(Bytes(f.begin() + 208, f.begin() + 220), tmr);  // X_PM_TMR_BLK
+  EXPECT_EQ(Bytes(f.begin() + 148, f.begin() + 160), evt);           // X_PM1a_EVT_BLK
+  EXPECT_EQ(Bytes(f.begin() + 172, f.begin() + 184), cnt);           // X_PM1a_CNT_BLK
+  EXPECT_EQ(Bytes(f.begin() + 208, f.begin() + 220), tmr);           // X_PM_TMR_BLK
   EXPECT_EQ(Bytes(f.begin() + 160, f.begin() + 172), Bytes(12, 0));  // X_PM1b_EVT_BLK
 }
 
@@ -183,7 +189,7 @@ TEST(AcpiDsdt, PrtRoutesTheNicSlotToGsis16To19) {
   // 6.2.13: { 0x0003FFFF, pin, 0, GSI }. Slot 3: INTA -> PIRQC (18), INTB ->
   // PIRQD (19), INTC -> PIRQA (16), INTD -> PIRQB (17).
   const Bytes golden = {
-      0x08, '_', 'P', 'R', 'T', 0x12, 0x34, 0x04,                              // 4 entries
+      0x08, '_',  'P',  'R',  'T',  0x12, 0x34, 0x04,                          // 4 entries
       0x12, 0x0B, 0x04, 0x0C, 0xFF, 0xFF, 0x03, 0x00, 0x00, 0x00, 0x0A, 0x12,  // INTA 18
       0x12, 0x0B, 0x04, 0x0C, 0xFF, 0xFF, 0x03, 0x00, 0x01, 0x00, 0x0A, 0x13,  // INTB 19
       0x12, 0x0C, 0x04, 0x0C, 0xFF, 0xFF, 0x03, 0x00, 0x0A, 0x02, 0x00, 0x0A,
@@ -238,12 +244,23 @@ class AmlWalker {
   }
   size_t data(size_t at) {
     switch (b_.at(at)) {
-      case 0x00: case 0x01: return at + 1;
-      case 0x0A: return at + 2;
-      case 0x0B: return at + 3;
-      case 0x0C: return at + 5;
-      case 0x11: case 0x12: { size_t after; return pkg_end(at + 1, &after); }
-      default: fail(at); return b_.size();
+      case 0x00:
+      case 0x01:
+        return at + 1;
+      case 0x0A:
+        return at + 2;
+      case 0x0B:
+        return at + 3;
+      case 0x0C:
+        return at + 5;
+      case 0x11:
+      case 0x12: {
+        size_t after;
+        return pkg_end(at + 1, &after);
+      }
+      default:
+        fail(at);
+        return b_.size();
     }
   }
   size_t term(size_t at, const std::string& prefix) {
@@ -254,7 +271,8 @@ class AmlWalker {
         at = name(at + 1, &n);
         names_.push_back(prefix + n);
         return data(at);
-      case 0x10: case 0x14:
+      case 0x10:
+      case 0x14:
         end = pkg_end(at + 1, &after);
         after = name(after, &n);
         names_.push_back(prefix + n);
@@ -285,7 +303,7 @@ TEST(AcpiDsdt, ObjectTreeIsWellFormed) {
   Bytes d = build_dsdt(default_layout(true), {true, true});
   std::vector<std::string> names = AmlWalker(d).walk(36, d.size(), "");
   const std::vector<std::string> expected = {
-      "_SB_",          "_SB_/PCI0",      "_SB_/PCI0/_HID", "_SB_/PCI0/_ADR", "_SB_/PCI0/_BBN",
+      "_SB_",           "_SB_/PCI0",      "_SB_/PCI0/_HID", "_SB_/PCI0/_ADR", "_SB_/PCI0/_BBN",
       "_SB_/PCI0/_CRS", "_SB_/PCI0/_PRT", "_S5_",           "PICF",           "_PIC",
   };
   EXPECT_EQ(names, expected) << hexdump(d, 0);

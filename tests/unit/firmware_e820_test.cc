@@ -16,12 +16,12 @@ bool operator==(const E820Entry& a, const E820Entry& b) {
 
 TEST(E820, PcMapFor256MiB) {
   std::vector<E820Entry> want = {
-      {0x0, 0x9FC00, 1},               // 639 KiB conventional memory
-      {0x9FC00, 0x400, 2},             // EBDA
-      {0xE0000, 0x20000, 2},           // BIOS area: ACPI and MP tables
-      {0x100000, 255 * MiB, 1},        // upper memory
-      {0xFEC00000, 0x1000, 2},         // IOAPIC
-      {0xFEE00000, 0x1000, 2},         // LAPIC
+      {0x0, 0x9FC00, 1},         // 639 KiB conventional memory
+      {0x9FC00, 0x400, 2},       // EBDA
+      {0xE0000, 0x20000, 2},     // BIOS area: ACPI and MP tables
+      {0x100000, 255 * MiB, 1},  // upper memory
+      {0xFEC00000, 0x1000, 2},   // IOAPIC
+      {0xFEE00000, 0x1000, 2},   // LAPIC
   };
   std::vector<E820Entry> got = build_e820(256 * MiB);
   ASSERT_EQ(got.size(), want.size());
@@ -47,7 +47,8 @@ TEST(E820, EntriesAreSortedAndDisjoint) {
   for (uint64_t size : {2 * MiB, 255 * MiB, 3 * GiB, 3 * GiB + 4096, 64 * GiB}) {
     std::vector<E820Entry> map = build_e820(size);
     for (size_t i = 1; i < map.size(); ++i) {
-      EXPECT_LE(map[i - 1].addr + map[i - 1].size, map[i].addr) << "size " << size << " entry " << i;
+      EXPECT_LE(map[i - 1].addr + map[i - 1].size, map[i].addr)
+          << "size " << size << " entry " << i;
     }
     for (const E820Entry& e : map) EXPECT_GT(e.size, 0u);
   }

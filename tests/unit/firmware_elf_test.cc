@@ -23,8 +23,10 @@ ElfSpec kernel64() {
   s.entry = 0x200010;
   s.segments.push_back({1, 0x200000, 0x200000, test::pattern(300, 1), 0});
   s.segments.push_back({1, 0x201000, 0x201000, test::pattern(40, 9), 0x2000});  // data + bss
-  s.symbols = {{"start64", 0x200010, 0, 0 /* NOTYPE */}, {"main", 0x200040, 32, 2},
-               {"counter", 0x201000, 8, 1 /* OBJECT */}, {"printf", 0, 0, 2, 0 /* UNDEF */}};
+  s.symbols = {{"start64", 0x200010, 0, 0 /* NOTYPE */},
+               {"main", 0x200040, 32, 2},
+               {"counter", 0x201000, 8, 1 /* OBJECT */},
+               {"printf", 0, 0, 2, 0 /* UNDEF */}};
   return s;
 }
 
@@ -131,7 +133,8 @@ TEST(Elf, SegmentsMustFitInRamAboveOneMiB) {
                      {"program header 1", "0x7ff000", "outside guest RAM", "8 MiB"});
   s = kernel64();
   s.segments[1].memsz = 0xffffff0000;  // a terabyte of bss: refused without allocating it
-  expect_image_error([&] { load_elf64(build_elf(s), mem); }, {"program header 1", "outside guest RAM"});
+  expect_image_error([&] { load_elf64(build_elf(s), mem); },
+                     {"program header 1", "outside guest RAM"});
   s = kernel64();
   s.segments[0].paddr = s.segments[0].vaddr = 0x8000;
   s.entry = 0x8010;
@@ -141,7 +144,8 @@ TEST(Elf, SegmentsMustFitInRamAboveOneMiB) {
 TEST(Elf, OverlappingSegmentsAreRejected) {
   ElfSpec s = kernel64();
   s.segments[1].paddr = 0x200100;
-  expect_image_error([&] { parse_elf(build_elf(s)); }, {"program header 0", "program header 1", "overlap"});
+  expect_image_error([&] { parse_elf(build_elf(s)); },
+                     {"program header 0", "program header 1", "overlap"});
 }
 
 TEST(Elf, EmptyLoadSegmentsAreSkipped) {

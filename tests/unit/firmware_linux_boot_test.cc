@@ -75,7 +75,7 @@ TEST(LinuxBoot, ProtectedModeKernelGoesToOneMiBAnd64BitEntryIsPlus0x200) {
   EXPECT_EQ(peek_bytes(mem, 0x100000, s.kernel.size()), s.kernel);
   EXPECT_TRUE(img.long_mode_entry);
   EXPECT_EQ(img.entry, 0x100200u);
-  EXPECT_EQ(img.info_addr, 0x7000u);              // RSI
+  EXPECT_EQ(img.info_addr, 0x7000u);                // RSI
   EXPECT_EQ(img.kernel_end, 0x100000u + 0x200000);  // init_size reserves room
 }
 
@@ -100,11 +100,11 @@ TEST(LinuxBoot, ZeroPageCarriesHeaderCommandLineAndE820) {
   EXPECT_EQ(peek(mem, zp + 0x206, 2), 0x020fu);
   EXPECT_EQ(peek(mem, zp + 0x1fe, 2), 0xaa55u);
   EXPECT_EQ(peek(mem, zp + 0x238, 4), 2047u);
-  EXPECT_EQ(peek(mem, zp + 0x210, 1), 0xffu);        // type_of_loader: undefined
+  EXPECT_EQ(peek(mem, zp + 0x210, 1), 0xffu);  // type_of_loader: undefined
   uint8_t loadflags = peek(mem, zp + 0x211, 1);
-  EXPECT_TRUE(loadflags & 0x01);                     // LOADED_HIGH
-  EXPECT_FALSE(loadflags & 0x80);                    // CAN_USE_HEAP: no setup heap
-  EXPECT_EQ(peek(mem, zp + 0x214, 4), 0x100000u);    // code32_start
+  EXPECT_TRUE(loadflags & 0x01);                   // LOADED_HIGH
+  EXPECT_FALSE(loadflags & 0x80);                  // CAN_USE_HEAP: no setup heap
+  EXPECT_EQ(peek(mem, zp + 0x214, 4), 0x100000u);  // code32_start
   EXPECT_EQ(peek_string(mem, peek(mem, zp + 0x228, 4)), "console=ttyS0 root=/dev/vda");
   EXPECT_EQ(peek(mem, zp + 0x218, 4), 0u);  // no initrd
   EXPECT_EQ(peek(mem, zp + 0x21c, 4), 0u);
@@ -220,7 +220,7 @@ TEST(LinuxBoot, PvhEntryAndStartInfo) {
   EXPECT_FALSE(img.long_mode_entry);
   EXPECT_EQ(img.entry, 0x1000140u);
   EXPECT_EQ(peek_bytes(mem, 0x1000000, 4000), test::pattern(4000, 8));
-  const uint64_t si = img.info_addr;  // EBX
+  const uint64_t si = img.info_addr;             // EBX
   EXPECT_EQ(peek(mem, si + 0, 4), 0x336ec578u);  // magic
   EXPECT_EQ(peek(mem, si + 4, 4), 1u);           // version
   EXPECT_EQ(peek_string(mem, peek(mem, si + 24, 8)), "console=hvc0");
@@ -248,12 +248,17 @@ TEST(LinuxBoot, PvhFourByteNoteAndNoInitrd) {
 
 TEST(LinuxBoot, PvhErrors) {
   VectorMemory mem(64 * MiB);
-  expect_image_error([&] { load_linux(pvh_vmlinux({0, 0, 0, 1, 1, 0, 0, 0}), {}, "", mem); },
-                     {"XEN_ELFNOTE_PHYS32_ENTRY", "above 4 GiB"});
-  expect_image_error([&] { load_linux(pvh_vmlinux({0, 0, 0}), {}, "", mem); },
-                     {"3-byte value"});
-  expect_image_error([&] { load_linux(pvh_vmlinux({0, 0, 0, 2}), {}, "", mem); },
-                     {"PVH entry 0x2000000", "not a physical address"});
+  expect_image_error(
+      [&] {
+        load_linux(pvh_vmlinux({0, 0, 0, 1, 1, 0, 0, 0}), {}, "", mem);
+      },
+      {"XEN_ELFNOTE_PHYS32_ENTRY", "above 4 GiB"});
+  expect_image_error([&] { load_linux(pvh_vmlinux({0, 0, 0}), {}, "", mem); }, {"3-byte value"});
+  expect_image_error(
+      [&] {
+        load_linux(pvh_vmlinux({0, 0, 0, 2}), {}, "", mem);
+      },
+      {"PVH entry 0x2000000", "not a physical address"});
   test::ElfSpec plain;
   plain.entry = 0x1000000;
   plain.segments.push_back({1, 0x1000000, 0x1000000, test::pattern(64, 1), 0});
@@ -288,7 +293,8 @@ std::filesystem::path find_real_kernel() {
 
 TEST(LinuxBoot, LoadsARealKernelImage) {
   std::filesystem::path path = find_real_kernel();
-  if (path.empty()) GTEST_SKIP() << "no /boot/vmlinuz-* on this machine and RRVM_LINUX_KERNEL unset";
+  if (path.empty())
+    GTEST_SKIP() << "no /boot/vmlinuz-* on this machine and RRVM_LINUX_KERNEL unset";
   std::ifstream f(path, std::ios::binary);
   if (!f) GTEST_SKIP() << path << " is not readable by this user";
   Bytes image((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());

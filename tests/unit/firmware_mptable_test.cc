@@ -26,24 +26,26 @@ uint8_t sum(const Bytes& b) {
   return static_cast<uint8_t>(s);
 }
 
-void append(Bytes& to, const Bytes& more) { to.insert(to.end(), more.begin(), more.end()); }
+void append(Bytes& to, const Bytes& more) {
+  to.insert(to.end(), more.begin(), more.end());
+}
 
 // Header (Table 4-2) with the given BASE TABLE LENGTH, CHECKSUM and ENTRY COUNT.
 Bytes golden_header(uint8_t length, uint8_t checksum, uint8_t count) {
   return {
-      'P', 'C', 'M', 'P',                                      // 0x00 signature
-      length, 0x00,                                            // 0x04 base table length
-      0x04,                                                    // 0x06 spec rev 1.4
-      checksum,                                                // 0x07 checksum
-      'R', 'R', 'V', 'M', ' ', ' ', ' ', ' ',                  // 0x08 OEM ID
-      'R', 'R', 'V', 'M', '-', 'P', 'C', ' ', ' ', ' ', ' ', ' ',  // 0x10 product ID
-      0x00, 0x00, 0x00, 0x00,                                  // 0x1C OEM table pointer
-      0x00, 0x00,                                              // 0x20 OEM table size
-      count, 0x00,                                             // 0x22 entry count
-      0x00, 0x00, 0xE0, 0xFE,                                  // 0x24 local APIC 0xFEE00000
-      0x00, 0x00,                                              // 0x28 extended table length
-      0x00,                                                    // 0x2A extended checksum
-      0x00,                                                    // 0x2B reserved
+      'P',      'C',  'M',  'P',                                           // 0x00 signature
+      length,   0x00,                                                      // 0x04 base table length
+      0x04,                                                                // 0x06 spec rev 1.4
+      checksum,                                                            // 0x07 checksum
+      'R',      'R',  'V',  'M',  ' ', ' ', ' ', ' ',                      // 0x08 OEM ID
+      'R',      'R',  'V',  'M',  '-', 'P', 'C', ' ', ' ', ' ', ' ', ' ',  // 0x10 product ID
+      0x00,     0x00, 0x00, 0x00,                                          // 0x1C OEM table pointer
+      0x00,     0x00,                                                      // 0x20 OEM table size
+      count,    0x00,                                                      // 0x22 entry count
+      0x00,     0x00, 0xE0, 0xFE,  // 0x24 local APIC 0xFEE00000
+      0x00,     0x00,              // 0x28 extended table length
+      0x00,                        // 0x2A extended checksum
+      0x00,                        // 0x2B reserved
   };
 }
 
@@ -59,21 +61,21 @@ const Bytes kIoapic = {0x02, 0x01, 0x11, 0x01, 0x00, 0x00, 0xC0, 0xFE};
 // IRQ2; `irq9_flags` for IRQ 9 (the SCI).
 Bytes golden_isa(uint8_t bus, uint8_t irq9_flags) {
   return {
-      0x03, 0x00, 0x00, 0x00, bus, 0x00, 0x01, 0x02,  // IRQ0 -> INTIN2
-      0x03, 0x00, 0x00, 0x00, bus, 0x01, 0x01, 0x01,  // IRQ1
-      0x03, 0x00, 0x00, 0x00, bus, 0x03, 0x01, 0x03,  // IRQ3 (IRQ2: cascade, none)
-      0x03, 0x00, 0x00, 0x00, bus, 0x04, 0x01, 0x04,  // IRQ4
-      0x03, 0x00, 0x00, 0x00, bus, 0x05, 0x01, 0x05,  // IRQ5
-      0x03, 0x00, 0x00, 0x00, bus, 0x06, 0x01, 0x06,  // IRQ6
-      0x03, 0x00, 0x00, 0x00, bus, 0x07, 0x01, 0x07,  // IRQ7
-      0x03, 0x00, 0x00, 0x00, bus, 0x08, 0x01, 0x08,  // IRQ8
+      0x03, 0x00, 0x00,       0x00, bus, 0x00, 0x01, 0x02,  // IRQ0 -> INTIN2
+      0x03, 0x00, 0x00,       0x00, bus, 0x01, 0x01, 0x01,  // IRQ1
+      0x03, 0x00, 0x00,       0x00, bus, 0x03, 0x01, 0x03,  // IRQ3 (IRQ2: cascade, none)
+      0x03, 0x00, 0x00,       0x00, bus, 0x04, 0x01, 0x04,  // IRQ4
+      0x03, 0x00, 0x00,       0x00, bus, 0x05, 0x01, 0x05,  // IRQ5
+      0x03, 0x00, 0x00,       0x00, bus, 0x06, 0x01, 0x06,  // IRQ6
+      0x03, 0x00, 0x00,       0x00, bus, 0x07, 0x01, 0x07,  // IRQ7
+      0x03, 0x00, 0x00,       0x00, bus, 0x08, 0x01, 0x08,  // IRQ8
       0x03, 0x00, irq9_flags, 0x00, bus, 0x09, 0x01, 0x09,  // IRQ9 (SCI)
-      0x03, 0x00, 0x00, 0x00, bus, 0x0A, 0x01, 0x0A,  // IRQ10
-      0x03, 0x00, 0x00, 0x00, bus, 0x0B, 0x01, 0x0B,  // IRQ11
-      0x03, 0x00, 0x00, 0x00, bus, 0x0C, 0x01, 0x0C,  // IRQ12
-      0x03, 0x00, 0x00, 0x00, bus, 0x0D, 0x01, 0x0D,  // IRQ13
-      0x03, 0x00, 0x00, 0x00, bus, 0x0E, 0x01, 0x0E,  // IRQ14
-      0x03, 0x00, 0x00, 0x00, bus, 0x0F, 0x01, 0x0F,  // IRQ15
+      0x03, 0x00, 0x00,       0x00, bus, 0x0A, 0x01, 0x0A,  // IRQ10
+      0x03, 0x00, 0x00,       0x00, bus, 0x0B, 0x01, 0x0B,  // IRQ11
+      0x03, 0x00, 0x00,       0x00, bus, 0x0C, 0x01, 0x0C,  // IRQ12
+      0x03, 0x00, 0x00,       0x00, bus, 0x0D, 0x01, 0x0D,  // IRQ13
+      0x03, 0x00, 0x00,       0x00, bus, 0x0E, 0x01, 0x0E,  // IRQ14
+      0x03, 0x00, 0x00,       0x00, bus, 0x0F, 0x01, 0x0F,  // IRQ15
   };
 }
 
@@ -128,7 +130,7 @@ TEST(MpTable, GoldenTablesThemselvesSumToZero) {
 
 TEST(MpTable, FloatingPointerMatchesGoldenBytes) {
   const Bytes golden = {
-      '_', 'M', 'P', '_',      // signature
+      '_',  'M',  'P',  '_',   // signature
       0x10, 0x00, 0x0F, 0x00,  // config table at 0x000F0010
       0x01,                    // length: 1 paragraph
       0x04,                    // spec rev 1.4
@@ -181,7 +183,9 @@ struct ParsedTable {
   std::vector<ParsedInterrupt> interrupts;  // entry types 3 and 4
 };
 
-uint16_t le16(const Bytes& b, size_t at) { return static_cast<uint16_t>(b[at] | b[at + 1] << 8); }
+uint16_t le16(const Bytes& b, size_t at) {
+  return static_cast<uint16_t>(b[at] | b[at + 1] << 8);
+}
 
 ParsedTable parse(const Bytes& t) {
   ParsedTable p;
@@ -212,8 +216,8 @@ ParsedTable parse(const Bytes& t) {
     }
     if (type == 2) p.ioapic_ids.push_back(t[at + 1]);
     if (type >= 3) {
-      p.interrupts.push_back({type, t[at + 1], le16(t, at + 2), t[at + 4], t[at + 5], t[at + 6],
-                              t[at + 7]});
+      p.interrupts.push_back(
+          {type, t[at + 1], le16(t, at + 2), t[at + 4], t[at + 5], t[at + 6], t[at + 7]});
     }
     at += len;
   }

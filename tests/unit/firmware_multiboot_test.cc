@@ -97,16 +97,16 @@ TEST(Multiboot, InfoStructureAtSpecOffsets) {
   uint32_t flags = peek(mem, mbi + 0, 4);
   for (int bit : {0, 2, 3, 6, 9}) EXPECT_TRUE(flags & (1u << bit)) << "flags bit " << bit;
   for (int bit : {1, 4, 5, 11, 12}) EXPECT_FALSE(flags & (1u << bit)) << "flags bit " << bit;
-  EXPECT_EQ(peek(mem, mbi + 4, 4), 639u);             // mem_lower, KiB
-  EXPECT_EQ(peek(mem, mbi + 8, 4), 15u * 1024);       // mem_upper: 1 MiB .. 16 MiB
+  EXPECT_EQ(peek(mem, mbi + 4, 4), 639u);        // mem_lower, KiB
+  EXPECT_EQ(peek(mem, mbi + 8, 4), 15u * 1024);  // mem_upper: 1 MiB .. 16 MiB
   EXPECT_EQ(peek_string(mem, peek(mem, mbi + 16, 4)), "console=ttyS0 debug");
   EXPECT_EQ(peek_string(mem, peek(mem, mbi + 64, 4)), "rrvm");  // boot_loader_name
   // Modules (3.3: mod_start, mod_end, string, reserved).
   ASSERT_EQ(peek(mem, mbi + 20, 4), 1u);
   uint64_t mod = peek(mem, mbi + 24, 4);
   uint64_t start = peek(mem, mod, 4), end = peek(mem, mod + 4, 4);
-  EXPECT_EQ(start % 4096, 0u);                 // header flags bit 0: page aligned
-  EXPECT_GE(start, 0x104000u);                 // after the kernel's bss
+  EXPECT_EQ(start % 4096, 0u);  // header flags bit 0: page aligned
+  EXPECT_GE(start, 0x104000u);  // after the kernel's bss
   EXPECT_EQ(end - start, 5000u);
   EXPECT_EQ(peek_bytes(mem, start, 5000), test::pattern(5000, 42));
   EXPECT_EQ(peek_string(mem, peek(mem, mod + 8, 4)), "initrd.img");
@@ -159,6 +159,18 @@ TEST(Multiboot, AoutKludgeLoadsByHeaderAddresses) {
   EXPECT_EQ(mem.bytes()[0x202200], 0xAA);
   EXPECT_EQ(img.entry, 0x200060u);
   EXPECT_EQ(img.kernel_end, 0x202200u);
+}
+
+TEST(Multiboot, AoutKludgeStartsLoadingAtHeaderOffsetMinusHeaderAddrDelta) {
+  // Header at file offset 0x40 but only 0x20 bytes after load_addr: the
+  // first 0x20 bytes of the file (say, an a.out exec header) are not loaded.
+  test::MbAout a{0x200020, 0x200000, 0x200100, 0, 0x200030};
+  Bytes image = test::concat(test::pattern(0x40, 11), test::multiboot_header(kAout, &a));
+  image = test::concat(image, test::pattern(0x200, 17));
+  VectorMemory mem(16 * MiB);
+  LoadedImage img = load_multiboot(image, {}, mem);
+  EXPECT_EQ(peek_bytes(mem, 0x200000, 0x100), Bytes(image.begin() + 0x20, image.begin() + 0x120));
+  EXPECT_EQ(img.kernel_end, 0x200100u);
 }
 
 TEST(Multiboot, AoutKludgeLoadEndZeroLoadsTheWholeFile) {
@@ -224,8 +236,8 @@ TEST(Multiboot, SegmentOutsideRamNamesSegmentAndAddress) {
   s.is64 = false;
   s.machine = 3;
   s.entry = 0x10000c;
-  s.segments.push_back({1, 0x100000, 0x100000,
-                        test::concat(test::multiboot_header(2), test::pattern(64, 0)), 0});
+  s.segments.push_back(
+      {1, 0x100000, 0x100000, test::concat(test::multiboot_header(2), test::pattern(64, 0)), 0});
   s.segments.push_back({1, 0x2000000, 0x2000000, {}, 0x1000});  // 32 MiB, RAM is 16
   VectorMemory mem(16 * MiB);
   expect_image_error([&] { load_multiboot(test::build_elf(s), {}, mem); },
@@ -254,8 +266,8 @@ TEST(Multiboot, TruncationAndCorruptionNeverCrash) {
   VectorMemory mem(16 * MiB);
   MultibootOptions opts{"cmd", {{test::pattern(100, 1), "mod"}}};
   for (const Bytes& image : {mb_elf(false), mb_elf(true), mb_aout()}) {
-    size_t errors = test::expect_no_crash(
-        image, [&](const Bytes& b) { load_multiboot(b, opts, mem); });
+    size_t errors =
+        test::expect_no_crash(image, [&](const Bytes& b) { load_multiboot(b, opts, mem); });
     EXPECT_GT(errors, 0u);
   }
 }

@@ -82,8 +82,8 @@ inline Bytes build_elf(const ElfSpec& s) {
   b[4] = w ? 2 : 1, b[5] = 1, b[6] = 1;
   put(b, 16, s.type, 2), put(b, 18, s.machine, 2), put(b, 20, 1, 4);
   put(b, 24, s.entry, w ? 8 : 4);
-  put(b, w ? 32 : 28, eh, w ? 8 : 4);                                    // e_phoff
-  put(b, w ? 52 : 40, eh, 2), put(b, w ? 54 : 42, ph, 2);                // e_ehsize, e_phentsize
+  put(b, w ? 32 : 28, eh, w ? 8 : 4);                                     // e_phoff
+  put(b, w ? 52 : 40, eh, 2), put(b, w ? 54 : 42, ph, 2);                 // e_ehsize, e_phentsize
   put(b, w ? 56 : 44, s.segments.size(), 2), put(b, w ? 58 : 46, sh, 2);  // e_phnum, e_shentsize
   size_t data = (eh + ph * s.segments.size() + 15) & ~size_t{15};
   b.resize(data, 0);
@@ -181,7 +181,8 @@ inline size_t expect_no_crash(const Bytes& image, const std::function<void(const
       ++errors;
     }
   };
-  for (size_t len = 0; len < image.size(); ++len) attempt(Bytes(image.begin(), image.begin() + len));
+  for (size_t len = 0; len < image.size(); ++len)
+    attempt(Bytes(image.begin(), image.begin() + len));
   for (size_t i = 0; i < image.size(); ++i) {
     for (uint8_t x : {uint8_t(0xff), uint8_t(0x80), uint8_t(0x01)}) {
       Bytes b = image;

@@ -18,7 +18,6 @@
 #define EXIT_FAIL 1         /* at least one report failed */
 #define EXIT_EXCEPTION 0x70 /* an unexpected CPU exception */
 
-
 /* Multiboot 1 information structure, the fields the guests use
  * (spec 0.6.96, 3.3). */
 struct mb_info {
