@@ -183,13 +183,7 @@ std::optional<RunResult> VcpuLoop::handle_hlt() {
                              "guest halted with no timer armed and no interrupt pending", exits_);
     }
     uint64_t now = Kicker::monotonic_ns();
-    if (wake > now) {
-      struct timespec ts {
-        static_cast<time_t>((wake - now) / 1'000'000'000u),
-            static_cast<long>((wake - now) % 1'000'000'000u)
-      };
-      ::ppoll(nullptr, 0, &ts, nullptr);  // returns early on SIGINT/SIGTERM
-    }
+    if (wake > now) poll_console(static_cast<int>((wake - now + 999'999) / 1'000'000));
   }
 }
 
