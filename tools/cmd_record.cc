@@ -1,7 +1,6 @@
 // rrvm record: run a guest and write every nondeterministic input to a trace.
 #include <iostream>
 
-#include "firmware/load_error.h"
 #include "replay/session.h"
 #include "replay/trace_bridge.h"
 #include "replay/trace_header.h"
@@ -66,31 +65,26 @@ int record(const MachineConfig& cfg, const po::variables_map& vm) {
 }
 
 int cmd_record(const std::vector<std::string>& args) {
-  try {
-    po::options_description desc;
-    desc.add(record_options()).add(machine_options());
-    po::variables_map vm;
-    if (!parse_args(args, desc, {}, vm, "rrvm record -o FILE.rrt --kernel FILE [options]", kHelp)) {
-      return kExitOk;
+  return guard_guest_command([&] {
+    try {
+      po::options_description desc;
+      desc.add(record_options()).add(machine_options());
+      po::variables_map vm;
+      if (!parse_args(args, desc, {}, vm, "rrvm record -o FILE.rrt --kernel FILE [options]",
+                      kHelp)) {
+        return int(kExitOk);
+      }
+      if (!vm.count("output")) throw UsageError("-o FILE is required");
+      int level = vm["level"].as<int>();
+      if (level < 1 || level > 19) throw UsageError("--level must be 1..19");
+      MachineConfig cfg;
+      apply_machine_options(vm, cfg);
+      return record(cfg, vm);
+    } catch (const trace::TraceWriteError& e) {
+      return fail(kExitIoErr, std::string("writing the trace failed: ") + e.what() +
+                                  "; the file holds every event written before the failure");
     }
-    if (!vm.count("output")) throw UsageError("-o FILE is required");
-    int level = vm["level"].as<int>();
-    if (level < 1 || level > 19) throw UsageError("--level must be 1..19");
-    MachineConfig cfg;
-    apply_machine_options(vm, cfg);
-    return record(cfg, vm);
-  } catch (const UsageError& e) {
-    return fail(kExitUsage, e.what());
-  } catch (const InputError& e) {
-    return fail(kExitNoInput, e.what());
-  } catch (const ImageError& e) {
-    return fail(kExitDataErr, e.what());
-  } catch (const KvmUnavailable& e) {
-    return fail(kExitUnavailable, e.what());
-  } catch (const trace::TraceWriteError& e) {
-    return fail(kExitIoErr, std::string("writing the trace failed: ") + e.what() +
-                                "; the file holds every event written before the failure");
-  }
+  });
 }
 
 }  // namespace

@@ -1,13 +1,11 @@
 // rrvm run: boot a guest under KVM and wait for it to finish.
 #include <iostream>
 
-#include "firmware/load_error.h"
 #include "tools/command.h"
 #include "tools/machine_options.h"
 #include "tools/run_status.h"
 #include "tools/serial_sink.h"
 #include "vmm/kicker.h"
-#include "vmm/kvm.h"
 #include "vmm/machine.h"
 
 namespace rrvm::cli {
@@ -31,23 +29,15 @@ int boot(const MachineConfig& cfg) {
 }
 
 int cmd_run(const std::vector<std::string>& args) {
-  try {
+  return guard_guest_command([&] {
     po::variables_map vm;
     if (!parse_args(args, machine_options(), {}, vm, "rrvm run --kernel FILE [options]", kHelp)) {
-      return kExitOk;
+      return int(kExitOk);
     }
     MachineConfig cfg;
     apply_machine_options(vm, cfg);
     return boot(cfg);
-  } catch (const UsageError& e) {
-    return fail(kExitUsage, e.what());
-  } catch (const InputError& e) {
-    return fail(kExitNoInput, e.what());
-  } catch (const ImageError& e) {
-    return fail(kExitDataErr, e.what());
-  } catch (const KvmUnavailable& e) {
-    return fail(kExitUnavailable, e.what());
-  }
+  });
 }
 
 }  // namespace

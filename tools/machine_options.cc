@@ -1,5 +1,9 @@
 #include "tools/machine_options.h"
 
+#include "firmware/load_error.h"
+#include "tools/command.h"
+#include "vmm/kvm.h"
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -83,6 +87,20 @@ std::vector<uint8_t> read_file(const std::string& path) {
                              std::istreambuf_iterator<char>());
   if (in.bad()) throw InputError("error reading " + path + ": " + std::strerror(errno));
   return bytes;
+}
+
+int guard_guest_command(const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const UsageError& e) {
+    return fail(kExitUsage, e.what());
+  } catch (const InputError& e) {
+    return fail(kExitNoInput, e.what());
+  } catch (const ImageError& e) {
+    return fail(kExitDataErr, e.what());
+  } catch (const KvmUnavailable& e) {
+    return fail(kExitUnavailable, e.what());
+  }
 }
 
 MachineImages read_images(const MachineConfig& cfg) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,10 @@ struct InputError : std::runtime_error {  // missing/unreadable input file (exit
 
 // Whole file or InputError naming the path and errno text.
 std::vector<uint8_t> read_file(const std::string& path);
+
+// Runs `body`, turning the errors every guest-booting command shares into
+// their exit statuses: usage 64, missing input 66, bad image 65, no KVM 69.
+int guard_guest_command(const std::function<int()>& body);
 
 // Reads kernel and initrd named by cfg.
 MachineImages read_images(const MachineConfig& cfg);

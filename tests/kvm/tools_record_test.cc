@@ -14,6 +14,20 @@
 namespace rrvm::test {
 namespace {
 
+// Starts `rrvm record` of the spin guest (which never exits) in the background.
+pid_t spawn_spin_recording(const std::string& path) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execl(RRVM_EXE, RRVM_EXE, "record", "-o", path.c_str(), "--kernel", guest_path("spin").c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
 std::string hash_line(const std::string& out) {
   auto at = out.find("timerhash:");
   return at == std::string::npos ? "" : out.substr(at, out.find('\n', at) - at);
@@ -79,15 +93,7 @@ TEST(RecordReplay, Ring3LandmarksReplayOrAreReportedAsUnsupported) {
 TEST(RecordReplay, KilledRecordingReplaysItsPrefix) {
   RRVM_REQUIRE_KVM();
   std::string dir = temp_dir(), path = dir + "/killed.rrt";
-  pid_t pid = fork();
-  if (pid == 0) {
-    int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    dup2(null, 2);
-    execl(RRVM_EXE, RRVM_EXE, "record", "-o", path.c_str(), "--kernel", guest_path("spin").c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  pid_t pid = spawn_spin_recording(path);
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   kill(pid, SIGKILL);
   int st;
@@ -105,15 +111,7 @@ TEST(RecordReplay, KilledRecordingReplaysItsPrefix) {
 TEST(RecordReplay, SigtermEndsARecordingWithACompleteTrace) {
   RRVM_REQUIRE_KVM();
   std::string dir = temp_dir(), path = dir + "/term.rrt";
-  pid_t pid = fork();
-  if (pid == 0) {
-    int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    dup2(null, 2);
-    execl(RRVM_EXE, RRVM_EXE, "record", "-o", path.c_str(), "--kernel", guest_path("spin").c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  pid_t pid = spawn_spin_recording(path);
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
   kill(pid, SIGTERM);
   int st;
