@@ -7,12 +7,12 @@ namespace rrvm {
 RecordSummary record_machine(Machine& machine, EventSink& sink, const RecordOptions& opts) {
   DirtyTracker dirty(machine.vm(), machine.ram());
   Recorder recorder(sink, machine.vcpu(), dirty, opts);
-  machine.set_device_clock(recorder.device_clock(machine.host_clock()));
+  machine.set_device_clock(recorder.device_clock(machine.loop_clock()));
   machine.set_hooks(&recorder);
   RecordSummary s;
   s.result = machine.run();
   machine.set_hooks(nullptr);
-  machine.set_device_clock(machine.host_clock());
+  machine.set_device_clock(machine.loop_clock());
   s.events = recorder.events();
   s.landmarks = recorder.landmarks();
   s.final_memory_digest = digest_all_memory(machine.ram());
@@ -25,7 +25,7 @@ ReplaySummary replay_machine(Machine& machine, EventSource& source, const Replay
   machine.set_device_clock(replayer.device_clock());
   ReplaySummary s;
   s.result = replayer.run();
-  machine.set_device_clock(machine.host_clock());
+  machine.set_device_clock(machine.loop_clock());
   s.stats = replayer.stats();
   s.final_memory_digest = digest_all_memory(machine.ram());
   return s;

@@ -37,6 +37,11 @@ po::options_description machine_options() {
       "include the DSDT _PIC method (only off for now)")(
       "rtl8139-timer", po::value<std::string>()->value_name("on|off")->default_value("off"),
       "RTL8139C+ onboard timer (only off for now: no NIC yet)")(
+      "clock", po::value<std::string>()->value_name("C")->default_value("host"),
+      "guest time: host (the host's clock; every read is recorded) or virtual (from the "
+      "execution: each exit is 1 us, HLT skips to the next timer; a guest that waits "
+      "through I/O or HLT then runs, and records, identically every time; only a guest "
+      "spinning without exits still advances with host time)")(
       "net", po::value<std::string>()->value_name("B")->default_value("none"),
       "network back end: none, user (libslirp) or tap:IFNAME");
   return d;
@@ -55,7 +60,7 @@ void apply_machine_options(const po::variables_map& vm, MachineConfig& cfg) {
   cfg.kernel_path = vm["kernel"].as<std::string>();
   if (vm.count("initrd")) cfg.initrd_path = vm["initrd"].as<std::string>();
   for (const char* key :
-       {"mem", "cmdline", "mptable", "acpi", "acpi-pic", "rtl8139-timer", "net"}) {
+       {"mem", "cmdline", "mptable", "acpi", "acpi-pic", "rtl8139-timer", "net", "clock"}) {
     apply_override(cfg, key, vm[key].as<std::string>());
   }
   if (cfg.mem_size < (2ull << 20) || cfg.mem_size > (64ull << 30)) {

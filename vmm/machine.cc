@@ -20,7 +20,12 @@ Machine::Machine(const MachineConfig& cfg, const MachineImages& images, CharSink
   ram_.attach(vm_, /*log_dirty=*/true);
   cpuid_ = guest_cpuid(kvm_);
   vcpu_.set_cpuid(cpuid_);
-  device_clock_.target = &clock_;
+  if (cfg_.clock == "virtual") {
+    clock_ = std::make_unique<VirtualClock>();
+  } else {
+    clock_ = std::make_unique<HostClock>();
+  }
+  device_clock_.target = clock_.get();
   board_ = std::make_unique<PcBoard>(cfg_, ram_, device_clock_, serial);
   load_kernel(images);
 }
@@ -43,7 +48,7 @@ void Machine::load_kernel(const MachineImages& images) {
 RunResult Machine::run() {
   // Console input comes from stdin when the console is stdio.
   int console_fd = cfg_.serial == "stdio" ? 0 : -1;
-  VcpuLoop loop(vcpu_, ram_, board_->board(), clock_,
+  VcpuLoop loop(vcpu_, ram_, board_->board(), *clock_,
                 LoopOptions{cfg_.timeout_sec, cfg_.strict_io, console_fd}, hooks_);
   return loop.run();
 }

@@ -42,7 +42,7 @@ class Machine {
   // Runs to the end. `hooks` (recording) sees every input; set before run().
   void set_hooks(ExecHooks* hooks) { hooks_ = hooks; }
   // Devices read time through this; the recorder routes it through its
-  // logging clock and the replayer through the trace. Default: host_clock().
+  // logging clock and the replayer through the trace. Default: loop_clock().
   void set_device_clock(Clock& clock) { device_clock_.target = &clock; }
   RunResult run();
 
@@ -52,7 +52,7 @@ class Machine {
   const std::vector<CpuidEntry>& cpuid() const { return cpuid_; }
   const MachineConfig& config() const { return cfg_; }
   KvmVm& vm() { return vm_; }
-  HostClock& host_clock() { return clock_; }
+  LoopClock& loop_clock() { return *clock_; }
 
  private:
   void load_kernel(const MachineImages& images);
@@ -62,7 +62,7 @@ class Machine {
   KvmVm vm_;
   GuestRam ram_;
   KvmVcpu vcpu_;
-  HostClock clock_;
+  std::unique_ptr<LoopClock> clock_;  // --clock host | virtual
   ForwardingClock device_clock_;
   std::vector<CpuidEntry> cpuid_;
   std::unique_ptr<PcBoard> board_;

@@ -15,6 +15,7 @@ std::vector<std::pair<std::string, std::string>> MachineConfig::to_pairs() const
       {"rtl8139-timer", rtl8139_timer ? "on" : "off"},
       {"net", net},
       {"rtc-epoch", std::to_string(rtc_epoch)},
+      {"clock", clock},
   };
 }
 
@@ -49,6 +50,11 @@ void MachineConfig::set(const std::string& key, const std::string& value) {
       throw std::invalid_argument("--net takes none, user or tap:IFNAME, not '" + value + "'");
     }
     net = value;
+  } else if (key == "clock") {
+    if (value != "host" && value != "virtual") {
+      throw std::invalid_argument("--clock takes host or virtual, not '" + value + "'");
+    }
+    clock = value;
   } else if (key == "rtc-epoch") {
     rtc_epoch = std::stoull(value);
   } else {

@@ -23,6 +23,7 @@ struct MachineConfig {
   bool rtl8139_timer = true;
   std::string net = "none";         // none | user | tap:IFNAME
   uint64_t rtc_epoch = 1230768000;  // 2009-01-01T00:00:00Z, the seed's era
+  std::string clock = "host";       // host | virtual (see vmm/host_clock.h)
 
   // Machine-shape options only (not paths, serial or timeout), in a stable
   // order: what must be equal for two runs to be comparable.

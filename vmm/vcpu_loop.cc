@@ -9,7 +9,7 @@
 
 namespace rrvm {
 
-VcpuLoop::VcpuLoop(KvmVcpu& vcpu, GuestMemory& mem, Board& board, HostClock& clock,
+VcpuLoop::VcpuLoop(KvmVcpu& vcpu, GuestMemory& mem, Board& board, LoopClock& clock,
                    LoopOptions opts, ExecHooks* hooks)
     : vcpu_(vcpu),
       run_(vcpu.run_area()),
@@ -41,6 +41,7 @@ RunResult VcpuLoop::run() {
     if (!vcpu_.run()) {
       kicker_.acknowledge();
       ++kicks_;
+      clock_.on_kick();
       housekeeping();
       advance_timers(async = true);
       continue;
@@ -50,6 +51,7 @@ RunResult VcpuLoop::run() {
       advance_timers(async = true);
       continue;
     }
+    clock_.on_exit();
     hooks_->on_exit(++exits_);
     if (auto stop = handle_exit()) return finish(*stop);
     advance_timers(async = false);
@@ -129,7 +131,7 @@ void VcpuLoop::housekeeping() {
   housekeeping_host_ = Kicker::monotonic_ns() + hooks_->housekeeping_interval_ns();
 }
 
-uint64_t VcpuLoop::next_wakeup_host() const {
+uint64_t VcpuLoop::next_wakeup_host() {
   uint64_t wake = timeout_host_;
   if (housekeeping_host_ && (!wake || housekeeping_host_ < wake)) wake = housekeeping_host_;
   if (auto d = board_.next_deadline()) {
@@ -175,6 +177,7 @@ std::optional<RunResult> VcpuLoop::handle_hlt() {
                              "guest executed HLT with interrupts disabled; nothing can wake it",
                              exits_);
     }
+    if (auto due = board_.next_deadline(); due && clock_.skip_to(*due)) continue;  // virtual time
     uint64_t wake = next_wakeup_host();
     if (!wake && console_fd_ >= 0)
       wake = Kicker::monotonic_ns() + 1'000'000'000;  // input can wake it

@@ -31,7 +31,7 @@ class VcpuLoop {
  public:
   // `hooks` may be null (a plain run). `clock` is the loop's own, unlogged
   // view of time; devices get theirs from the machine.
-  VcpuLoop(KvmVcpu& vcpu, GuestMemory& mem, Board& board, HostClock& clock, LoopOptions opts,
+  VcpuLoop(KvmVcpu& vcpu, GuestMemory& mem, Board& board, LoopClock& clock, LoopOptions opts,
            ExecHooks* hooks = nullptr);
   RunResult run();
 
@@ -43,7 +43,7 @@ class VcpuLoop {
  private:
   std::optional<RunResult> check_stop();
   void prepare_entry(bool async);
-  uint64_t next_wakeup_host() const;
+  uint64_t next_wakeup_host();
   std::optional<RunResult> handle_exit();
   std::optional<RunResult> handle_hlt();
   void advance_timers(bool async);
@@ -53,7 +53,7 @@ class VcpuLoop {
   kvm_run* run_;
   GuestMemory& mem_;
   Board& board_;
-  HostClock& clock_;
+  LoopClock& clock_;
   LoopOptions opts_;
   ExecHooks default_hooks_;
   ExecHooks* hooks_;

@@ -55,6 +55,30 @@ TEST(RecordReplay, TimerhashRecordingsDifferAndEachReplaysExactly) {
   EXPECT_EQ(rb.out, b.out);
 }
 
+// --clock virtual: a guest that waits through HLT and port I/O sees time
+// derived from its own execution, so two recordings hold the same events.
+TEST(RecordReplay, VirtualClockRecordingsOfAnIdleGuestAreIdentical) {
+  RRVM_REQUIRE_KVM();
+  std::string dir = temp_dir();
+  std::string dumps[2];
+  for (int i = 0; i < 2; ++i) {
+    std::string path = dir + "/v" + std::to_string(i) + ".rrt";
+    CliResult rec =
+        run_rrvm({"record", "--clock", "virtual", "-o", path, "--kernel", guest_path("pit")});
+    ASSERT_EQ(rec.status, 1) << rec.err;
+    CliResult dump = run_rrvm({"dump", path});
+    ASSERT_EQ(dump.status, 0) << dump.err;
+    dumps[i] = dump.out;
+    CliResult rep = run_rrvm({"replay", path});
+    EXPECT_EQ(rep.status, 0) << rep.err;
+    EXPECT_EQ(rep.out, rec.out);
+  }
+  EXPECT_GT(dumps[0].size(), 1000u);
+  EXPECT_EQ(dumps[0], dumps[1]) << "virtual-clock recordings differ";
+  CliResult info = run_rrvm({"info", dir + "/v0.rrt"});
+  EXPECT_NE(info.out.find("clock: virtual"), std::string::npos) << info.out;
+}
+
 TEST(RecordReplay, JsonSummaryCountsLandmarks) {
   RRVM_REQUIRE_KVM();
   std::string dir = temp_dir();
