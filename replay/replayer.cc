@@ -5,6 +5,7 @@
 
 #include "devices/hex.h"
 #include "devices/io_device.h"
+#include "replay/untrappable.h"
 
 namespace rrvm {
 
@@ -327,6 +328,24 @@ uint64_t Replayer::TraceClock::now_ns() {
   return r_.last_clock_;
 }
 
+// Instructions near RIP whose results KVM never shows us explain most
+// divergences that no recorded input does.
+std::string Replayer::untrappable_hint(uint64_t rip) {
+  constexpr uint64_t kWindow = 512;
+  uint64_t start = rip > kWindow ? rip - kWindow : 0, gpa = 0;
+  if (!vcpu_.translate(start, &gpa)) return "";
+  std::vector<uint8_t> code(2 * kWindow);
+  while (!code.empty() && !mem_.read(gpa, code)) code.resize(code.size() / 2);
+  std::string out;
+  for (const auto& hit : find_untrappable(code, start)) {
+    out += "\n    " + hex(hit.address) + ": " + hit.text;
+  }
+  if (out.empty()) return "";
+  return "\n  hint: the guest executes instructions KVM cannot trap near rip; their results are "
+         "not in the trace and differ between runs:" +
+         out;
+}
+
 const InputEvent* Replayer::next_at(InputKind kind) {
   const InputEvent* e = events_.peek();
   return e && e->ordinal == ordinal_ && e->kind == kind ? e : nullptr;
@@ -351,6 +370,7 @@ RunResult Replayer::divergence_result() {
   kvm_regs r = vcpu_.get_regs();
   msg += "\n  rip " + hex(r.rip) + "\n  last recorded events replayed:";
   for (const auto& e : recent_) msg += "\n    " + describe(e);
+  msg += untrappable_hint(r.rip);
   return RunResult{StopReason::kDiverged, 1, msg, ordinal_};
 }
 

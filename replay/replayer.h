@@ -88,6 +88,7 @@ class Replayer final : public ExecHooks {
   void consume();
   void diverge(const std::string& what);
   RunResult divergence_result();
+  std::string untrappable_hint(uint64_t rip);
 
   EventSource& events_;
   KvmVcpu& vcpu_;

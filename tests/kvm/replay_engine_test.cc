@@ -211,6 +211,50 @@ TEST(ReplayEngine, MissingEventIsADivergenceNamingTheExit) {
   EXPECT_NE(rep.rr.message.find("at exit"), std::string::npos) << rep.rr.message;
 }
 
+// A guest that reads the TSC diverges on replay (KVM runs RDTSC without an
+// exit); the report must point at the instruction.
+TEST(ReplayEngine, DivergenceReportPointsAtRdtscNearRip) {
+  RRVM_REQUIRE_KVM();
+  std::vector<uint8_t> code = {
+      0x0F, 0x31,              // rdtsc
+      0x48, 0x89, 0xC3,        // mov rbx, rax
+      0xE4, 0x90,              // in al, 0x90   (exit: register digest)
+      0xE4, 0x90,              // in al, 0x90
+      0xB0, 0x00, 0xE6, 0xF4,  // mov al, 0; out 0xf4, al
+  };
+  auto run = [&](EventSink* sink, EventSource* source) {
+    Kvm kvm;
+    KvmVm vm(kvm);
+    GuestRam ram(4 << 20);
+    ram.attach(vm, true);
+    KvmVcpu vcpu(kvm, vm, 0);
+    vcpu.set_cpuid(guest_cpuid(kvm));
+    EXPECT_TRUE(ram.write(kCode, code));
+    enter_long_mode(vcpu, ram, 0x10000, kCode, 0);
+    Board board;
+    HostClock clock;
+    DirtyTracker dirty(vm, ram);
+    if (sink) {
+      Recorder rec(*sink, vcpu, dirty, RecordOptions{.reg_digest_every = 1, .mem_digest_every = 0});
+      Ports ports(board, rec.device_clock(clock));
+      board.pio.add(0x90, 0x70, ports);
+      VcpuLoop loop(vcpu, ram, board, clock, {}, &rec);
+      return loop.run();
+    }
+    Replayer rep(*source, vcpu, ram, board, dirty, ReplayOptions{.stall_seconds = 5});
+    Ports ports(board, rep.device_clock());
+    board.pio.add(0x90, 0x70, ports);
+    return rep.run();
+  };
+  VectorEvents events;
+  ASSERT_EQ(run(&events, nullptr).reason, StopReason::kGuestExit);
+  events.next = 0;
+  RunResult r = run(nullptr, &events);
+  ASSERT_EQ(r.reason, StopReason::kDiverged) << "the TSC moved on between record and replay";
+  EXPECT_NE(r.message.find("register digest differs"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("rdtsc"), std::string::npos) << r.message;
+}
+
 TEST(ReplayEngine, TruncatedRecordingReplaysItsPrefix) {
   RRVM_REQUIRE_KVM();
   VectorEvents events;
