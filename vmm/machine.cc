@@ -1,6 +1,7 @@
 #include "vmm/machine.h"
 
 #include "firmware/elf.h"
+#include "firmware/linux_boot.h"
 #include "firmware/load_error.h"
 #include "firmware/multiboot.h"
 #include "vmm/pc_board.h"
@@ -39,6 +40,18 @@ void Machine::load_kernel(const MachineImages& images) {
     if (!images.initrd.empty()) opts.modules.push_back({images.initrd, cfg_.initrd_path});
     LoadedImage img = load_multiboot(images.kernel, opts, ram_);
     enter_multiboot(vcpu_, static_cast<uint32_t>(img.entry), img.info_addr);
+    return;
+  }
+  if (is_bzimage(images.kernel) || is_pvh_elf(images.kernel)) {
+    // Linux boot protocol (firmware/linux_boot.h): a bzImage enters its
+    // 64-bit entry with RSI = zero page; a PVH vmlinux enters in 32-bit flat
+    // mode with EBX = hvm_start_info, the same state as a Multiboot entry.
+    LoadedImage img = load_linux(images.kernel, images.initrd, cfg_.cmdline, ram_);
+    if (img.long_mode_entry) {
+      enter_long_mode(vcpu_, ram_, kLongModePageTables, img.entry, img.info_addr);
+    } else {
+      enter_multiboot(vcpu_, static_cast<uint32_t>(img.entry), img.info_addr);
+    }
     return;
   }
   LoadedImage img = load_elf64(images.kernel, ram_);

@@ -61,6 +61,15 @@ RunResult VcpuLoop::run() {
   }
 }
 
+namespace {
+std::string timeout_message(double seconds, uint64_t rip) {
+  char b[96];
+  std::snprintf(b, sizeof b, "guest still running after --timeout %g s (rip 0x%llx)", seconds,
+                static_cast<unsigned long long>(rip));
+  return b;
+}
+}  // namespace
+
 RunResult VcpuLoop::finish(RunResult r) {
   r.exits = exits_;
   hooks_->on_stop(r);
@@ -79,10 +88,7 @@ std::optional<RunResult> VcpuLoop::check_stop() {
   }
   if (timeout_host_ && Kicker::monotonic_ns() >= timeout_host_) {
     kvm_regs r = vcpu_.get_regs();
-    return RunResult{StopReason::kTimeout, 0,
-                     "guest still running after --timeout " + std::to_string(opts_.timeout_sec) +
-                         " s (rip " + hex(r.rip) + ")",
-                     exits_};
+    return RunResult{StopReason::kTimeout, 0, timeout_message(opts_.timeout_sec, r.rip), exits_};
   }
   return std::nullopt;
 }
