@@ -1,4 +1,8 @@
-// rrvm info / dump / verify / extract: look inside a trace.
+// rrvm info / dump / verify / extract: look inside a trace. The formatting
+// lives in trace/trace_inspect.h; this file parses options and maps outcomes
+// to exit codes: 0 good, 65 corrupt (or, for verify, incomplete), 66 missing
+// file, 64 bad usage, 74 output not writable. Reasons go to stderr as one
+// line, "rrvm: error: ...".
 #include <fstream>
 #include <iostream>
 
@@ -11,27 +15,28 @@ namespace {
 
 using trace::TraceReader;
 
-// Shared shape: one positional trace, --json, and the standard exit codes
-// (0 good, 65 corrupt, 66 missing).
+// Shared shape: one positional trace file, --json, and the exit codes.
 template <typename Body>
 int with_trace(const std::vector<std::string>& args, po::options_description desc,
                const std::string& usage, const std::string& help, Body body) {
   std::string path;
   try {
-    desc.add_options()("trace", po::value<std::string>(&path)->value_name("FILE"), "trace file")(
-        "json", po::bool_switch(), "machine-readable output");
+    desc.add_options()("trace", po::value<std::string>(&path)->value_name("FILE"),
+                       "trace file (.rrt)")("json", po::bool_switch(),
+                                            "machine-readable output (JSON)");
     po::positional_options_description pos;
     pos.add("trace", 1);
     po::variables_map vm;
     if (!parse_args(args, desc, pos, vm, usage, help)) return kExitOk;
     if (path.empty()) throw UsageError("which trace? usage: " + usage);
     TraceReader reader(path);
-    return body(reader, vm);
+    return body(path, reader, vm);
   } catch (const UsageError& e) {
     return fail(kExitUsage, e.what());
   } catch (const trace::TraceMissing& e) {
     return fail(kExitNoInput, e.what());
   } catch (const trace::TraceError& e) {
+    std::cout.flush();
     return fail(kExitDataErr, path + ": " + e.what());
   }
 }
@@ -39,91 +44,113 @@ int with_trace(const std::vector<std::string>& args, po::options_description des
 int cmd_info(const std::vector<std::string>& args) {
   return with_trace(
       args, po::options_description("Options"), "rrvm info FILE.rrt [--json]",
-      "Shows a trace's header (rrvm version, host, machine configuration), the\n"
-      "embedded images, event counts by kind, size, and whether it is complete.",
-      [](TraceReader& r, const po::variables_map& vm) -> int {
+      "Shows what a trace holds: whether it is complete or where it was cut off,\n"
+      "the rrvm and host that wrote it, the machine configuration (what replay\n"
+      "will rebuild), the embedded images, event counts by kind, and its size in\n"
+      "bytes per event. Reads every event, so damage anywhere is reported (exit 65).",
+      [](const std::string& path, TraceReader& r, const po::variables_map& vm) -> int {
         trace::TraceSummary s = trace::summarize(r);
-        std::cout << (vm["json"].as<bool>() ? trace::info_json(r, s) : trace::info_text(r, s));
+        bool json = vm["json"].as<bool>();
+        std::cout << (json ? trace::info_json(path, r, s) : trace::info_text(path, r, s));
+        if (s.error) return fail(kExitDataErr, path + ": " + s.error->what());
         return kExitOk;
       });
+}
+
+trace::DumpFilter dump_filter(const po::variables_map& vm) {
+  trace::DumpFilter f;
+  if (vm.count("from")) f.from = vm["from"].as<uint64_t>();
+  if (vm.count("to")) f.to = vm["to"].as<uint64_t>();
+  if (vm.count("kind")) {
+    const std::string& k = vm["kind"].as<std::string>();
+    f.kind = trace::kind_from_name(k);
+    if (!f.kind) throw UsageError("unknown event kind '" + k + "' (see rrvm dump --help)");
+  }
+  return f;
 }
 
 int cmd_dump(const std::vector<std::string>& args) {
   po::options_description d("Options");
-  d.add_options()("from", po::value<uint64_t>()->value_name("N"), "first exit ordinal")(
-      "to", po::value<uint64_t>()->value_name("M"), "last exit ordinal")(
+  d.add_options()("from", po::value<uint64_t>()->value_name("N"),
+                  "start at exit ordinal N (through the index)")(
+      "to", po::value<uint64_t>()->value_name("M"), "stop after exit ordinal M")(
       "kind", po::value<std::string>()->value_name("K"),
-      "only events of kind K (port-read, mmio-read, clock-read, interrupt, landmark, "
-      "reg-digest, mem-digest, guest-exit, console-input, ...)");
-  return with_trace(
-      args, d, "rrvm dump FILE.rrt [--from N] [--to M] [--kind K] [--json]",
-      "Prints the events of a trace, one per line: #exit-ordinal kind fields.",
-      [](TraceReader& r, const po::variables_map& vm) -> int {
-        trace::DumpFilter f;
-        if (vm.count("from")) f.from = vm["from"].as<uint64_t>();
-        if (vm.count("to")) f.to = vm["to"].as<uint64_t>();
-        if (vm.count("kind")) {
-          f.kind = trace::kind_from_name(vm["kind"].as<std::string>());
-          if (!f.kind)
-            throw UsageError("unknown event kind '" + vm["kind"].as<std::string>() + "'");
-        }
-        std::string out;
-        trace::dump(r, f, vm["json"].as<bool>(), out);
-        std::cout << out;
-        return kExitOk;
-      });
+      "only events of kind K: port-read, mmio-read, msr-read, dma-write, interrupt, "
+      "clock-read, packet, console-input, landmark, reg-digest, mem-digest, guest-exit, note");
+  return with_trace(args, d, "rrvm dump FILE.rrt [--from N] [--to M] [--kind K] [--json]",
+                    "Prints a trace's events in order, one per line: #exit-ordinal kind fields,\n"
+                    "e.g. '#1042 port-read port=0x40 size=1 modelled' (the value is left to the\n"
+                    "device model on replay). With --json, one JSON object per line.",
+                    [](const std::string&, TraceReader& r, const po::variables_map& vm) -> int {
+                      trace::dump(r, dump_filter(vm), vm["json"].as<bool>(), std::cout);
+                      return kExitOk;
+                    });
 }
 
 int cmd_verify(const std::vector<std::string>& args) {
-  return with_trace(args, po::options_description("Options"), "rrvm verify FILE.rrt [--json]",
-                    "Checks every frame's checksum, event order, and that index and footer agree\n"
-                    "with the events. Exit 0 when the trace is complete and sound, 65 otherwise.",
-                    [](TraceReader& r, const po::variables_map& vm) -> int {
-                      trace::TraceSummary s;
-                      auto problems = trace::verify(r, &s);
-                      if (vm["json"].as<bool>()) {
-                        std::cout << "{\"ok\": " << (problems.empty() ? "true" : "false")
-                                  << ", \"events\": " << s.events << ", \"problems\": [";
-                        for (size_t i = 0; i < problems.size(); ++i) {
-                          std::cout << (i ? ", " : "") << "\"" << trace::json_escape(problems[i])
-                                    << "\"";
-                        }
-                        std::cout << "]}\n";
-                      } else if (problems.empty()) {
-                        std::cout << "ok: " << s.events << " events, complete\n";
-                      }
-                      for (const auto& p : problems) std::cerr << "rrvm: verify: " << p << "\n";
-                      return problems.empty() ? kExitOk : kExitDataErr;
-                    });
+  return with_trace(
+      args, po::options_description("Options"), "rrvm verify FILE.rrt [--json]",
+      "Checks every frame's checksum and encoding, that exit ordinals never go\n"
+      "backwards, that the trace is complete, that footer and index agree with\n"
+      "the events, and every embedded image against its hash. Exit 0 when all\n"
+      "holds, 65 otherwise (the first problem on stderr).",
+      [](const std::string& path, TraceReader& r, const po::variables_map& vm) -> int {
+        trace::VerifyResult v = trace::verify(r);
+        if (vm["json"].as<bool>())
+          std::cout << trace::verify_json(path, v);
+        else if (v.problems.empty())
+          std::cout << path << ": ok, " << v.summary.events << " events, complete\n";
+        if (v.problems.empty()) return kExitOk;
+        std::string more = v.problems.size() > 1
+                               ? " (and " + std::to_string(v.problems.size() - 1) + " more)"
+                               : "";
+        return fail(kExitDataErr, path + ": " + v.problems.front() + more);
+      });
+}
+
+int write_blob(const std::string& out, const std::vector<uint8_t>& bytes) {
+  std::ofstream f(out, std::ios::binary | std::ios::trunc);
+  f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  f.close();
+  return f ? kExitOk : fail(kExitIoErr, "cannot write " + out);
 }
 
 int cmd_extract(const std::vector<std::string>& args) {
   po::options_description d("Options");
   d.add_options()("blob", po::value<std::string>()->value_name("HASH"),
-                  "content hash (or a unique prefix)")(
+                  "content hash, or a unique prefix of one (see rrvm info)")(
       "output,o", po::value<std::string>()->value_name("FILE"), "where to write it");
-  return with_trace(args, d, "rrvm extract FILE.rrt --blob HASH -o FILE",
-                    "Writes an embedded guest image out of a trace (hashes: rrvm info).",
-                    [](TraceReader& r, const po::variables_map& vm) -> int {
-                      if (!vm.count("blob") || !vm.count("output"))
-                        throw UsageError("--blob HASH and -o FILE are required");
-                      std::vector<uint8_t> bytes = r.blob(vm["blob"].as<std::string>());
-                      std::string out = vm["output"].as<std::string>();
-                      std::ofstream f(out, std::ios::binary);
-                      f.write(reinterpret_cast<const char*>(bytes.data()),
-                              std::streamsize(bytes.size()));
-                      if (!f) return fail(kExitIoErr, "cannot write " + out);
-                      if (vm["json"].as<bool>())
-                        std::cout << "{\"bytes\": " << bytes.size() << "}\n";
-                      return kExitOk;
-                    });
+  return with_trace(
+      args, d, "rrvm extract FILE.rrt --blob HASH -o FILE [--json]",
+      "Writes an embedded guest image (kernel, initrd, ...) out of a trace,\n"
+      "checked against its content hash.",
+      [](const std::string& path, TraceReader& r, const po::variables_map& vm) -> int {
+        if (!vm.count("blob") || !vm.count("output"))
+          throw UsageError("--blob HASH and -o FILE are required");
+        std::string prefix = vm["blob"].as<std::string>(), out = vm["output"].as<std::string>();
+        std::vector<trace::BlobInfo> match;
+        for (const auto& b : r.blobs()) {
+          if (b.hash.rfind(prefix, 0) == 0) match.push_back(b);
+        }
+        if (match.size() != 1)
+          throw UsageError(std::string(match.empty() ? "no" : "more than one") + " blob in " +
+                           path + " has a hash starting with '" + prefix + "'");
+        std::vector<uint8_t> bytes = r.blob(match[0].hash);
+        if (int rc = write_blob(out, bytes)) return rc;
+        if (vm["json"].as<bool>()) {
+          std::cout << "{\"hash\": \"" << match[0].hash << "\", \"role\": \""
+                    << trace::json_escape(match[0].role) << "\", \"bytes\": " << bytes.size()
+                    << ", \"output\": \"" << trace::json_escape(out) << "\"}\n";
+        }
+        return kExitOk;
+      });
 }
 
 }  // namespace
 
-RRVM_COMMAND("info", "summarize a trace: machine, images, event counts", cmd_info);
-RRVM_COMMAND("dump", "print a trace's events", cmd_dump);
-RRVM_COMMAND("verify", "check a trace's checksums, order and completeness", cmd_verify);
+RRVM_COMMAND("info", "summarize a trace: machine, images, event counts, size", cmd_info);
+RRVM_COMMAND("dump", "print a trace's events, one per line", cmd_dump);
+RRVM_COMMAND("verify", "check a trace's checksums, order, completeness and images", cmd_verify);
 RRVM_COMMAND("extract", "write an embedded guest image out of a trace", cmd_extract);
 
 }  // namespace rrvm::cli

@@ -1,150 +1,113 @@
 #include "trace/chunk_codec.h"
 
+#include <bit>
 #include <cstring>
-#include <unordered_map>
+
+#include "trace/varint.h"
 
 namespace rrvm::trace {
 
 namespace {
 
-void put_varint(std::vector<uint8_t>& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<uint8_t>(v | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<uint8_t>(v));
+constexpr uint8_t kKindMask = 0x3f;
+constexpr uint8_t kReservedBit = 0x40;
+constexpr uint8_t kFlagBit = 0x80;
+
+bool kind_has_flag(EventKind k) {
+  return kind_is_read(k) || k == EventKind::kInterrupt;
 }
 
-uint64_t zigzag(uint64_t delta) {
-  int64_t d = static_cast<int64_t>(delta);
-  return (static_cast<uint64_t>(d) << 1) ^ static_cast<uint64_t>(d >> 63);
-}
-uint64_t unzigzag(uint64_t z) {
-  return (z >> 1) ^ (~(z & 1) + 1);
+uint8_t kind_byte(const Event& e) {
+  bool flag = e.flag != 0 && kind_has_flag(e.kind);
+  return static_cast<uint8_t>(static_cast<uint8_t>(e.kind) | (flag ? kFlagBit : 0));
 }
 
-bool has_payload(EventKind k) {
-  return k == EventKind::kDmaWrite || k == EventKind::kPacket || k == EventKind::kConsoleInput;
-}
-bool has_text(EventKind k) {
-  return k == EventKind::kGuestExit || k == EventKind::kNote;
-}
-
-// Previous values, reset per chunk so every chunk decodes on its own.
-struct DeltaState {
-  std::unordered_map<uint64_t, uint64_t> reads;  // (kind << 56) ^ address -> value
-  uint64_t clock = 0;
-  uint64_t& read(EventKind k, uint64_t addr) {
-    return reads[(static_cast<uint64_t>(k) << 56) ^ addr];
-  }
-};
-
-void encode_fields(const Event& e, DeltaState& st, std::vector<uint8_t>& f) {
+// The layout of every kind's fields, written once and used in both
+// directions (trace.capnp, Chunk, has the same table for people). `Io` is
+// Writer or Reader below.
+template <typename Io>
+void code_fields(Io& io, Event& e) {
   switch (e.kind) {
     case EventKind::kPortRead:
-    case EventKind::kMmioRead: {
-      put_varint(f, e.a);
-      f.push_back(e.size);
-      uint64_t& prev = st.read(e.kind, e.a);
-      put_varint(f, zigzag(e.b - prev));
-      prev = e.b;
+    case EventKind::kMmioRead:
+      io.arg(e.a);
+      io.arg_byte(e.size);
+      if (!e.flag) io.delta(e.kind, e.a, e.b);  // "as modelled": replay recomputes it
       break;
-    }
     case EventKind::kMsrRead:
-      put_varint(f, e.a);
-      put_varint(f, e.b);
+    case EventKind::kClockRead:
+      io.arg(e.a);
+      io.delta(e.kind, e.a, e.b);
       break;
     case EventKind::kDmaWrite:
-      put_varint(f, e.a);
+      io.arg(e.a);
+      io.side();
       break;
     case EventKind::kInterrupt:
-      put_varint(f, e.a);
-      f.push_back(e.flag);
+      io.arg(e.a);
       break;
-    case EventKind::kClockRead:
-      put_varint(f, e.a);
-      put_varint(f, zigzag(e.b - st.clock));
-      st.clock = e.b;
+    case EventKind::kPacket:
+    case EventKind::kConsoleInput:
+    case EventKind::kNote:
+      io.side();
+      break;
+    case EventKind::kLandmark:
+      io.landmark();
       break;
     case EventKind::kRegDigest:
     case EventKind::kMemDigest:
-      for (int i = 0; i < 8; ++i) f.push_back(static_cast<uint8_t>(e.b >> (8 * i)));
+      io.raw64(e.b);
       break;
     case EventKind::kGuestExit:
-      put_varint(f, e.a);
-      put_varint(f, e.b);
-      break;
-    default:
+      io.signed_arg(e.a);
+      io.arg(e.b);
+      io.side();
       break;
   }
 }
 
-// Bounds-checked reader over one Data field.
-class Cursor {
- public:
-  Cursor(capnp::Data::Reader d, uint64_t offset, const char* what)
-      : p_(d.begin()), end_(d.end()), offset_(offset), what_(what) {}
-  uint64_t varint() {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      uint8_t b = byte();
-      v |= uint64_t{b & 0x7fu} << shift;
-      if (!(b & 0x80)) return v;
-    }
-    throw TraceError(std::string("chunk ") + what_ + ": overlong number", offset_);
-  }
-  uint8_t byte() {
-    if (p_ == end_) throw TraceError(std::string("chunk ") + what_ + " ends early", offset_);
-    return *p_++;
-  }
-  bool done() const { return p_ == end_; }
+struct Writer {
+  std::vector<uint8_t>& args;
+  std::vector<uint8_t>& values;
+  std::vector<uint8_t>& payloads;
+  DeltaState& state;
+  std::span<const uint8_t> side_bytes;
+  bool wants_landmark = false;
 
- private:
-  const uint8_t* p_;
-  const uint8_t* end_;
-  uint64_t offset_;
-  const char* what_;
+  void arg(uint64_t v) { put_varint(args, v); }
+  void signed_arg(uint64_t v) { put_varint(args, zigzag(v)); }
+  void arg_byte(uint8_t b) { args.push_back(b); }
+  void delta(EventKind k, uint64_t key, uint64_t v) {
+    uint64_t& prev = state.prev(k, key);
+    put_varint(values, zigzag(v - prev));
+    prev = v;
+  }
+  void raw64(uint64_t v) { put_u64le(values, v); }
+  void side() {
+    put_varint(args, side_bytes.size());
+    payloads.insert(payloads.end(), side_bytes.begin(), side_bytes.end());
+  }
+  void landmark() { wants_landmark = true; }
 };
 
-void decode_fields(Event& e, DeltaState& st, Cursor& f) {
-  switch (e.kind) {
-    case EventKind::kPortRead:
-    case EventKind::kMmioRead: {
-      e.a = f.varint();
-      e.size = f.byte();
-      uint64_t& prev = st.read(e.kind, e.a);
-      e.b = prev + unzigzag(f.varint());
-      prev = e.b;
-      break;
-    }
-    case EventKind::kMsrRead:
-      e.a = f.varint();
-      e.b = f.varint();
-      break;
-    case EventKind::kDmaWrite:
-      e.a = f.varint();
-      break;
-    case EventKind::kInterrupt:
-      e.a = f.varint();
-      e.flag = f.byte();
-      break;
-    case EventKind::kClockRead:
-      e.a = f.varint();
-      e.b = st.clock + unzigzag(f.varint());
-      st.clock = e.b;
-      break;
-    case EventKind::kRegDigest:
-    case EventKind::kMemDigest:
-      for (int i = 0; i < 8; ++i) e.b |= uint64_t{f.byte()} << (8 * i);
-      break;
-    case EventKind::kGuestExit:
-      e.a = f.varint();
-      e.b = f.varint();
-      break;
-    default:
-      break;
+struct Reader {
+  Cursor args, values, payloads;
+  DeltaState& state;
+  std::span<const uint8_t> side_bytes;
+  bool wants_landmark = false;
+
+  void arg(uint64_t& v) { v = args.varint(); }
+  void signed_arg(uint64_t& v) { v = unzigzag(args.varint()); }
+  void arg_byte(uint8_t& b) { b = args.byte(); }
+  void delta(EventKind k, uint64_t key, uint64_t& v) {
+    uint64_t& prev = state.prev(k, key);
+    v = prev + unzigzag(values.varint());
+    prev = v;
   }
-}
+  void raw64(uint64_t& v) { v = values.u64le(); }
+  void side() { side_bytes = payloads.bytes(args.varint()); }
+  void landmark() { wants_landmark = true; }
+};
 
 void encode_landmark(const LandmarkData& lm, schema::Landmark::Builder b) {
   b.setRip(lm.rip);
@@ -152,85 +115,169 @@ void encode_landmark(const LandmarkData& lm, schema::Landmark::Builder b) {
   for (unsigned i = 0; i < 16; ++i) g.set(i, lm.gprs[i]);
   b.setRflags(lm.rflags);
   b.setMemDigest(lm.mem_digest);
+  b.setHits(lm.hits);
   b.setCpl(lm.cpl);
 }
 
 LandmarkData decode_landmark(schema::Landmark::Reader r, uint64_t offset) {
-  LandmarkData lm;
   auto gprs = r.getGprs();
   if (gprs.size() != 16) throw TraceError("landmark without 16 registers", offset);
+  LandmarkData lm;
   lm.rip = r.getRip();
   for (unsigned i = 0; i < 16; ++i) lm.gprs[i] = gprs[i];
   lm.rflags = r.getRflags();
   lm.mem_digest = r.getMemDigest();
+  lm.hits = r.getHits();
   lm.cpl = r.getCpl();
   return lm;
 }
 
+std::span<const uint8_t> bytes_of(capnp::Data::Reader d) {
+  return {d.begin(), d.size()};
+}
+
+// One event's kind byte, checked.
+Event start_event(uint8_t byte, uint64_t ordinal, uint64_t offset) {
+  auto kind = static_cast<EventKind>(byte & kKindMask);
+  if ((byte & kKindMask) >= kEventKinds)
+    throw TraceError("unknown event kind " + std::to_string(byte & kKindMask), offset);
+  if ((byte & kReservedBit) || ((byte & kFlagBit) && !kind_has_flag(kind)))
+    throw TraceError("reserved bits set in an event kind", offset);
+  Event e;
+  e.kind = kind;
+  e.flag = (byte & kFlagBit) ? 1 : 0;
+  e.ordinal = ordinal;
+  return e;
+}
+
 }  // namespace
 
-void encode_chunk(const EventBatch& batch, schema::Chunk::Builder out) {
-  std::vector<uint8_t> kinds, ordinals, fields;
-  kinds.reserve(batch.events.size());
-  ordinals.reserve(batch.events.size());
-  fields.reserve(batch.events.size() * 4);
-  DeltaState st;
-  uint64_t first = batch.events.empty() ? 0 : batch.events.front().ordinal, prev = first;
-  for (const Event& e : batch.events) {
-    kinds.push_back(static_cast<uint8_t>(e.kind));
-    put_varint(ordinals, e.ordinal - prev);
-    prev = e.ordinal;
-    encode_fields(e, st, fields);
+uint64_t& DeltaState::prev(EventKind kind, uint64_t key) {
+  auto k = static_cast<uint8_t>(kind);
+  size_t mask = slots_.size() - 1;
+  int shift = 64 - std::countr_zero(slots_.size());  // the product's top bits (Fibonacci hashing)
+  size_t i = static_cast<size_t>(((key ^ (uint64_t{k} << 59)) * 0x9E3779B97F4A7C15ull) >> shift);
+  for (;; i = (i + 1) & mask) {
+    Slot& s = slots_[i];
+    if (s.used && s.key == key && s.kind == k) return s.value;
+    if (!s.used) break;
   }
-  out.setFirstOrdinal(first);
-  out.setCount(static_cast<uint32_t>(batch.events.size()));
-  out.setKinds(kj::arrayPtr(kinds.data(), kinds.size()));
-  out.setOrdinals(kj::arrayPtr(ordinals.data(), ordinals.size()));
-  out.setFields(kj::arrayPtr(fields.data(), fields.size()));
-  auto lms = out.initLandmarks(static_cast<unsigned>(batch.landmarks.size()));
-  for (unsigned i = 0; i < batch.landmarks.size(); ++i) encode_landmark(batch.landmarks[i], lms[i]);
-  auto pls = out.initPayloads(static_cast<unsigned>(batch.payloads.size()));
-  for (unsigned i = 0; i < batch.payloads.size(); ++i) {
-    pls.set(i, kj::arrayPtr(batch.payloads[i].data(), batch.payloads[i].size()));
+  if (2 * (used_ + 1) > slots_.size()) {
+    grow();
+    return prev(kind, key);
   }
-  auto txt = out.initTexts(static_cast<unsigned>(batch.texts.size()));
-  for (unsigned i = 0; i < batch.texts.size(); ++i) txt.set(i, batch.texts[i]);
+  slots_[i] = Slot{key, 0, k, true};
+  ++used_;
+  return slots_[i].value;
+}
+
+void DeltaState::grow() {
+  std::vector<Slot> old = std::move(slots_);
+  slots_.assign(old.size() * 2, Slot{});
+  used_ = 0;
+  for (const Slot& s : old) {
+    if (s.used) prev(static_cast<EventKind>(s.kind), s.key) = s.value;
+  }
+}
+
+void DeltaState::clear() {
+  if (used_ == 0) return;
+  if (slots_.size() > 1024)
+    slots_.assign(64, Slot{});
+  else
+    std::fill(slots_.begin(), slots_.end(), Slot{});
+  used_ = 0;
+}
+
+void ChunkEncoder::clear() {
+  for (auto* col : {&kinds_, &ordinals_, &args_, &values_, &payloads_}) col->clear();
+  landmarks_.clear();
+  std::fill(counts_.begin(), counts_.end(), 0);
+  delta_.clear();
+  first_ = last_ = 0;
+}
+
+void ChunkEncoder::start(const Event& e) {
+  if (kinds_.empty()) first_ = last_ = e.ordinal;
+  kinds_.push_back(kind_byte(e));
+  put_varint(ordinals_, e.ordinal - last_);
+  last_ = e.ordinal;
+  ++counts_[static_cast<size_t>(e.kind) % kEventKinds];
+}
+
+void ChunkEncoder::encode_fields(const Event& e, std::span<const uint8_t> side) {
+  Writer w{args_, values_, payloads_, delta_, side};
+  Event copy = e;
+  copy.flag = (kind_byte(e) & kFlagBit) ? 1 : 0;
+  code_fields(w, copy);
+}
+
+void ChunkEncoder::add(const Event& e, std::span<const uint8_t> side) {
+  if (e.kind == EventKind::kLandmark) {
+    LandmarkData lm;
+    if (side.size() == sizeof lm) std::memcpy(&lm, side.data(), sizeof lm);
+    add_landmark(e, lm);
+    return;
+  }
+  start(e);
+  encode_fields(e, side);
+}
+
+void ChunkEncoder::add_landmark(const Event& e, const LandmarkData& lm) {
+  Event l = Event::landmark(e.ordinal);
+  start(l);
+  landmarks_.push_back(lm);
+}
+
+void ChunkEncoder::finish(schema::Chunk::Builder out) const {
+  auto data = [](const std::vector<uint8_t>& v) { return kj::arrayPtr(v.data(), v.size()); };
+  out.setFirstOrdinal(first_);
+  out.setCount(static_cast<uint32_t>(kinds_.size()));
+  out.setKinds(data(kinds_));
+  out.setOrdinals(data(ordinals_));
+  out.setArgs(data(args_));
+  out.setValues(data(values_));
+  out.setPayloads(data(payloads_));
+  auto lms = out.initLandmarks(static_cast<unsigned>(landmarks_.size()));
+  for (unsigned i = 0; i < lms.size(); ++i) encode_landmark(landmarks_[i], lms[i]);
 }
 
 void decode_chunk(schema::Chunk::Reader in, uint64_t offset, EventBatch& out) {
   out.clear();
-  auto kinds = in.getKinds();
+  auto kinds = bytes_of(in.getKinds());
   if (kinds.size() != in.getCount())
-    throw TraceError("chunk event count does not match its kinds", offset);
-  Cursor ord(in.getOrdinals(), offset, "ordinals"), fld(in.getFields(), offset, "fields");
-  auto lms = in.getLandmarks();
-  auto pls = in.getPayloads();
-  auto txt = in.getTexts();
-  size_t nl = 0, np = 0, nt = 0;
-  DeltaState st;
+    throw TraceError("chunk event count does not match its kinds column", offset);
+  DeltaState delta;
+  Reader r{Cursor(bytes_of(in.getArgs()), offset, "args"),
+           Cursor(bytes_of(in.getValues()), offset, "values"),
+           Cursor(bytes_of(in.getPayloads()), offset, "payloads"),
+           delta,
+           {}};
+  Cursor ordinals(bytes_of(in.getOrdinals()), offset, "ordinals");
+  auto landmarks = in.getLandmarks();
   uint64_t ordinal = in.getFirstOrdinal();
   out.events.reserve(kinds.size());
-  for (uint8_t k : kinds) {
-    if (k >= kEventKinds) throw TraceError("unknown event kind " + std::to_string(k), offset);
-    Event e;
-    e.kind = static_cast<EventKind>(k);
-    ordinal += ord.varint();
-    e.ordinal = ordinal;
-    decode_fields(e, st, fld);
-    if (e.kind == EventKind::kLandmark) {
-      if (nl >= lms.size()) throw TraceError("chunk lists fewer landmarks than it uses", offset);
-      out.landmarks.push_back(decode_landmark(lms[static_cast<unsigned>(nl++)], offset));
-    } else if (has_payload(e.kind)) {
-      if (np >= pls.size()) throw TraceError("chunk lists fewer payloads than it uses", offset);
-      auto d = pls[static_cast<unsigned>(np++)];
-      out.payloads.emplace_back(d.begin(), d.end());
-    } else if (has_text(e.kind)) {
-      if (nt >= txt.size()) throw TraceError("chunk lists fewer texts than it uses", offset);
-      out.texts.emplace_back(txt[static_cast<unsigned>(nt++)].cStr());
+  for (uint8_t byte : kinds) {
+    ordinal += ordinals.varint();
+    Event e = start_event(byte, ordinal, offset);
+    r.wants_landmark = false;
+    code_fields(r, e);
+    if (r.wants_landmark) {
+      if (out.landmarks.size() >= landmarks.size())
+        throw TraceError("chunk has fewer landmarks than landmark events", offset);
+      out.landmarks.push_back(
+          decode_landmark(landmarks[static_cast<unsigned>(out.landmarks.size())], offset));
+    } else if (kind_has_bytes(e.kind)) {
+      out.payloads.emplace_back(r.side_bytes.begin(), r.side_bytes.end());
+    } else if (kind_has_text(e.kind)) {
+      out.texts.emplace_back(r.side_bytes.begin(), r.side_bytes.end());
     }
     out.events.push_back(e);
   }
-  if (!ord.done() || !fld.done()) throw TraceError("chunk has trailing bytes", offset);
+  if (!ordinals.done() || !r.args.done() || !r.values.done() || !r.payloads.done() ||
+      out.landmarks.size() != landmarks.size()) {
+    throw TraceError("chunk has data beyond its events", offset);
+  }
 }
 
 }  // namespace rrvm::trace

@@ -1,11 +1,12 @@
-// Events <-> Chunk records. Events are stored column-wise as LEB128 bytes:
-// ordinals as deltas, read values as zigzag deltas from the previous value of
-// the same port or address, clock values as deltas from the previous clock
-// value, so the hot events (PIT reads, clock reads, interrupts) take one to
-// three bytes before zstd and less after it. Chunks decode independently.
+// Events <-> Chunk records (trace.capnp, Chunk): column-wise varints with
+// ordinals as deltas and read values as deltas from the previous value of
+// the same port, address, MSR or clock source, so hot events take a byte or
+// two before zstd and a fraction of that after it. Chunks decode on their own.
+// Internal to trace/ (and its tests and benchmark).
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -14,8 +15,56 @@
 
 namespace rrvm::trace {
 
-// Events plus the side tables of the kinds that carry more than numbers,
-// each consumed in event order.
+// The previous value per (kind, port/address/msr/source): a small open-
+// addressing table, cleared at every chunk start. Its size is bounded by the
+// number of events in the chunk.
+class DeltaState {
+ public:
+  uint64_t& prev(EventKind kind, uint64_t key);
+  void clear();
+
+ private:
+  struct Slot {
+    uint64_t key = 0, value = 0;
+    uint8_t kind = 0;
+    bool used = false;
+  };
+  void grow();
+  std::vector<Slot> slots_ = std::vector<Slot>(64);
+  size_t used_ = 0;
+};
+
+// Builds one chunk, event by event. Reused across chunks: clear() keeps the
+// column buffers' capacity.
+class ChunkEncoder {
+ public:
+  void clear();
+  // `side` is the event's bytes (dma-write, packet, console-input) or text
+  // (guest-exit, note); empty for the other kinds.
+  void add(const Event& e, std::span<const uint8_t> side = {});
+  void add_landmark(const Event& e, const LandmarkData& lm);
+
+  size_t events() const { return kinds_.size(); }
+  size_t side_bytes() const { return payloads_.size() + landmarks_.size() * sizeof(LandmarkData); }
+  uint64_t first_ordinal() const { return first_; }
+  uint64_t last_ordinal() const { return last_; }
+  const std::vector<uint64_t>& counts() const { return counts_; }
+
+  void finish(schema::Chunk::Builder out) const;
+
+ private:
+  void start(const Event& e);
+  void encode_fields(const Event& e, std::span<const uint8_t> side);
+
+  std::vector<uint8_t> kinds_, ordinals_, args_, values_, payloads_;
+  std::vector<LandmarkData> landmarks_;
+  std::vector<uint64_t> counts_ = std::vector<uint64_t>(kEventKinds, 0);
+  DeltaState delta_;
+  uint64_t first_ = 0, last_ = 0;
+};
+
+// A decoded chunk: events plus the side data of the kinds that have it, each
+// list in event order.
 struct EventBatch {
   std::vector<Event> events;
   std::vector<LandmarkData> landmarks;
@@ -29,9 +78,9 @@ struct EventBatch {
   }
 };
 
-void encode_chunk(const EventBatch& batch, schema::Chunk::Builder out);
 // Throws TraceError naming `offset` (the frame's file offset) when the chunk
-// is inconsistent: counts that do not match, truncated fields, bad kinds.
+// is inconsistent: counts that disagree, short or overlong columns, unknown
+// kinds, reserved bits set.
 void decode_chunk(schema::Chunk::Reader in, uint64_t offset, EventBatch& out);
 
 }  // namespace rrvm::trace

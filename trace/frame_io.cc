@@ -1,91 +1,189 @@
 #include "trace/frame_io.h"
 
-#include <capnp/serialize.h>
+#include <xxhash.h>
 
 #include <cstring>
 
-#include "trace/event.h"
-
 namespace rrvm::trace {
 
-std::vector<uint8_t> make_frame(capnp::MessageBuilder& message, ZSTD_CCtx* cctx, int level) {
-  kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
-  auto bytes = words.asBytes();
-  if (bytes.size() > kMaxFrameContent) throw TraceWriteError("trace record larger than 64 MiB");
+namespace {
+
+constexpr char kTrailerTag[8] = {'R', 'R', 'V', 'M', 'I', 'D', 'X', 0};
+constexpr size_t kSkippableKept = 64;
+constexpr size_t kMaxFrameHeader = 18;  // RFC 8878, 3.1.1.1
+constexpr uint64_t kFirstRead = 64 * 1024;
+constexpr size_t kDictIdBytes[4] = {0, 1, 2, 4};
+constexpr size_t kContentSizeBytes[4] = {0, 2, 4, 8};
+
+uint32_t le32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+Frame frame(Frame::Kind kind, uint64_t offset, std::string why) {
+  Frame f;
+  f.kind = kind;
+  f.offset = offset;
+  f.why = std::move(why);
+  return f;
+}
+
+Frame read_skippable(const ByteSource& src, uint64_t offset, const std::vector<uint8_t>& head,
+                     Frame::Kind cut) {
+  uint64_t len = le32(head.data() + 4);
+  if (8 + len > src.size() - offset) return frame(cut, offset, "a skippable frame is cut off");
+  Frame f = frame(Frame::kSkippable, offset, "");
+  f.size = 8 + len;
+  f.bytes = src.read(offset, static_cast<size_t>(8 + std::min<uint64_t>(len, kSkippableKept)));
+  return f;
+}
+
+}  // namespace
+
+kj::Array<capnp::word> message_bytes(capnp::MessageBuilder& message) {
+  return capnp::messageToFlatArray(message);
+}
+
+std::vector<uint8_t> compress_frame(std::span<const uint8_t> content, ZSTD_CCtx* cctx, int level) {
+  if (content.size() > kMaxFrameContent)
+    throw TraceWriteError("a trace record would exceed 64 MiB");
   ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only);
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1);
-  std::vector<uint8_t> out(ZSTD_compressBound(bytes.size()));
-  size_t n = ZSTD_compress2(cctx, out.data(), out.size(), bytes.begin(), bytes.size());
+  std::vector<uint8_t> out(ZSTD_compressBound(content.size()));
+  size_t n = ZSTD_compress2(cctx, out.data(), out.size(), content.data(), content.size());
   if (ZSTD_isError(n)) throw TraceWriteError(std::string("zstd: ") + ZSTD_getErrorName(n));
   out.resize(n);
   return out;
 }
 
+std::vector<uint8_t> record_frame(capnp::MessageBuilder& message, ZSTD_CCtx* cctx, int level) {
+  kj::Array<capnp::word> words = message_bytes(message);
+  auto bytes = words.asBytes();
+  return compress_frame({bytes.begin(), bytes.size()}, cctx, level);
+}
+
 std::vector<uint8_t> make_trailer(uint64_t index_offset) {
   std::vector<uint8_t> t(kTrailerSize);
-  uint32_t magic = kSkippableMagic, len = 16;
+  uint32_t magic = kSkippableMagic, len = kTrailerSize - 8;
   std::memcpy(t.data(), &magic, 4);
   std::memcpy(t.data() + 4, &len, 4);
   std::memcpy(t.data() + 8, kTrailerTag, 8);
   std::memcpy(t.data() + 16, &index_offset, 8);
+  uint64_t check = XXH64(t.data() + 8, 16, 0);
+  std::memcpy(t.data() + 24, &check, 8);
   return t;
 }
 
-bool read_trailer(std::span<const uint8_t> file, uint64_t* index_offset) {
-  if (file.size() < kTrailerSize) return false;
-  const uint8_t* t = file.data() + file.size() - kTrailerSize;
-  uint32_t magic, len;
-  std::memcpy(&magic, t, 4);
-  std::memcpy(&len, t + 4, 4);
-  if (magic != kSkippableMagic || len != 16 || std::memcmp(t + 8, kTrailerTag, 8) != 0)
-    return false;
-  std::memcpy(index_offset, t + 16, 8);
-  return *index_offset < file.size() - kTrailerSize;
+std::optional<uint64_t> parse_trailer(std::span<const uint8_t> tail, uint64_t file_size) {
+  if (tail.size() != kTrailerSize) return std::nullopt;
+  if ((le32(tail.data()) & 0xFFFFFFF0u) != kSkippableMagic || le32(tail.data() + 4) != 24 ||
+      std::memcmp(tail.data() + 8, kTrailerTag, 8) != 0) {
+    return std::nullopt;
+  }
+  uint64_t at = file_size - kTrailerSize, index_offset, check;
+  std::memcpy(&index_offset, tail.data() + 16, 8);
+  std::memcpy(&check, tail.data() + 24, 8);
+  if (check != XXH64(tail.data() + 8, 16, 0) || le32(tail.data()) != kSkippableMagic)
+    throw TraceError("damaged trailer (index pointer checksum mismatch)", at);
+  if (index_offset >= at) throw TraceError("trailer points past the end of the trace", at);
+  return index_offset;
 }
 
-FrameInfo scan_frame(std::span<const uint8_t> rest) {
-  if (rest.size() < 8) return {FrameInfo::kTruncated, 0, "a frame header is cut off"};
-  uint32_t magic;
-  std::memcpy(&magic, rest.data(), 4);
-  if ((magic & 0xFFFFFFF0u) == kSkippableMagic) {
-    uint32_t len;
-    std::memcpy(&len, rest.data() + 4, 4);
-    if (len > rest.size() - 8) return {FrameInfo::kTruncated, 0, "a skippable frame is cut off"};
-    return {FrameInfo::kSkippable, 8ull + len, ""};
+namespace {
+
+// Checks a zstd frame header (RFC 8878, 3.1.1.1); returns kRecord with the
+// content size in `size`, or why the frame is unusable.
+Frame zstd_header(const std::vector<uint8_t>& head, uint64_t offset, Frame::Kind cut) {
+  // Frame_Header_Descriptor: the header's length, dictionary, checksum flag.
+  uint8_t fhd = head[4];
+  bool single = fhd & 0x20;
+  size_t need = 5 + (single ? 0 : 1) + kDictIdBytes[fhd & 3] +
+                (fhd >> 6 == 0 ? (single ? 1 : 0) : kContentSizeBytes[fhd >> 6]);
+  if (head.size() < need) return frame(cut, offset, "a frame header is cut off");
+  // We never write a dictionary, the reserved bit or the unused bit.
+  if ((fhd & 0x1b) != 0) return frame(Frame::kCorrupt, offset, "bad zstd frame header");
+  if (!(fhd & 0x04)) return frame(Frame::kCorrupt, offset, "zstd frame without a checksum");
+  unsigned long long content = ZSTD_getFrameContentSize(head.data(), head.size());
+  if (content == ZSTD_CONTENTSIZE_ERROR)
+    return frame(Frame::kCorrupt, offset, "bad zstd frame header");
+  if (content == ZSTD_CONTENTSIZE_UNKNOWN || content > kMaxFrameContent)
+    return frame(Frame::kCorrupt, offset, "zstd frame content size missing or above 64 MiB");
+  Frame f = frame(Frame::kRecord, offset, "");
+  f.size = content;
+  return f;
+}
+
+// The whole frame of `content` bytes at `offset`. A frame zstd wrote is
+// never larger than compressBound; read up to that in growing steps (most
+// frames are far smaller than their content).
+Frame zstd_frame(const ByteSource& src, uint64_t offset, uint64_t content, Frame::Kind cut) {
+  uint64_t left = src.size() - offset;
+  uint64_t limit = std::min<uint64_t>(ZSTD_compressBound(static_cast<size_t>(content)) + 64, left);
+  Frame f = frame(Frame::kRecord, offset, "");
+  size_t size = 0;
+  for (uint64_t want = std::min(kFirstRead, limit);; want = std::min(want * 4, limit)) {
+    f.bytes = src.read(offset, static_cast<size_t>(want));
+    size = ZSTD_findFrameCompressedSize(f.bytes.data(), f.bytes.size());
+    if (!ZSTD_isError(size) || want == limit) break;
   }
-  if (magic != ZSTD_MAGICNUMBER)
-    return {FrameInfo::kCorrupt, 0, "not a zstd frame (bad magic number)"};
-  unsigned long long content = ZSTD_getFrameContentSize(rest.data(), rest.size());
-  if (content == ZSTD_CONTENTSIZE_ERROR) return {FrameInfo::kCorrupt, 0, "bad zstd frame header"};
-  if (content == ZSTD_CONTENTSIZE_UNKNOWN || content > kMaxFrameContent) {
-    return {FrameInfo::kCorrupt, 0, "zstd frame content size missing or above 64 MiB"};
-  }
-  size_t size = ZSTD_findFrameCompressedSize(rest.data(), rest.size());
   if (ZSTD_isError(size)) {
-    // zstd cannot tell a cut-off frame from a damaged one; a frame that
-    // runs to the end of the file is the common, benign case.
-    return {FrameInfo::kTruncated, 0,
-            std::string("incomplete zstd frame (") + ZSTD_getErrorName(size) + ")"};
+    Frame::Kind kind = f.bytes.size() == left ? cut : Frame::kCorrupt;
+    return frame(kind, offset,
+                 kind == Frame::kTruncated
+                     ? std::string("the last frame is cut off")
+                     : std::string("damaged zstd frame (") + ZSTD_getErrorName(size) + ")");
   }
-  return {FrameInfo::kRecord, size, ""};
+  f.bytes.resize(size);
+  f.size = size;
+  return f;
 }
 
-std::vector<capnp::word> decompress_frame(std::span<const uint8_t> frame, uint64_t offset,
-                                          ZSTD_DCtx* dctx) {
+}  // namespace
+
+Frame read_frame(const ByteSource& src, uint64_t offset, bool end_is_known) {
+  if (offset >= src.size()) return frame(Frame::kEnd, offset, "");
+  std::vector<uint8_t> head = src.read(offset, kMaxFrameHeader);
+  // Running out of bytes is a cut-off trace, unless the trace says where it ends.
+  Frame::Kind cut = end_is_known ? Frame::kCorrupt : Frame::kTruncated;
+  uint32_t magic = 0;
+  if (head.size() >= 4) std::memcpy(&magic, head.data(), 4);
+  bool known = magic == ZSTD_MAGICNUMBER || (magic & 0xFFFFFFF0u) == kSkippableMagic;
+  if (head.size() >= 4 && !known)
+    return frame(Frame::kCorrupt, offset, "not a zstd frame (bad magic number)");
+  if (head.size() < 8) return frame(cut, offset, "a frame header is cut off");
+  if (magic != ZSTD_MAGICNUMBER) return read_skippable(src, offset, head, cut);
+  Frame h = zstd_header(head, offset, cut);
+  return h.kind == Frame::kRecord ? zstd_frame(src, offset, h.size, cut) : h;
+}
+
+Record::Record(std::span<const uint8_t> frame, uint64_t offset, ZSTD_DCtx* dctx) : offset_(offset) {
   unsigned long long content = ZSTD_getFrameContentSize(frame.data(), frame.size());
   if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN ||
-      content > kMaxFrameContent || content % sizeof(capnp::word) != 0) {
-    throw TraceError("bad record frame size", offset);
+      content > kMaxFrameContent || content % sizeof(capnp::word) != 0 || content == 0) {
+    throw TraceError("bad record size in zstd frame header", offset);
   }
-  std::vector<capnp::word> words(content / sizeof(capnp::word));
-  size_t n = ZSTD_decompressDCtx(dctx, words.data(), content, frame.data(), frame.size());
+  // Not zero-filled: pages a lying size never gets written are never touched.
+  size_ = static_cast<size_t>(content / sizeof(capnp::word));
+  words_.reset(new capnp::word[size_]);
+  size_t n = ZSTD_decompressDCtx(dctx, words_.get(), content, frame.data(), frame.size());
   if (ZSTD_isError(n)) {
     throw TraceError(std::string("corrupt record (") + ZSTD_getErrorName(n) + ")", offset);
   }
   if (n != content) throw TraceError("record shorter than its declared size", offset);
-  return words;
+  capnp::ReaderOptions opts;
+  // Each word is visited about once; the slack covers small repeated reads.
+  opts.traversalLimitInWords = size_ * 2 + 1024;
+  opts.nestingLimit = 16;
+  guarded(offset, "record", [&] {
+    reader_.emplace(kj::arrayPtr(words_.get(), size_), opts);
+    if (reader_->getEnd() != words_.get() + size_)
+      throw TraceError("record has bytes after its message", offset);
+    root_ = reader_->getRoot<schema::TraceRecord>();
+    which_ = root_.which();
+  });
 }
 
 }  // namespace rrvm::trace

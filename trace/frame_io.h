@@ -1,42 +1,98 @@
-// One trace record = one zstd frame (content size and content checksum set)
-// around one unpacked Cap'n Proto message. Reading never trusts a length:
-// frame sizes come from zstd's own parser, content sizes are capped, and the
-// Cap'n Proto traversal limit is derived from the frame's real size.
+// Framing (trace.capnp, file layout): one record = one zstd frame with the
+// content size and a content checksum, around one unpacked Cap'n Proto
+// message; a complete trace ends with a skippable "trailer" frame pointing at
+// the index. Reading never trusts a length: content sizes are capped, frame
+// sizes come from zstd's parser over a bounded read, and Cap'n Proto
+// traversal limits follow from the frame's real size. Internal to trace/.
 #pragma once
 
 #include <capnp/message.h>
+#include <capnp/serialize.h>
 #include <zstd.h>
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "trace/byte_source.h"
+#include "trace/event.h"
+#include "trace/trace.capnp.h"
 
 namespace rrvm::trace {
 
-constexpr uint64_t kMaxFrameContent = 64ull << 20;  // largest record we write or accept
+constexpr uint64_t kMaxFrameContent = 64ull << 20;  // largest record written or accepted
 constexpr uint32_t kSkippableMagic = 0x184D2A50;
-constexpr char kTrailerTag[8] = {'R', 'R', 'V', 'M', 'I', 'D', 'X', 0};
-constexpr size_t kTrailerSize = 8 + 16;  // skippable header + tag + offset
+constexpr size_t kTrailerSize = 32;  // skippable header (8) + tag (8) + offset (8) + xxh64 (8)
 
-// Compresses `message` into one frame.
-std::vector<uint8_t> make_frame(capnp::MessageBuilder& message, ZSTD_CCtx* cctx, int level);
-// The skippable frame that ends a complete trace, pointing at the index.
-std::vector<uint8_t> make_trailer(uint64_t index_offset);
-// The index offset from a trailer at the end of `file`, if there is one.
-bool read_trailer(std::span<const uint8_t> file, uint64_t* index_offset);
-
-struct FrameInfo {
-  enum Kind { kRecord, kSkippable, kTruncated, kCorrupt } kind;
-  uint64_t size = 0;  // bytes of the whole frame
-  std::string why;    // for kTruncated / kCorrupt
+struct ZstdFree {
+  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
 };
-// Classifies the frame starting at `rest` without decompressing it.
-FrameInfo scan_frame(std::span<const uint8_t> rest);
+using CCtx = std::unique_ptr<ZSTD_CCtx, ZstdFree>;
+using DCtx = std::unique_ptr<ZSTD_DCtx, ZstdFree>;
 
-// Decompresses a record frame, checking its content checksum; throws
-// TraceError(offset) on any problem.
-std::vector<capnp::word> decompress_frame(std::span<const uint8_t> frame, uint64_t offset,
-                                          ZSTD_DCtx* dctx);
+// The message's standard (unpacked) serialization.
+kj::Array<capnp::word> message_bytes(capnp::MessageBuilder& message);
+// One zstd frame with content size and checksum. Throws TraceWriteError when
+// the content exceeds kMaxFrameContent.
+std::vector<uint8_t> compress_frame(std::span<const uint8_t> content, ZSTD_CCtx* cctx, int level);
+std::vector<uint8_t> record_frame(capnp::MessageBuilder& message, ZSTD_CCtx* cctx, int level);
+
+std::vector<uint8_t> make_trailer(uint64_t index_offset);
+// The index offset from the last kTrailerSize bytes of a file of
+// `file_size` bytes; nullopt when they are not a trailer. Throws TraceError
+// when they are one but damaged.
+std::optional<uint64_t> parse_trailer(std::span<const uint8_t> tail, uint64_t file_size);
+
+struct Frame {
+  enum Kind { kRecord, kSkippable, kEnd, kTruncated, kCorrupt };
+  Kind kind = kEnd;
+  uint64_t offset = 0;
+  uint64_t size = 0;           // bytes of the whole frame (kRecord, kSkippable)
+  std::vector<uint8_t> bytes;  // the whole frame (kRecord; kSkippable up to 64 bytes)
+  std::string why;             // kTruncated, kCorrupt
+};
+// The frame at `offset`, classified without decompressing it. A frame that
+// runs past the end of the data is kTruncated unless `end_is_known` (the file
+// has a trailer, so it was not cut off): then it is kCorrupt.
+Frame read_frame(const ByteSource& src, uint64_t offset, bool end_is_known = false);
+
+// A decompressed and checksummed record frame. Not movable (the message
+// reader points into its words).
+class Record {
+ public:
+  // Throws TraceError naming `offset` for any damage.
+  Record(std::span<const uint8_t> frame, uint64_t offset, ZSTD_DCtx* dctx);
+  Record(const Record&) = delete;
+  Record& operator=(const Record&) = delete;
+
+  schema::TraceRecord::Reader root() const { return root_; }
+  schema::TraceRecord::Which which() const { return which_; }
+  uint64_t offset() const { return offset_; }
+
+ private:
+  std::unique_ptr<capnp::word[]> words_;
+  size_t size_ = 0;  // words
+  std::optional<capnp::FlatArrayMessageReader> reader_;
+  schema::TraceRecord::Reader root_;
+  schema::TraceRecord::Which which_;
+  uint64_t offset_;
+};
+
+// Runs `f`, turning Cap'n Proto's exceptions about malformed data into a
+// TraceError naming `offset`.
+template <typename F>
+auto guarded(uint64_t offset, const char* what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const kj::Exception& e) {
+    throw TraceError(std::string("malformed ") + what + " (" + e.getDescription().cStr() + ")",
+                     offset);
+  }
+}
 
 }  // namespace rrvm::trace

@@ -1,17 +1,32 @@
-# rrvm trace file (.rrt) schema. This file is the contract between rrvm
-# versions: fields keep their numbers forever; new fields get new numbers
-# and defaults; nothing depends on declaration order.
+# rrvm trace file (.rrt) schema, format 1.0. This file is the contract
+# between rrvm versions: fields keep their numbers forever, new fields get new
+# numbers (and defaults that mean "absent"), nothing depends on declaration
+# order, and event kinds are stored by the explicit numbers of EventKind.
 #
-# File layout: a sequence of standard zstd frames (content size and content
-# checksum present). Each frame decompresses to one Cap'n Proto message in the
-# standard, unpacked serialization whose root is TraceRecord, so
+# File layout (DESIGN.md, "Trace file"):
+#   frame 0        header record
+#   frames 1..     blob records (guest images) and chunk records (events),
+#                  in the order they were written
+#   (complete traces only)
+#                  index record, footer record, then a zstd *skippable* frame
+#                  (magic 0x184D2A50, 24 bytes: "RRVMIDX\0", u64 LE file
+#                  offset of the index frame, u64 LE xxh64 of the previous
+#                  16 bytes) so a reader can find the index without a scan.
+#
+# Every record is one standard zstd frame with the content size and a content
+# checksum in its header, holding exactly one Cap'n Proto message in the
+# standard UNPACKED serialization (segment table + segments) whose root is
+# TraceRecord. So
+#   zstd -t trace.rrt                                         # checksums
 #   zstd -dc trace.rrt | capnp decode trace/trace.capnp TraceRecord
-# prints a trace. (Unpacked: the benchmark shows zstd removes the zero bytes
-# packing would, at no extra CPU.) The file starts with a header record,
-# then blob records (guest images), then chunk records (events); a complete
-# trace ends with an index record, a footer record, and a zstd skippable
-# frame (magic 0x184D2A50) holding "RRVMIDX\0" and the u64 file offset of the
-# index frame, which zstd -dc ignores.
+# validate and print a trace; zstd -dc skips the trailing skippable frame.
+#
+# Unpacked, not packed: the events are already varint columns (see Chunk), so
+# packing removes almost nothing that zstd does not, and costs a pass over
+# every message. tests/bench/trace_bench measures both ("packed" counters).
+#
+# Limits a reader enforces: a frame's content size must be declared and at
+# most 64 MiB; Cap'n Proto traversal limits follow from the frame's real size.
 @0xe18ac4567ac67a61;
 
 using Cxx = import "/capnp/c++.capnp";
@@ -28,22 +43,23 @@ struct TraceRecord {
 }
 
 struct Header {
-  formatMajor @0 :UInt16;       # a reader refuses a major it does not know
-  formatMinor @1 :UInt16;       # a newer minor is read; unknown fields are ignored
-  requiredForwardCompat @2 :UInt16;  # > the reader's own: the reader must refuse (rr's scheme)
-  rrvmVersion @3 :Text;
+  formatMajor @0 :UInt16;            # a reader refuses a major it does not know
+  formatMinor @1 :UInt16;            # a newer minor is read; unknown fields are ignored
+  requiredForwardCompat @2 :UInt16;  # refuse when above the reader's own level (rr's scheme):
+                                     # bumped only when old readers would misread new files
+  rrvmVersion @3 :Text;              # e.g. "0.1.0"
   createdUnixSeconds @4 :Int64;
   host @5 :HostInfo;
-  config @6 :List(KeyValue);    # complete machine configuration, in order
-  cpuid @7 :List(CpuidLeaf);    # the table given to the guest with KVM_SET_CPUID2
-  images @8 :List(ImageRef);    # guest images, embedded as blobs by hash
-  clockMode @9 :Text;           # "host" or "virtual"
+  config @6 :List(KeyValue);         # complete machine configuration, in order ("mem" = "256M")
+  cpuid @7 :List(CpuidLeaf);         # the table given to the guest (KVM_SET_CPUID2)
+  images @8 :List(ImageRef);         # guest images; their bytes are blobs with the same hash
+  clockMode @9 :Text;                # guest time source: "host" (every read logged) or "virtual"
 }
 
 struct HostInfo {
-  kernel @0 :Text;              # uname -srm
-  cpuModel @1 :Text;            # /proc/cpuinfo "model name"
-  kvmCapabilities @2 :List(Text);
+  kernel @0 :Text;                   # uname: sysname release machine
+  cpuModel @1 :Text;                 # /proc/cpuinfo "model name"
+  kvmCapabilities @2 :List(Text);    # the KVM_CAP_* names rrvm relied on
 }
 
 struct KeyValue {
@@ -54,7 +70,7 @@ struct KeyValue {
 struct CpuidLeaf {
   function @0 :UInt32;
   index @1 :UInt32;
-  flags @2 :UInt32;
+  flags @2 :UInt32;                  # KVM_CPUID_FLAG_*
   eax @3 :UInt32;
   ebx @4 :UInt32;
   ecx @5 :UInt32;
@@ -62,74 +78,115 @@ struct CpuidLeaf {
 }
 
 struct ImageRef {
-  role @0 :Text;                # "kernel", "initrd", ...
-  name @1 :Text;                # file name as given on the command line
-  hash @2 :Text;                # xxh3-128, 32 hex digits
-  size @3 :UInt64;
+  role @0 :Text;                     # "kernel", "initrd", "acpi", ...
+  name @1 :Text;                     # file name as given on the command line
+  hash @2 :Text;                     # lower-case hex: 32 digits xxh3-128, or 16 digits xxh3-64
+  size @3 :UInt64;                   # bytes
 }
 
-# A guest image or part of one (images above 4 MiB are split).
+# One frame's worth of a content-addressed blob. Blobs above 4 MiB are split
+# into parts of 4 MiB (the last one shorter), one record each.
 struct Blob {
-  hash @0 :Text;
+  hash @0 :Text;                     # hash of the whole blob, as in ImageRef
   role @1 :Text;
-  part @2 :UInt32;              # 0-based
+  part @2 :UInt32;                   # 0-based
   parts @3 :UInt32;
-  data @4 :Data;
+  size @4 :UInt64;                   # bytes of the whole blob
+  data @5 :Data;                     # this part's bytes
 }
 
+# Event kinds as stored in Chunk.kinds (bits 0-5 of each byte). The numbers
+# are the format; names are for people.
 enum EventKind {
-  portRead @0;      # fields: port, size, zigzag(value - previous value of this port)
-  mmioRead @1;      # fields: address, size, zigzag(value - previous value at this address)
-  msrRead @2;       # fields: msr, value
-  dmaWrite @3;      # fields: guest physical address; bytes in payloads
-  interrupt @4;     # fields: vector, 1 if injected at the preceding landmark else 0
-  clockRead @5;     # fields: source (0 device, 1 timer at exit, 2 timer at kick), value - previous clock value
-  packet @6;        # bytes in payloads
-  consoleInput @7;  # bytes in payloads
-  landmark @8;      # next entry of landmarks
-  regDigest @9;     # fields: 8 raw bytes
-  memDigest @10;    # fields: 8 raw bytes
-  guestExit @11;    # fields: status, reason code; text in texts
-  note @12;         # text in texts
+  portRead @0;
+  mmioRead @1;
+  msrRead @2;
+  dmaWrite @3;
+  interrupt @4;
+  clockRead @5;
+  packet @6;
+  consoleInput @7;
+  landmark @8;
+  regDigest @9;
+  memDigest @10;
+  guestExit @11;
+  note @12;
 }
 
-# A run of events. Chunks decode independently: every "previous value"
-# starts from 0 at the start of a chunk.
+# A run of events, stored column-wise so that zstd sees like next to like.
+# Numbers are LEB128 varints ("v"), signed ones zigzag-encoded first ("z").
+# Every chunk decodes on its own: all "previous" values start at 0.
+#
+#   kind           args column                     values column
+#   portRead       v port, byte size               z (value - previous value of this port) *
+#   mmioRead       v address, byte size            z (value - previous value at this address) *
+#   msrRead        v msr                           z (value - previous value of this msr)
+#   dmaWrite       v guest physical address, v n   -          (n bytes in payloads)
+#   interrupt      v vector                        -          (flag: injected at a landmark)
+#   clockRead      v source                        z (value - previous value of this source)
+#   packet         v n                             -          (n bytes in payloads)
+#   consoleInput   v n                             -          (n bytes in payloads)
+#   landmark       -                               -          (next entry of landmarks)
+#   regDigest      -                               8 bytes little-endian
+#   memDigest      -                               8 bytes little-endian
+#   guestExit      z code, v detail, v n           -          (n bytes of reason text)
+#   note           v n                             -          (n bytes of UTF-8 text)
+#
+# * Reads with the flag bit set are "as modelled": replay's device model
+#   reproduces the value, so it is not stored and reads back as 0.
 struct Chunk {
-  firstOrdinal @0 :UInt64;      # exit ordinal of the first event
-  count @1 :UInt32;
-  kinds @2 :Data;               # one EventKind value (a byte) per event
-  ordinals @3 :Data;            # LEB128 deltas: each event's ordinal minus the previous one's
-  fields @4 :Data;              # LEB128 fields per kind, as listed in EventKind
-  landmarks @5 :List(Landmark);
-  payloads @6 :List(Data);
-  texts @7 :List(Text);
+  firstOrdinal @0 :UInt64;           # exit ordinal of the first event
+  count @1 :UInt32;                  # events; equals the length of kinds
+  kinds @2 :Data;                    # per event: bits 0-5 EventKind, bit 7 flag, bit 6 reserved (0)
+  ordinals @3 :Data;                 # per event: v (ordinal - previous ordinal); the first
+                                     # event's previous ordinal is firstOrdinal
+  args @4 :Data;                     # see the table
+  values @5 :Data;                   # see the table
+  payloads @6 :Data;                 # the side bytes of dmaWrite/packet/consoleInput/guestExit/note
+  landmarks @7 :List(Landmark);
 }
 
+# Where an asynchronous interrupt was injected (DESIGN.md, Determinism model).
 struct Landmark {
   rip @0 :UInt64;
-  gprs @1 :List(UInt64);        # rax rbx rcx rdx rsi rdi rsp rbp r8-r15
+  gprs @1 :List(UInt64);             # 16, struct kvm_regs order: rax rbx rcx rdx rsi rdi rsp rbp r8..r15
   rflags @2 :UInt64;
-  memDigest @3 :UInt64;         # xxh3-64 of the pages written since the last sync point
-  cpl @4 :UInt8;
+  memDigest @3 :UInt64;              # xxh3-64 of the pages written since the last exit
+  hits @4 :UInt32;                   # times the state was reached before injection (1 = first)
+  cpl @5 :UInt8;
 }
 
+# Random access for complete traces; a reader can always rebuild it by a scan.
 struct Index {
-  chunks @0 :List(ChunkRef);
-  countsByKind @1 :List(UInt64);  # indexed by EventKind
+  chunks @0 :List(ChunkRef);         # in file order
+  countsByKind @1 :List(UInt64);     # indexed by EventKind
+  blobs @2 :List(BlobRef);
 }
 
 struct ChunkRef {
   firstOrdinal @0 :UInt64;
-  fileOffset @1 :UInt64;
-  count @2 :UInt32;
+  lastOrdinal @1 :UInt64;
+  fileOffset @2 :UInt64;             # of the chunk's zstd frame
+  frameBytes @3 :UInt64;             # compressed size of that frame
+  count @4 :UInt32;
+}
+
+struct BlobRef {
+  hash @0 :Text;
+  role @1 :Text;
+  part @2 :UInt32;
+  parts @3 :UInt32;
+  size @4 :UInt64;                   # of the whole blob
+  fileOffset @5 :UInt64;
+  frameBytes @6 :UInt64;
 }
 
 struct Footer {
   totalEvents @0 :UInt64;
-  exits @1 :UInt64;             # natural exits in the run
-  finalRegDigest @2 :UInt64;
-  finalMemDigest @3 :UInt64;    # xxh3-64 of all of guest RAM at the end
-  endReason @4 :Text;
-  guestStatus @5 :Int32;
+  countsByKind @1 :List(UInt64);     # indexed by EventKind
+  exits @2 :UInt64;                  # exit ordinals used by the run (the last ordinal + 1)
+  finalRegDigest @3 :UInt64;
+  finalMemDigest @4 :UInt64;         # xxh3-64 of all guest RAM at the end
+  endReason @5 :Text;                # "guest exit 0", "interrupted", ...
+  guestStatus @6 :Int32;
 }

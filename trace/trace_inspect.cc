@@ -1,210 +1,249 @@
+// rrvm info and verify: a summary of every event plus the header, footer and
+// index, checked against each other.
 #include "trace/trace_inspect.h"
 
+#include <cinttypes>
 #include <cstdio>
+#include <ctime>
 
 namespace rrvm::trace {
 
 namespace {
 
-std::string hexs(uint64_t v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-  return b;
-}
-
-std::string human_bytes(uint64_t n) {
-  char b[32];
-  if (n >= (1u << 20))
-    std::snprintf(b, sizeof b, "%.1f MiB", n / 1048576.0);
-  else if (n >= 1024)
-    std::snprintf(b, sizeof b, "%.1f KiB", n / 1024.0);
-  else
-    std::snprintf(b, sizeof b, "%llu B", static_cast<unsigned long long>(n));
-  return b;
-}
-
-std::string status_text(const TraceReader& r) {
-  return r.complete() ? "complete" : r.truncation();
-}
-
-}  // namespace
-
-std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char b[8];
-          std::snprintf(b, sizeof b, "\\u%04x", c);
-          out += b;
-        } else {
-          out += c;
-        }
-    }
+std::string grouped(uint64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
   }
   return out;
 }
 
+std::string human_bytes(uint64_t n) {
+  char b[32];
+  if (n >= (uint64_t{1} << 20))
+    std::snprintf(b, sizeof b, "%.1f MiB", double(n) / double(1 << 20));
+  else if (n >= 1024)
+    std::snprintf(b, sizeof b, "%.1f KiB", double(n) / 1024.0);
+  else
+    std::snprintf(b, sizeof b, "%" PRIu64 " B", n);
+  return b;
+}
+
+std::string hex64(uint64_t v) {
+  char b[24];
+  std::snprintf(b, sizeof b, "0x%016" PRIx64, v);
+  return b;
+}
+
+std::string utc(int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  char b[40];
+  if (!gmtime_r(&t, &tm) || !std::strftime(b, sizeof b, "%Y-%m-%d %H:%M:%S UTC", &tm))
+    return std::to_string(unix_seconds);
+  return b;
+}
+
+double per_event(uint64_t bytes, uint64_t events) {
+  return events ? double(bytes) / double(events) : 0.0;
+}
+
+std::string status_line(const TraceReader& r, const TraceSummary& s) {
+  if (s.error) return std::string("damaged: ") + s.error->what();
+  return r.complete() ? "complete" : r.truncation();
+}
+
+std::string q(std::string_view s) {
+  return "\"" + json_escape(s) + "\"";
+}
+
+std::string blob_bytes_note(const TraceReader& r) {
+  uint64_t total = 0;
+  for (const BlobInfo& b : r.blobs()) total += b.size;
+  return human_bytes(total) + " of embedded images";
+}
+
+void info_header(std::string& o, const HeaderInfo& h) {
+  o += "format: " + std::to_string(h.format_major) + "." + std::to_string(h.format_minor) +
+       ", written by rrvm " + h.rrvm_version + " on " + utc(h.created_unix_seconds) + "\n";
+  o += "host: " + h.host_kernel + "; " + h.host_cpu + "\n";
+  if (!h.kvm_capabilities.empty()) {
+    o += "kvm caps:";
+    for (const auto& c : h.kvm_capabilities) o += " " + c;
+    o += "\n";
+  }
+  o += "clock: " + h.clock_mode + "\n";
+  o += "machine:";
+  for (const auto& [k, v] : h.config) o += " " + k + "=" + v;
+  o += "\ncpuid: " + std::to_string(h.cpuid.size()) + " leaves\n";
+  for (const ImageRef& i : h.images) {
+    o +=
+        "image: " + i.role + " " + i.name + " (" + human_bytes(i.size) + ", hash " + i.hash + ")\n";
+  }
+}
+
+void info_events(std::string& o, const TraceReader& r, const TraceSummary& s) {
+  o += "events: " + grouped(s.events) + " in " + std::to_string(r.chunk_count()) +
+       (r.chunk_count() == 1 ? " chunk" : " chunks") + ", exit ordinals " +
+       grouped(s.first_ordinal) + ".." + grouped(s.last_ordinal) + "\n";
+  for (int k = 0; k < kEventKinds; ++k) {
+    uint64_t n = s.counts[size_t(k)];
+    if (!n) continue;
+    char line[96];
+    std::snprintf(line, sizeof line, "  %-14s %12s", kind_name(EventKind(k)), grouped(n).c_str());
+    o += line;
+    if (uint64_t m = s.modelled[size_t(k)]) o += "  (" + grouped(m) + " as modelled)";
+    o += "\n";
+  }
+  char size[160];
+  std::snprintf(size, sizeof size, "size: %s file; events %s compressed, %.2f bytes/event; %s\n",
+                human_bytes(r.file_size()).c_str(), human_bytes(r.chunk_bytes()).c_str(),
+                per_event(r.chunk_bytes(), s.events), blob_bytes_note(r).c_str());
+  o += size;
+}
+
+void info_footer(std::string& o, const FooterInfo& f) {
+  o += "end: " + f.end_reason + " (guest status " + std::to_string(f.guest_status) + ") after " +
+       grouped(f.exits) + " exits\n";
+  o += "final: registers " + hex64(f.final_reg_digest) + ", memory " + hex64(f.final_mem_digest) +
+       "\n";
+}
+
+std::string json_counts(const std::vector<uint64_t>& counts) {
+  std::string o = "{";
+  for (size_t k = 0; k < counts.size() && k < kEventKinds; ++k) {
+    if (!counts[k]) continue;
+    o += (o.size() > 1 ? ", " : "") + q(kind_name(EventKind(k))) + ": " + std::to_string(counts[k]);
+  }
+  return o + "}";
+}
+
+std::string json_header(const HeaderInfo& h) {
+  std::string o =
+      "\"format\": " + q(std::to_string(h.format_major) + "." + std::to_string(h.format_minor)) +
+      ", \"rrvm_version\": " + q(h.rrvm_version) +
+      ", \"created_unix_seconds\": " + std::to_string(h.created_unix_seconds) +
+      ", \"clock_mode\": " + q(h.clock_mode) + ", \"host\": {\"kernel\": " + q(h.host_kernel) +
+      ", \"cpu\": " + q(h.host_cpu) + ", \"kvm_capabilities\": [";
+  for (size_t i = 0; i < h.kvm_capabilities.size(); ++i)
+    o += (i ? ", " : "") + q(h.kvm_capabilities[i]);
+  o += "]}, \"config\": [";
+  for (size_t i = 0; i < h.config.size(); ++i)
+    o += std::string(i ? ", " : "") + "[" + q(h.config[i].first) + ", " + q(h.config[i].second) +
+         "]";
+  o += "], \"cpuid_leaves\": " + std::to_string(h.cpuid.size()) + ", \"images\": [";
+  for (size_t i = 0; i < h.images.size(); ++i) {
+    const ImageRef& m = h.images[i];
+    o += std::string(i ? ", " : "") + "{\"role\": " + q(m.role) + ", \"name\": " + q(m.name) +
+         ", \"hash\": " + q(m.hash) + ", \"size\": " + std::to_string(m.size) + "}";
+  }
+  return o + "]";
+}
+
+std::string json_footer(const std::optional<FooterInfo>& f) {
+  if (!f) return "null";
+  return "{\"end_reason\": " + q(f->end_reason) +
+         ", \"guest_status\": " + std::to_string(f->guest_status) +
+         ", \"exits\": " + std::to_string(f->exits) +
+         ", \"total_events\": " + std::to_string(f->total_events) +
+         ", \"final_reg_digest\": " + q(hex64(f->final_reg_digest)) +
+         ", \"final_mem_digest\": " + q(hex64(f->final_mem_digest)) + "}";
+}
+
+void check_counts(const TraceReader& r, const TraceSummary& s, std::vector<std::string>& out) {
+  if (const auto& f = r.footer()) {
+    if (f->total_events != s.events)
+      out.push_back("the footer counts " + std::to_string(f->total_events) +
+                    " events, the chunks hold " + std::to_string(s.events));
+    if (!f->counts_by_kind.empty() && f->counts_by_kind != s.counts)
+      out.push_back("the footer's counts by kind differ from the chunks'");
+  }
+  if (!r.index_counts().empty() && r.index_counts() != s.counts)
+    out.push_back("the index's counts by kind differ from the chunks'");
+}
+
+void check_blobs(TraceReader& r, std::vector<std::string>& out) {
+  for (const BlobInfo& b : r.blobs()) {
+    try {
+      r.blob(b.hash);
+    } catch (const TraceError& e) {
+      out.push_back(e.what());
+    }
+  }
+  for (const ImageRef& i : r.header().images) {
+    bool found = false;
+    for (const BlobInfo& b : r.blobs()) found |= b.hash == i.hash;
+    if (!found) out.push_back("image " + i.role + " (" + i.hash + ") is not embedded");
+  }
+}
+
+}  // namespace
+
 TraceSummary summarize(TraceReader& reader) {
   TraceSummary s;
-  reader.seek(0);  // from the start, whatever was read before
+  reader.seek(0);
   ReadEvent e;
-  uint64_t prev = 0;
-  while (reader.next(e)) {
-    if (s.events == 0) s.first_ordinal = e.event.ordinal;
-    if (e.event.ordinal < prev) s.ordinals_ordered = false;
-    prev = s.last_ordinal = e.event.ordinal;
-    ++s.counts[static_cast<size_t>(e.event.kind)];
-    ++s.events;
+  try {
+    while (reader.next(e)) {
+      const Event& ev = e.event;
+      if (s.events == 0) s.first_ordinal = ev.ordinal;
+      if (s.events && ev.ordinal < s.last_ordinal) s.ordered = false;
+      s.last_ordinal = ev.ordinal;
+      ++s.counts[static_cast<size_t>(ev.kind)];
+      s.modelled[static_cast<size_t>(ev.kind)] += ev.modelled();
+      s.modelled_reads += ev.modelled();
+      s.side_bytes += (e.payload ? e.payload->size() : 0) + (e.text ? e.text->size() : 0);
+      ++s.events;
+    }
+  } catch (const TraceError& err) {
+    s.error = err;
   }
   return s;
 }
 
-std::string format_event(const ReadEvent& r) {
-  const Event& e = r.event;
-  std::string s = "#" + std::to_string(e.ordinal) + " " + kind_name(e.kind);
-  switch (e.kind) {
-    case EventKind::kPortRead:
-    case EventKind::kMmioRead:
-      return s + " " + hexs(e.a) + " size " + std::to_string(e.size) + " = " + hexs(e.b);
-    case EventKind::kMsrRead:
-      return s + " " + hexs(e.a) + " = " + hexs(e.b);
-    case EventKind::kInterrupt:
-      return s + " vector " + hexs(e.a) + (e.flag ? " at landmark" : " at exit");
-    case EventKind::kClockRead: {
-      static const char* src[] = {"device", "timer-at-exit", "timer-at-kick"};
-      return s + " " + (e.a < 3 ? src[e.a] : "?") + " " + std::to_string(e.b) + " ns";
-    }
-    case EventKind::kLandmark:
-      return s + " rip " + hexs(r.landmark->rip) + " cpl " + std::to_string(r.landmark->cpl) +
-             " rflags " + hexs(r.landmark->rflags) + " mem " + hexs(r.landmark->mem_digest);
-    case EventKind::kRegDigest:
-    case EventKind::kMemDigest:
-      return s + " " + hexs(e.b);
-    case EventKind::kGuestExit:
-      return s + " status " + std::to_string(e.a) + " (" + (r.text ? *r.text : "") + ")";
-    case EventKind::kNote:
-      return s + " " + (r.text ? *r.text : "");
-    default:
-      return s + " " + std::to_string(r.payload ? r.payload->size() : 0) + " bytes";
-  }
-}
-
-void dump(TraceReader& reader, const DumpFilter& f, bool json, std::string& out) {
-  if (f.from) reader.seek(*f.from);
-  ReadEvent e;
-  while (reader.next(e)) {
-    if (f.to && e.event.ordinal > *f.to) break;
-    if (f.from && e.event.ordinal < *f.from) continue;
-    if (f.kind && e.event.kind != *f.kind) continue;
-    if (!json) {
-      out += format_event(e) + "\n";
-      continue;
-    }
-    out += "{\"ordinal\": " + std::to_string(e.event.ordinal) + ", \"kind\": \"" +
-           kind_name(e.event.kind) + "\", \"a\": " + std::to_string(e.event.a) +
-           ", \"b\": " + std::to_string(e.event.b) + ", \"size\": " + std::to_string(e.event.size) +
-           ", \"text\": \"" + json_escape(format_event(e)) + "\"}\n";
-  }
-}
-
-std::vector<std::string> verify(TraceReader& reader, TraceSummary* out) {
-  std::vector<std::string> problems;
-  TraceSummary s;
-  try {
-    s = summarize(reader);
-  } catch (const TraceError& e) {
-    problems.push_back(e.what());
-    if (out) *out = s;
-    return problems;
-  }
-  if (!s.ordinals_ordered) problems.push_back("event ordinals go backwards");
-  if (!reader.complete()) problems.push_back("incomplete: " + reader.truncation());
-  if (reader.footer() && reader.footer()->total_events != s.events) {
-    problems.push_back("footer counts " + std::to_string(reader.footer()->total_events) +
-                       " events, the chunks hold " + std::to_string(s.events));
-  }
-  if (!reader.index_counts().empty() && reader.index_counts() != s.counts) {
-    problems.push_back("index event counts do not match the chunks");
-  }
-  if (out) *out = s;
-  return problems;
-}
-
-std::string info_text(const TraceReader& r, const TraceSummary& s) {
-  const HeaderInfo& h = r.header();
-  std::string o;
-  o += "trace format " + std::to_string(h.format_major) + "." + std::to_string(h.format_minor) +
-       ", written by rrvm " + h.rrvm_version + "\n";
-  o += "host: " + h.host_kernel + ", " + h.host_cpu + "\n";
-  o += "clock: " + h.clock_mode + "\nmachine:";
-  for (const auto& [k, v] : h.config) o += " " + k + "=" + v;
-  o += "\nimages:\n";
-  for (const auto& i : h.images) {
-    o += "  " + i.role + " " + i.name + " (" + human_bytes(i.size) + ") " + i.hash + "\n";
-  }
-  o += "status: " + status_text(r) + "\n";
-  if (r.footer()) {
-    o += "run ended: " + r.footer()->end_reason + ", guest status " +
-         std::to_string(r.footer()->guest_status) + ", " + std::to_string(r.footer()->exits) +
-         " exits\n";
-  }
-  o += "events: " + std::to_string(s.events) + " in " + std::to_string(r.chunk_count()) +
-       " chunks\n";
-  for (int k = 0; k < kEventKinds; ++k) {
-    if (s.counts[size_t(k)])
-      o += "  " + std::string(kind_name(EventKind(k))) + ": " +
-           std::to_string(s.counts[size_t(k)]) + "\n";
-  }
-  char per[64];
-  std::snprintf(per, sizeof per, "%.2f", s.events ? double(r.file_size()) / double(s.events) : 0.0);
-  o += "size: " + human_bytes(r.file_size()) + " (" + per + " bytes per event, images included)\n";
+std::string info_text(const std::string& path, const TraceReader& r, const TraceSummary& s) {
+  std::string o = "trace: " + path + "\nstatus: " + status_line(r, s) + "\n";
+  info_header(o, r.header());
+  info_events(o, r, s);
+  if (r.footer()) info_footer(o, *r.footer());
   return o;
 }
 
-std::string info_json(const TraceReader& r, const TraceSummary& s) {
-  const HeaderInfo& h = r.header();
-  std::string o =
-      "{\"format\": \"" + std::to_string(h.format_major) + "." + std::to_string(h.format_minor) +
-      "\", \"rrvm_version\": \"" + json_escape(h.rrvm_version) +
-      "\", \"complete\": " + (r.complete() ? "true" : "false") + ", \"status\": \"" +
-      json_escape(status_text(r)) + "\", \"file_bytes\": " + std::to_string(r.file_size()) +
-      ", \"events\": " + std::to_string(s.events) + ", \"config\": {";
-  for (size_t i = 0; i < h.config.size(); ++i) {
-    o += (i ? ", \"" : "\"") + json_escape(h.config[i].first) + "\": \"" +
-         json_escape(h.config[i].second) + "\"";
-  }
-  o += "}, \"images\": [";
-  for (size_t i = 0; i < h.images.size(); ++i) {
-    o += std::string(i ? ", " : "") + "{\"role\": \"" + json_escape(h.images[i].role) +
-         "\", \"name\": \"" + json_escape(h.images[i].name) + "\", \"hash\": \"" +
-         h.images[i].hash + "\", \"size\": " + std::to_string(h.images[i].size) + "}";
-  }
-  o += "], \"counts\": {";
-  bool first = true;
-  for (int k = 0; k < kEventKinds; ++k) {
-    if (!s.counts[size_t(k)]) continue;
-    o += std::string(first ? "" : ", ") + "\"" + kind_name(EventKind(k)) +
-         "\": " + std::to_string(s.counts[size_t(k)]);
-    first = false;
-  }
-  o += "}";
-  if (r.footer()) {
-    o += ", \"end_reason\": \"" + json_escape(r.footer()->end_reason) +
-         "\", \"guest_status\": " + std::to_string(r.footer()->guest_status) +
-         ", \"exits\": " + std::to_string(r.footer()->exits);
-  }
-  return o + "}\n";
+std::string info_json(const std::string& path, const TraceReader& r, const TraceSummary& s) {
+  char bpe[32];
+  std::snprintf(bpe, sizeof bpe, "%.3f", per_event(r.chunk_bytes(), s.events));
+  return "{\"path\": " + q(path) + ", \"complete\": " + (r.complete() ? "true" : "false") +
+         ", \"status\": " + q(status_line(r, s)) +
+         ", \"damaged\": " + (s.error ? "true" : "false") +
+         ", \"file_bytes\": " + std::to_string(r.file_size()) +
+         ", \"valid_bytes\": " + std::to_string(r.valid_bytes()) + ", " + json_header(r.header()) +
+         ", \"events\": " + std::to_string(s.events) + ", \"counts\": " + json_counts(s.counts) +
+         ", \"modelled_reads\": " + std::to_string(s.modelled_reads) +
+         ", \"first_ordinal\": " + std::to_string(s.first_ordinal) +
+         ", \"last_ordinal\": " + std::to_string(s.last_ordinal) +
+         ", \"chunks\": " + std::to_string(r.chunk_count()) +
+         ", \"chunk_bytes\": " + std::to_string(r.chunk_bytes()) + ", \"bytes_per_event\": " + bpe +
+         ", \"footer\": " + json_footer(r.footer()) + "}\n";
+}
+
+VerifyResult verify(TraceReader& reader) {
+  VerifyResult v;
+  v.summary = summarize(reader);
+  std::vector<std::string>& p = v.problems;
+  if (v.summary.error) p.push_back(v.summary.error->what());
+  if (!v.summary.ordered) p.push_back("event ordinals go backwards");
+  if (!reader.complete()) p.push_back("incomplete: " + reader.truncation());
+  if (!v.summary.error) check_counts(reader, v.summary, p);
+  check_blobs(reader, p);
+  return v;
+}
+
+std::string verify_json(const std::string& path, const VerifyResult& v) {
+  std::string o = "{\"path\": " + q(path) + ", \"ok\": " + (v.problems.empty() ? "true" : "false") +
+                  ", \"events\": " + std::to_string(v.summary.events) + ", \"problems\": [";
+  for (size_t i = 0; i < v.problems.size(); ++i) o += (i ? ", " : "") + q(v.problems[i]);
+  return o + "]}\n";
 }
 
 }  // namespace rrvm::trace

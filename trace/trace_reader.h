@@ -1,10 +1,16 @@
-// Reads a .rrt trace: the header and blobs up front, then events in order
-// (or from an ordinal, through the index when the trace has one). A trace cut
-// off anywhere yields every event up to its last complete frame and says
-// where it ends; a damaged one is a TraceError naming the byte offset.
+// Reads a .rrt trace (format in trace/trace.capnp): the header on open, then
+// events in order, from the start or from an exit ordinal, and embedded
+// blobs by hash.
+//
+// A complete trace is opened through its index (found via the trailer); one
+// without (cut off by SIGKILL or power loss) is scanned frame by frame and
+// yields every event up to its last complete frame, with status() saying
+// where and why it ends. Damage (bad checksum, malformed record,
+// inconsistent index) is a TraceError naming the byte offset, thrown by the
+// constructor or by next()/seek()/blob() when they reach it. The reader holds
+// one frame at a time (at most 64 MiB) and never sizes memory from a length
+// it has not checked against the file.
 #pragma once
-
-#include <zstd.h>
 
 #include <cstdint>
 #include <map>
@@ -13,23 +19,40 @@
 #include <string>
 #include <vector>
 
+#include "trace/byte_source.h"
 #include "trace/chunk_codec.h"
 #include "trace/event.h"
+#include "trace/frame_io.h"
+#include "trace/records.h"
 
 namespace rrvm::trace {
 
-// One event with its side data (null where the kind has none).
+// One event with its side data (null where the kind has none). The pointers
+// stay valid until the next call to next() or seek().
 struct ReadEvent {
   Event event;
   const LandmarkData* landmark = nullptr;
-  const std::vector<uint8_t>* payload = nullptr;
-  const std::string* text = nullptr;
+  const std::vector<uint8_t>* payload = nullptr;  // dma-write, packet, console-input
+  const std::string* text = nullptr;              // guest-exit reason, note
+};
+
+struct TraceStatus {
+  bool complete = false;     // ends with index, footer and trailer (or at least a footer)
+  uint64_t valid_bytes = 0;  // bytes of whole frames from the start
+  uint64_t file_bytes = 0;
+  std::string reason;  // empty when complete: "truncated at byte N of M (why), without a footer"
+};
+
+struct BlobInfo {
+  std::string hash, role;
+  uint64_t size = 0;
+  uint32_t parts = 0;
 };
 
 class TraceReader {
  public:
-  // Throws std::system_error-like TraceError for an unreadable or corrupt
-  // file start; missing files throw TraceMissing.
+  // Throws TraceMissing when the file cannot be opened, TraceError when it is
+  // not a readable trace.
   explicit TraceReader(const std::string& path);
   // Reads a trace held in memory (tests, fuzzing).
   explicit TraceReader(std::vector<uint8_t> bytes);
@@ -38,59 +61,57 @@ class TraceReader {
   TraceReader& operator=(const TraceReader&) = delete;
 
   const HeaderInfo& header() const { return header_; }
-  // The footer of a complete trace; nullopt when the trace was cut off.
+  // The footer, when the trace has one.
   const std::optional<FooterInfo>& footer() const { return footer_; }
-  bool complete() const { return footer_.has_value(); }
-  // For a cut-off trace: the byte where the last complete frame ends, and why.
-  uint64_t valid_bytes() const { return valid_bytes_; }
-  const std::string& truncation() const { return truncation_; }
-  uint64_t file_size() const { return file_.size(); }
+  const TraceStatus& status() const { return status_; }
+  bool complete() const { return status_.complete; }
+  uint64_t valid_bytes() const { return status_.valid_bytes; }
+  const std::string& truncation() const { return status_.reason; }
+  uint64_t file_size() const { return status_.file_bytes; }
+  bool has_index() const { return has_index_; }
+
   size_t chunk_count() const { return chunks_.size(); }
-  // Event counts by kind from the index (complete traces only).
+  // Compressed bytes of all chunk records (the events' share of the file).
+  uint64_t chunk_bytes() const;
+  // Event counts by kind as the index records them; empty without an index.
   const std::vector<uint64_t>& index_counts() const { return index_counts_; }
 
-  // Next event in order; false at the end. Throws TraceError on a damaged chunk.
+  // The next event in order; false at the end. Throws TraceError on a
+  // damaged chunk (events before it were returned).
   bool next(ReadEvent& out);
-  // Positions before the first event with ordinal >= `ordinal`.
+  // Positions before the first event whose ordinal is >= `ordinal`
+  // (through the index; a cut-off trace uses the chunk table of its scan).
   void seek(uint64_t ordinal);
 
-  // A blob by content hash or unique hash prefix; throws TraceError if no
-  // or several blobs match.
+  std::vector<BlobInfo> blobs() const;
+  // A blob's bytes by hash or unique hash prefix, checked against the hash.
+  // Throws TraceError when no blob or several match, or it is damaged.
   std::vector<uint8_t> blob(const std::string& hash_prefix);
-  std::vector<std::pair<std::string, std::string>> blobs() const;  // (hash, role)
 
  private:
-  void scan();
-  void handle_record(uint64_t offset, uint64_t size);
+  explicit TraceReader(ByteSource src);
+  void open();
+  void read_header();
+  bool load_index(uint64_t index_offset);
+  void scan(bool end_is_known);
+  void scan_record(const Record& r, uint64_t offset, uint64_t size);
   void load_chunk(size_t i);
+  Frame frame_at(uint64_t offset, const char* what);
 
-  std::vector<uint8_t> file_;
-  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx_{ZSTD_createDCtx(), &ZSTD_freeDCtx};
+  ByteSource src_;
+  DCtx dctx_;
   HeaderInfo header_;
-  bool have_header_ = false;
+  uint64_t header_end_ = 0;
   std::optional<FooterInfo> footer_;
+  TraceStatus status_;
+  bool has_index_ = false;
+  std::vector<ChunkRef> chunks_;
+  std::map<std::string, std::vector<BlobRef>> blobs_;
   std::vector<uint64_t> index_counts_;
-  uint64_t valid_bytes_ = 0;
-  std::string truncation_;
-  struct ChunkPos {
-    uint64_t offset, size, first_ordinal;
-  };
-  std::vector<ChunkPos> chunks_;
-  struct BlobPart {
-    std::string role;
-    uint32_t part, parts;
-    uint64_t offset, size;
-  };
-  std::map<std::string, std::vector<BlobPart>> blobs_;
-  size_t next_chunk_ = 0;
-  EventBatch batch_;
-  size_t pos_ = 0, landmark_ = 0, payload_ = 0, text_ = 0;
-};
 
-// A missing or unreadable input file (CLI exit 66), as opposed to a bad one.
-class TraceMissing : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
+  EventBatch batch_;
+  size_t next_chunk_ = 0, pos_ = 0, landmark_ = 0, payload_ = 0, text_ = 0;
+  std::optional<uint64_t> skip_below_;
 };
 
 }  // namespace rrvm::trace

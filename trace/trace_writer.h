@@ -1,105 +1,160 @@
-// Writes a .rrt trace. The producer (the vCPU thread) only appends Events to
-// an in-memory batch; a background thread encodes full batches into chunk
-// records, compresses and writes them (DESIGN.md, Trace file). The file is
-// readable up to its last complete frame at every moment: the writer hands a
-// batch over at least once a second, and close() adds index, footer and the
-// trailer and fsyncs.
+// Writes a .rrt trace (DESIGN.md, "Trace file"; format in trace/trace.capnp).
+//
+// One thread (the vCPU thread) appends Events; they go into a lock-free
+// single-producer/single-consumer ring, side data (bytes, text, landmark
+// registers) into a byte arena beside it. Appending never allocates and
+// never waits unless the ring or the arena is full. A background thread
+// takes events out of the ring, encodes them into chunk records, compresses
+// them (zstd, content checksum on) and writes them. It writes whatever has
+// been appended at least once per flush_interval (one second), so a killed
+// recording loses at most that much; close() writes the rest, the index,
+// the footer and the trailer, and fsyncs.
+//
+// A failed write (disk full, I/O error) is never dropped silently: the next
+// append, flush, add_blob or close throws TraceWriteError, and the file holds
+// every frame written before the failure.
+//
+// Call every member from one thread (the producer); the worker is internal.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <cstdio>
-#include <deque>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
+#include <string_view>
 #include <thread>
-#include <tuple>
-
-#include <zstd.h>
 #include <vector>
 
-#include "trace/chunk_codec.h"
 #include "trace/event.h"
 
 namespace rrvm::trace {
 
 struct WriterOptions {
-  int level = 3;                  // zstd level; see tests/bench/trace_bench
-  size_t chunk_events = 16384;    // events per chunk record
-  size_t max_queued_batches = 8;  // the producer waits beyond this (bounded memory)
+  int level = 3;  // zstd level; the default comes from tests/bench/trace_bench
+  // Events per chunk record, at most. Larger chunks compress better (each
+  // zstd frame learns the event patterns afresh); tests/bench/trace_bench
+  // shows the gain flattening out beyond this.
+  size_t chunk_events = 32768;
+  size_t ring_events = size_t{1} << 18;            // appends that fit before the producer waits
+  size_t arena_bytes = size_t{16} << 20;           // side data in flight; one item may take half
+  std::chrono::milliseconds flush_interval{1000};  // longest an event stays in memory
+  bool sync_on_flush = true;  // fdatasync at every periodic flush (power-loss safety)
 };
 
 class TraceWriter {
  public:
-  // Creates `path` (replacing it) and writes the header. Throws
-  // TraceWriteError if the file cannot be created.
+  // Creates `path` (replacing it) and writes the header record. Throws
+  // TraceWriteError when the file cannot be created or written.
   TraceWriter(const std::string& path, const HeaderInfo& header, WriterOptions opts = {});
-  // Without close(), what was written stays a valid truncated trace.
+  // Without close(), writes what was appended and leaves a valid trace that
+  // readers report as cut off ("no footer"). Never throws.
   ~TraceWriter();
   TraceWriter(const TraceWriter&) = delete;
   TraceWriter& operator=(const TraceWriter&) = delete;
 
-  // Embeds a guest image (split above 4 MiB); returns its content hash.
-  std::string add_blob(const std::string& role, const std::vector<uint8_t>& bytes);
+  // Embeds a guest image once (by content hash; split into 4 MiB parts) and
+  // returns its hash. Waits until it is written.
+  std::string add_blob(std::string_view role, std::span<const uint8_t> bytes);
 
-  // Hot path: no allocation while the batch has room.
+  // The hot path: copies `e` into the ring. Kinds with side data
+  // (dma-write, packet, console-input, guest-exit, note, landmark) should use
+  // the calls below; here they get empty side data. Throws TraceWriteError
+  // after a write failure, std::invalid_argument for an unknown kind.
   void append(const Event& e) {
-    cur_.events.push_back(e);
-    if (cur_.events.size() >= opts_.chunk_events || flush_due_.load(std::memory_order_relaxed)) {
-      hand_over();
+    auto k = static_cast<unsigned>(e.kind);
+    if (k >= kEventKinds || ((kSideKinds >> k) & 1u) || failed_.load(std::memory_order_relaxed)) {
+      append_side(e, {});
+      return;
     }
+    if (head_ - tail_seen_ >= ring_size_) wait_for_room(byte_head_);
+    ring_[head_ & ring_mask_] = e;
+    publish();
   }
+  // Side data is copied; one item may be at most arena_bytes / 2
+  // (std::length_error otherwise).
+  void append_bytes(const Event& e, std::span<const uint8_t> bytes) { append_side(e, bytes); }
+  void append_text(const Event& e, std::string_view text);
   void append_landmark(const Event& e, const LandmarkData& lm);
-  void append_payload(const Event& e, std::vector<uint8_t> bytes);
-  void append_text(const Event& e, std::string text);
+  // Older spelling of append_bytes.
+  void append_payload(const Event& e, const std::vector<uint8_t>& bytes) { append_bytes(e, bytes); }
 
-  // Hands the current batch to the writer thread.
+  // Writes everything appended so far to the file (not fsync). Throws
+  // TraceWriteError after a write failure.
   void flush();
-  // Writes everything, the index, the footer and the trailer; fsyncs. Throws
-  // TraceWriteError if anything failed to reach the disk.
+  // Writes everything, the index, the footer (total and per-kind counts are
+  // the writer's own; exits defaults to the last ordinal + 1) and the trailer,
+  // then fsyncs and closes. Throws TraceWriteError if anything failed to
+  // reach the file.
   void close(const FooterInfo& footer);
 
-  bool failed() const { return failed_.load(std::memory_order_relaxed); }
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
   std::string error() const;
-  uint64_t events_appended() const { return appended_ + cur_.events.size(); }
+  uint64_t events_appended() const { return head_; }
+  uint64_t bytes_written() const { return file_bytes_.load(std::memory_order_relaxed); }
+  // Times the producer found the ring or the arena full and had to wait.
+  uint64_t producer_waits() const { return waits_; }
 
  private:
-  struct Job {
-    EventBatch batch;
-    std::vector<uint8_t> frame;  // a ready record (blob) instead of a batch
-  };
-  void hand_over();
-  void enqueue(Job job);
+  struct Impl;
+  static constexpr unsigned kSideKinds =
+      1u << unsigned(EventKind::kDmaWrite) | 1u << unsigned(EventKind::kPacket) |
+      1u << unsigned(EventKind::kConsoleInput) | 1u << unsigned(EventKind::kLandmark) |
+      1u << unsigned(EventKind::kGuestExit) | 1u << unsigned(EventKind::kNote);
+
+  void append_side(const Event& e, std::span<const uint8_t> side);
+  void publish() {
+    published_.store(++head_, std::memory_order_release);
+    if (head_ >= next_wake_) wake_worker();
+  }
+  void wait_for_room(uint64_t byte_end);
+  void wake_worker();
+  [[noreturn]] void throw_failure() const;
+  // The worker thread.
   void worker();
-  void write_frame(const std::vector<uint8_t>& frame);
-  void write_batch(EventBatch& batch);
+  void work(bool everything, bool periodic);
+  void write_pending_frames();
+  void drain(bool everything);
+  uint64_t encode(uint64_t tail, uint64_t n);
+  void write_chunk();
   void fail(const std::string& why);
-  std::vector<uint8_t> record_frame(capnp::MessageBuilder& msg);
+  void stop_worker();
+  void write_end(const FooterInfo& footer);
 
   WriterOptions opts_;
-  std::string path_;
-  std::FILE* file_ = nullptr;
-  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx_{ZSTD_createCCtx(), &ZSTD_freeCCtx};
-  EventBatch cur_;
-  uint64_t appended_ = 0;
+  std::unique_ptr<Impl> impl_;  // file, encoder, index: the worker's state
 
-  std::mutex mu_;
-  std::condition_variable cv_, space_cv_;
-  std::deque<Job> queue_;
-  bool stopping_ = false;
-  bool busy_ = false;
-  std::atomic<bool> flush_due_{false};
+  // Read-mostly, shared.
+  std::unique_ptr<Event[]> ring_;
+  std::unique_ptr<uint32_t[]> side_len_;
+  std::unique_ptr<uint8_t[]> arena_;
+  size_t ring_size_ = 0, ring_mask_ = 0, arena_size_ = 0, arena_mask_ = 0;
   std::atomic<bool> failed_{false};
-  std::string error_;
 
-  // Owned by the worker thread (read after it stops).
-  uint64_t offset_ = 0;
-  std::vector<std::tuple<uint64_t, uint64_t, uint32_t>> chunks_;  // first ordinal, offset, count
-  std::vector<uint64_t> counts_ = std::vector<uint64_t>(kEventKinds, 0);
-  std::thread thread_;
+  // The producer's own.
+  alignas(64) uint64_t head_ = 0;  // events appended
+  uint64_t tail_seen_ = 0;         // a recent value of consumed_
+  uint64_t byte_head_ = 0;         // arena bytes used, padding included
+  uint64_t byte_tail_seen_ = 0;
+  uint64_t next_wake_ = 0;
+  uint64_t waits_ = 0;
   bool closed_ = false;
+
+  // Written by the producer / by the worker.
+  alignas(64) std::atomic<uint64_t> published_{0};
+  alignas(64) std::atomic<uint64_t> consumed_{0};
+  std::atomic<uint64_t> bytes_consumed_{0};
+  std::atomic<uint64_t> file_bytes_{0};
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_, done_cv_;
+  bool stop_ = false;
+  uint64_t flush_requested_ = 0, flush_done_ = 0;
+  std::string error_;
+  std::thread thread_;
 };
 
 }  // namespace rrvm::trace

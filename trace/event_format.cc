@@ -1,0 +1,186 @@
+// One event as a line of text or a JSON object (rrvm dump). Both come from
+// the same per-kind field list, so they always agree.
+#include <cinttypes>
+#include <cstdio>
+
+#include "trace/trace_inspect.h"
+
+namespace rrvm::trace {
+
+namespace {
+
+constexpr size_t kPreviewBytes = 32;
+constexpr const char* kGprNames[16] = {"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp",
+                                       "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
+
+struct Field {
+  enum Type { kHex, kDec, kInt, kBool, kStr } type;
+  const char* name;
+  uint64_t num = 0;
+  std::string str;
+};
+
+Field hex(const char* n, uint64_t v) {
+  return {Field::kHex, n, v, {}};
+}
+Field dec(const char* n, uint64_t v) {
+  return {Field::kDec, n, v, {}};
+}
+Field str(const char* n, std::string v) {
+  return {Field::kStr, n, 0, std::move(v)};
+}
+
+std::string hex_bytes(const std::vector<uint8_t>& b) {
+  std::string out;
+  char x[3];
+  for (size_t i = 0; i < b.size() && i < kPreviewBytes; ++i) {
+    std::snprintf(x, sizeof x, "%02x", b[i]);
+    out += x;
+  }
+  return b.size() > kPreviewBytes ? out + "..." : out;
+}
+
+void add_read(std::vector<Field>& f, const Event& e, const char* where) {
+  f.push_back(hex(where, e.a));
+  f.push_back(dec("size", e.size));
+  if (e.modelled())
+    f.push_back({Field::kBool, "modelled", 1, {}});
+  else
+    f.push_back(hex("value", e.b));
+}
+
+void add_bytes(std::vector<Field>& f, const ReadEvent& r, bool as_text) {
+  static const std::vector<uint8_t> kNone;
+  const std::vector<uint8_t>& b = r.payload ? *r.payload : kNone;
+  f.push_back(dec("bytes", b.size()));
+  if (as_text)
+    f.push_back(str("text", std::string(b.begin(), b.end())));
+  else
+    f.push_back(str("data", hex_bytes(b)));
+}
+
+void add_landmark(std::vector<Field>& f, const LandmarkData& lm) {
+  f.push_back(hex("rip", lm.rip));
+  f.push_back(dec("hits", lm.hits));
+  f.push_back(dec("cpl", lm.cpl));
+  f.push_back(hex("rflags", lm.rflags));
+  f.push_back(hex("mem", lm.mem_digest));
+  for (int i = 0; i < 16; ++i) f.push_back(hex(kGprNames[i], lm.gprs[i]));
+}
+
+std::vector<Field> fields_of(const ReadEvent& r) {
+  const Event& e = r.event;
+  std::vector<Field> f;
+  const std::string text = r.text ? *r.text : "";
+  switch (e.kind) {
+    case EventKind::kPortRead:
+      add_read(f, e, "port");
+      break;
+    case EventKind::kMmioRead:
+      add_read(f, e, "addr");
+      break;
+    case EventKind::kMsrRead:
+      f = {hex("msr", e.a), hex("value", e.b)};
+      break;
+    case EventKind::kDmaWrite:
+      f.push_back(hex("gpa", e.a));
+      add_bytes(f, r, false);
+      break;
+    case EventKind::kInterrupt:
+      f = {hex("vector", e.a), str("at", e.at_landmark() ? "landmark" : "exit")};
+      break;
+    case EventKind::kClockRead:
+      f = {dec("source", e.a), dec("value", e.b)};
+      break;
+    case EventKind::kPacket:
+      add_bytes(f, r, false);
+      break;
+    case EventKind::kConsoleInput:
+      add_bytes(f, r, true);
+      break;
+    case EventKind::kLandmark:
+      if (r.landmark) add_landmark(f, *r.landmark);
+      break;
+    case EventKind::kRegDigest:
+    case EventKind::kMemDigest:
+      f = {hex("digest", e.b)};
+      break;
+    case EventKind::kGuestExit:
+      f = {{Field::kInt, "code", e.a, {}}, dec("detail", e.b), str("reason", text)};
+      break;
+    case EventKind::kNote:
+      f = {str("text", text)};
+      break;
+  }
+  return f;
+}
+
+std::string number(const Field& f) {
+  char b[32];
+  if (f.type == Field::kHex) std::snprintf(b, sizeof b, "0x%" PRIx64, f.num);
+  if (f.type == Field::kDec) std::snprintf(b, sizeof b, "%" PRIu64, f.num);
+  if (f.type == Field::kInt) std::snprintf(b, sizeof b, "%" PRId64, static_cast<int64_t>(f.num));
+  return b;
+}
+
+}  // namespace
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", u);
+      out += b;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string format_event(const ReadEvent& r) {
+  std::string line = "#" + std::to_string(r.event.ordinal) + " " + kind_name(r.event.kind);
+  for (const Field& f : fields_of(r)) {
+    line += ' ';
+    line += f.name;
+    if (f.type == Field::kBool) continue;  // "modelled" alone says it
+    line += '=';
+    // Text is quoted and escaped like a JSON string so a line stays a line.
+    line += f.type == Field::kStr ? "\"" + json_escape(f.str) + "\"" : number(f);
+  }
+  return line;
+}
+
+std::string event_json(const ReadEvent& r) {
+  std::string o = "{\"ordinal\": " + std::to_string(r.event.ordinal) + ", \"kind\": \"" +
+                  kind_name(r.event.kind) + "\"";
+  for (const Field& f : fields_of(r)) {
+    o += ", \"" + std::string(f.name) + "\": ";
+    if (f.type == Field::kStr)
+      o += "\"" + json_escape(f.str) + "\"";
+    else if (f.type == Field::kBool)
+      o += f.num ? "true" : "false";
+    else if (f.type == Field::kInt)
+      o += number(f);
+    else
+      o += std::to_string(f.num);  // JSON numbers are decimal
+  }
+  return o + "}";
+}
+
+void dump(TraceReader& reader, const DumpFilter& filter, bool json, std::ostream& out) {
+  reader.seek(filter.from.value_or(0));
+  ReadEvent e;
+  while (reader.next(e)) {
+    if (filter.to && e.event.ordinal > *filter.to) break;
+    if (filter.kind && e.event.kind != *filter.kind) continue;
+    out << (json ? event_json(e) : format_event(e)) << '\n';
+  }
+}
+
+}  // namespace rrvm::trace
