@@ -28,15 +28,17 @@ po::options_description machine_options() {
       "timeout", po::value<double>()->value_name("SEC")->default_value(0),
       "stop the guest after SEC host seconds (exit 124); 0 = no limit")(
       "strict-io", po::bool_switch(), "an access to an unmapped port or address is fatal")(
-      "mptable", po::value<std::string>()->value_name("V")->default_value("none"),
-      "MP table: kvm84 (the seed's broken one: ISA bus only), fixed, or none "
-      "(only none until the board builds MP tables)")(
-      "acpi", po::value<std::string>()->value_name("on|off")->default_value("off"),
-      "ACPI tables (only off until the board builds them)")(
-      "acpi-pic", po::value<std::string>()->value_name("on|off")->default_value("off"),
-      "include the DSDT _PIC method (only off for now)")(
-      "rtl8139-timer", po::value<std::string>()->value_name("on|off")->default_value("off"),
-      "RTL8139C+ onboard timer (only off for now: no NIC yet)")(
+      "mptable", po::value<std::string>()->value_name("V")->default_value("fixed"),
+      "MP table: fixed (PCI bus 0 + ISA bus 1 with PCI interrupt entries), kvm84 (the "
+      "seed's broken one: ISA bus only, so an OS finds no PCI interrupts) or none")(
+      "acpi", po::value<std::string>()->value_name("on|off")->default_value("on"),
+      "ACPI tables: RSDP, RSDT/XSDT, FADT, FACS, MADT, DSDT")(
+      "acpi-pic", po::value<std::string>()->value_name("on|off")->default_value("on"),
+      "DSDT has the _PIC method (off: kvm-84's DSDT, where an OS cannot switch ACPI to "
+      "APIC mode); off by itself when --acpi off")(
+      "rtl8139-timer", po::value<std::string>()->value_name("on|off")->default_value("on"),
+      "RTL8139C+ onboard timer (TCTR/TimerInt); off behaves as kvm-84, whose timer "
+      "never fires")(
       "clock", po::value<std::string>()->value_name("C")->default_value("host"),
       "guest time: host (the host's clock; every read is recorded) or virtual (from the "
       "execution: each exit is 1 us, HLT skips to the next timer; a guest that waits "
@@ -73,15 +75,13 @@ void apply_machine_options(const po::variables_map& vm, MachineConfig& cfg) {
   cfg.timeout_sec = vm["timeout"].as<double>();
   if (cfg.timeout_sec < 0) throw UsageError("--timeout must not be negative");
   cfg.strict_io = vm["strict-io"].as<bool>();
+  if (!cfg.acpi && vm["acpi-pic"].defaulted()) cfg.acpi_pic = false;
   if (cfg.acpi_pic && !cfg.acpi) {
     throw UsageError("--acpi-pic on needs --acpi on (there is no DSDT to hold _PIC)");
   }
   // Accepted and recorded, but not built yet: refuse rather than pretend.
-  if (cfg.mptable != "none" || cfg.acpi || cfg.rtl8139_timer || cfg.net != "none") {
-    throw UsageError(
-        "the MP table, ACPI tables and the RTL8139C+ NIC are not part of rrvm's "
-        "board yet: --mptable none, --acpi off, --rtl8139-timer off and --net none "
-        "are the only values for now");
+  if (cfg.net != "none") {
+    throw UsageError("the RTL8139C+ NIC is not part of rrvm's board yet: --net none for now");
   }
 }
 

@@ -8,7 +8,10 @@
 #include <span>
 #include <vector>
 
+#include <linux/kvm.h>
+
 #include "devices/interrupt_controller.h"
+#include "devices/lapic.h"
 #include "devices/timed_device.h"
 #include "vmm/bus.h"
 #include "vmm/run_result.h"
@@ -21,6 +24,18 @@ struct Board {
   InterruptController* interrupts = nullptr;
   std::vector<TimedDevice*> timers;
   std::optional<RunResult> stop;
+  // The userspace local APIC, whose TPR bits 7:4 are the guest's CR8 (Intel
+  // SDM vol. 3, 11.8.6.1). Without an in-kernel LAPIC, KVM keeps CR8 in
+  // kvm_run: guest MOV-to-CR8 shows up there at exits, and what we leave there
+  // is loaded at entry. Null on boards without one.
+  Lapic* lapic = nullptr;
+  // Copies a CR8 the guest wrote into the LAPIC, then the LAPIC's TPR (which
+  // an MMIO write may have changed) back into kvm_run.
+  void sync_cr8(kvm_run* run) {
+    if (!lapic) return;
+    if (run->cr8 != cr8_seen_) lapic->set_tpr(static_cast<uint8_t>(run->cr8 << 4));
+    cr8_seen_ = run->cr8 = lapic->tpr() >> 4;
+  }
   // Where console input goes (the COM1 receiver); returns the bytes taken.
   std::function<size_t(std::span<const uint8_t>)> console_input;
 
@@ -36,6 +51,9 @@ struct Board {
   void advance_timers(uint64_t now_ns) {
     for (auto* t : timers) t->advance(now_ns);
   }
+
+ private:
+  uint64_t cr8_seen_ = 0;
 };
 
 }  // namespace rrvm

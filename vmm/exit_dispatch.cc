@@ -29,7 +29,10 @@ std::optional<RunResult> ExitDispatcher::io() {
 }
 
 std::optional<RunResult> ExitDispatcher::mmio() {
-  auto& m = vcpu_.run_area()->mmio;
+  kvm_run* run = vcpu_.run_area();
+  auto& m = run->mmio;
+  board_.sync_cr8(run);  // a TPR read sees a CR8 the guest wrote; a TPR write reaches CR8
+
   std::span<uint8_t> bytes(m.data, std::min<uint32_t>(m.len, sizeof m.data));
   bool hit =
       m.is_write ? board_.mmio.write(m.phys_addr, bytes) : board_.mmio.read(m.phys_addr, bytes);
@@ -38,6 +41,7 @@ std::optional<RunResult> ExitDispatcher::mmio() {
     if (auto stop = unmapped(true, m.phys_addr, m.len, m.is_write)) return stop;
   }
   if (!m.is_write) hooks_->on_mmio_read(m.phys_addr, bytes);
+  board_.sync_cr8(run);
   return std::nullopt;
 }
 

@@ -28,6 +28,7 @@ Machine::Machine(const MachineConfig& cfg, const MachineImages& images, CharSink
   }
   device_clock_.target = clock_.get();
   board_ = std::make_unique<PcBoard>(cfg_, ram_, device_clock_, serial);
+  board_->setup_firmware(cfg_, ram_);
   load_kernel(images);
 }
 

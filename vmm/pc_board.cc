@@ -1,20 +1,72 @@
 #include "vmm/pc_board.h"
 
+#include <stdexcept>
+
 namespace rrvm {
 
 PcBoard::PcBoard(const MachineConfig& cfg, GuestRam& ram, Clock& clock, CharSink& serial)
-    : pit_(clock, pic_.irq(pc::kIrqPit)),
-      rtc_(clock, pic_.irq(pc::kIrqRtc), static_cast<int64_t>(cfg.rtc_epoch)),
-      uart_(serial, pic_.irq(pc::kIrqCom1)),
+    : layout_(default_layout(cfg.net != "none")),
+      lapic_(clock, layout_.bsp_lapic_id, warnings_.sink("lapic")),
+      ioapic_(lapic_, layout_.ioapic_id, warnings_.sink("ioapic")),
+      arbiter_(pic_, lapic_),
+      isa_irqs_(make_isa_irqs()),
+      pci_(warnings_.sink("pci")),
+      isa_bridge_(warnings_.sink("piix3")),
+      pci_irqs_(isa_bridge_, pic_lines(pic_), pirq_pins(ioapic_, layout_)),
+      pit_(clock, isa_irq(pc::kIrqPit)),
+      rtc_(clock, isa_irq(pc::kIrqRtc), static_cast<int64_t>(cfg.rtc_epoch)),
+      uart_(serial, isa_irq(pc::kIrqCom1)),
       debug_exit_([this](int status) {
         board_.stop = RunResult{StopReason::kGuestExit, status, "", 0};
-      }) {
+      }),
+      acpi_pm_(
+          clock, isa_irq(layout_.sci_irq),
+          [this] {
+            board_.stop = RunResult{StopReason::kPowerOff, 0, "guest powered off (ACPI S5)", 0};
+          },
+          warnings_.sink("acpi-pm")) {
   uint64_t low = ram.regions()[0].size;
   rtc_.set_memory_size(low, ram.size() - low);
-  board_.interrupts = &pic_;
-  board_.timers = {&pit_, &rtc_};
+  // The IOAPIC's EOI register is absent on the 82093AA: a level-triggered
+  // interrupt's remote IRR clears when the LAPIC broadcasts the EOI
+  // (Intel SDM vol. 3, 11.8.5).
+  lapic_.set_eoi_broadcast([this](uint8_t vector) { ioapic_.eoi(vector); });
+  board_.interrupts = &arbiter_;
+  board_.lapic = &lapic_;
+  board_.timers = {&pit_, &rtc_, &lapic_, &acpi_pm_};
   board_.console_input = [this](std::span<const uint8_t> bytes) { return uart_.receive(bytes); };
+  pci_.attach(pc::kIsaBridgeSlot, 0, isa_bridge_);
   map_legacy();
+  map_platform();
+}
+
+void PcBoard::setup_firmware(const MachineConfig& cfg, GuestMemory& mem) {
+  bars_ = setup_pci(pci_, isa_bridge_, pic_, layout_);
+  auto variant = parse_mp_table_variant(cfg.mptable);
+  if (!variant) throw std::invalid_argument("unknown MP table variant '" + cfg.mptable + "'");
+  tables_ = write_bios_tables(layout_, *variant, AcpiOptions{cfg.acpi, cfg.acpi_pic}, mem);
+}
+
+std::array<IrqLine*, PciIrqRouter::kPicIrqs> PcBoard::pic_lines(PicPair& pic) {
+  std::array<IrqLine*, PciIrqRouter::kPicIrqs> lines{};
+  for (int i = 0; i < PciIrqRouter::kPicIrqs; ++i) lines[i] = &pic.irq(i);
+  return lines;
+}
+
+std::array<IrqLine*, PiixIsa::kPirqs> PcBoard::pirq_pins(Ioapic& io, const PlatformLayout& l) {
+  std::array<IrqLine*, PiixIsa::kPirqs> pins{};
+  for (int i = 0; i < PiixIsa::kPirqs; ++i) pins[i] = &io.irq(l.pirq_to_pin[i]);
+  return pins;
+}
+
+std::vector<std::unique_ptr<IsaIrq>> PcBoard::make_isa_irqs() {
+  std::vector<std::unique_ptr<IsaIrq>> irqs;
+  for (int n = 0; n < pc::kIsaIrqs; ++n) {
+    uint8_t pin = layout_.isa_irq_to_pin[n];
+    IrqLine* apic = pin == PlatformLayout::kNoPin ? nullptr : &ioapic_.irq(pin);
+    irqs.push_back(std::make_unique<IsaIrq>(pic_.irq(n), apic));
+  }
+  return irqs;
 }
 
 void PcBoard::map_legacy() {
@@ -28,6 +80,16 @@ void PcBoard::map_legacy() {
   io.add(pc::kCom1, 8, uart_);
   io.add(pc::kPostCode, 1, post_);
   io.add(pc::kDebugExit, 4, debug_exit_);
+}
+
+// PCI, the APICs and the ACPI PM block (PLATFORM.md; addresses from the layout).
+void PcBoard::map_platform() {
+  Bus& io = board_.pio;
+  io.add(pc::kPciConfigAddress, 4, pci_.address_io());
+  io.add(pc::kPciConfigData, 4, pci_.data_io());
+  io.add(layout_.pm1a_evt_port, AcpiPm::kSize, acpi_pm_);
+  board_.mmio.add(layout_.ioapic_address, Ioapic::kMmioSize, ioapic_);
+  board_.mmio.add(layout_.lapic_address, Lapic::kMmioSize, lapic_);
 }
 
 }  // namespace rrvm

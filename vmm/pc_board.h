@@ -1,21 +1,36 @@
 // The PC that rrvm builds: which device sits at which port, address and IRQ.
 // Placement lives here as named constants, never inside a device (the
-// Firecracker device-manager shape).
+// Firecracker device-manager shape); the facts the firmware tables also state
+// (IOAPIC ID, IRQ->pin wiring, PCI slots) come from one PlatformLayout
+// (firmware/platform_layout.h), so tables and hardware cannot disagree.
 #pragma once
 
+#include <array>
 #include <memory>
+#include <vector>
 
+#include "devices/acpi_pm.h"
 #include "devices/char_backend.h"
 #include "devices/clock.h"
 #include "devices/debug_exit.h"
+#include "devices/interrupt_arbiter.h"
+#include "devices/ioapic.h"
+#include "devices/lapic.h"
+#include "devices/pci_host.h"
+#include "devices/pci_irq_router.h"
 #include "devices/pic.h"
+#include "devices/piix_isa.h"
 #include "devices/pit.h"
 #include "devices/post_port.h"
 #include "devices/rtc.h"
 #include "devices/uart16550.h"
+#include "firmware/bios_tables.h"
+#include "firmware/platform_layout.h"
 #include "vmm/board.h"
+#include "vmm/device_warnings.h"
 #include "vmm/guest_ram.h"
 #include "vmm/machine_config.h"
+#include "vmm/pci_setup.h"
 
 namespace rrvm {
 
@@ -27,9 +42,29 @@ constexpr uint16_t kRtc = 0x70;
 constexpr uint16_t kCom1 = 0x3F8;
 constexpr uint16_t kPostCode = 0x80;
 constexpr uint16_t kDebugExit = 0xF4;  // QEMU's isa-debug-exit,iobase=0xf4,iosize=4
+constexpr uint16_t kPciConfigAddress = 0xCF8, kPciConfigData = 0xCFC;
 // ISA IRQs.
 constexpr int kIrqPit = 0, kIrqCom1 = 4, kIrqRtc = 8;
+constexpr int kIsaIrqs = 16;
+// PCI functions on bus 0 (PLATFORM.md; the NIC's slot is kNicSlot).
+constexpr int kHostBridgeSlot = 0, kIsaBridgeSlot = 1;
 }  // namespace pc
+
+// One ISA interrupt request: the wire reaches both the 8259 input and the
+// IOAPIC pin the platform layout gives it (MP spec 1.4, 3.6.2: the PC
+// connects ISA IRQs to both so an OS can use either controller).
+class IsaIrq final : public IrqLine {
+ public:
+  IsaIrq(IrqLine& pic, IrqLine* ioapic) : pic_(pic), ioapic_(ioapic) {}
+  void set_level(bool high) override {
+    pic_.set_level(high);
+    if (ioapic_) ioapic_->set_level(high);
+  }
+
+ private:
+  IrqLine& pic_;
+  IrqLine* ioapic_;
+};
 
 class PcBoard {
  public:
@@ -37,20 +72,52 @@ class PcBoard {
   PcBoard(const PcBoard&) = delete;
   PcBoard& operator=(const PcBoard&) = delete;
 
+  // The BIOS's part, before the guest starts: PCI resources and routing,
+  // then the MP and ACPI tables the configuration asks for. Throws
+  // std::runtime_error if guest RAM cannot hold them.
+  void setup_firmware(const MachineConfig& cfg, GuestMemory& mem);
+  const BiosTablesInfo& bios_tables() const { return tables_; }
+  const std::vector<PciBarAssignment>& pci_bars() const { return bars_; }
+
   Board& board() { return board_; }
+  const PlatformLayout& layout() const { return layout_; }
   Uart16550& uart() { return uart_; }
   PicPair& pic() { return pic_; }
+  Lapic& lapic() { return lapic_; }
+  Ioapic& ioapic() { return ioapic_; }
+  PciHost& pci() { return pci_; }
+  PiixIsa& isa_bridge() { return isa_bridge_; }
+  PciIrqRouter& pci_irqs() { return pci_irqs_; }
+  DeviceWarnings& warnings() { return warnings_; }
+  // The line ISA IRQ `n` drives (8259 input and IOAPIC pin).
+  IrqLine& isa_irq(int n) { return *isa_irqs_.at(n); }
 
  private:
+  static std::array<IrqLine*, PciIrqRouter::kPicIrqs> pic_lines(PicPair& pic);
+  static std::array<IrqLine*, PiixIsa::kPirqs> pirq_pins(Ioapic& io, const PlatformLayout& l);
+  std::vector<std::unique_ptr<IsaIrq>> make_isa_irqs();
   void map_legacy();
+  void map_platform();
 
+  DeviceWarnings warnings_;
+  PlatformLayout layout_;
   Board board_;
   PicPair pic_;
+  Lapic lapic_;
+  Ioapic ioapic_;
+  InterruptArbiter arbiter_;
+  std::vector<std::unique_ptr<IsaIrq>> isa_irqs_;
+  PciHost pci_;
+  PiixIsa isa_bridge_;
+  PciIrqRouter pci_irqs_;
   Pit8254 pit_;
   Rtc146818 rtc_;
   Uart16550 uart_;
   PostPort post_;
   DebugExit debug_exit_;
+  AcpiPm acpi_pm_;
+  BiosTablesInfo tables_;
+  std::vector<PciBarAssignment> bars_;
 };
 
 }  // namespace rrvm
