@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace rrvm {
@@ -22,6 +23,13 @@ class IoDevice {
   // unterminated ISA bus.
   virtual void read(uint64_t offset, std::span<uint8_t> data) = 0;
   virtual void write(uint64_t offset, std::span<const uint8_t> data) = 0;
+
+  // The datasheet's name of the register at `offset` ("TCTR"), for reports
+  // that put a guest's access into words; empty when the device has none.
+  virtual std::string register_name(uint64_t offset) const {
+    (void)offset;
+    return {};
+  }
 };
 
 // Little-endian helpers for devices whose registers are wider than a byte.

@@ -310,13 +310,16 @@ void Replayer::substitute_read(InputKind kind, uint64_t addr, std::span<uint8_t>
       stats_.first_model_mismatch = "exit " + std::to_string(ordinal_) + ": " + hex(addr) +
                                     " recorded " + hex(e->value) + ", device model " + hex(model);
     }
-    store_le(data, e->value);
+    if (!opts_.follow_models) store_le(data, e->value);
   }
   consume();
 }
 
 uint64_t Replayer::TraceClock::now_ns() {
   const InputEvent* e = r_.next_at(InputKind::kClockRead);
+  if (r_.opts_.follow_models && (!e || e->addr != uint64_t(ClockSource::kDevice))) {
+    return r_.last_clock_;  // more reads than recorded: time stands still
+  }
   if (!e || e->addr != uint64_t(ClockSource::kDevice)) {
     r_.diverge("a device reads the clock at exit " + std::to_string(r_.ordinal_) +
                "; the recording has " +
@@ -348,6 +351,14 @@ std::string Replayer::untrappable_hint(uint64_t rip) {
 
 const InputEvent* Replayer::next_at(InputKind kind) {
   const InputEvent* e = events_.peek();
+  // A changed machine's devices may read the clock less often than the
+  // recorded ones did: skip the device clock values nobody asked for.
+  while (opts_.follow_models && kind != InputKind::kClockRead && e && e->ordinal <= ordinal_ &&
+         e->kind == InputKind::kClockRead && e->addr == uint64_t(ClockSource::kDevice)) {
+    last_clock_ = e->value;
+    consume();
+    e = events_.peek();
+  }
   return e && e->ordinal == ordinal_ && e->kind == kind ? e : nullptr;
 }
 

@@ -31,6 +31,12 @@ struct ReplayOptions {
   uint64_t until = 0;          // stop after this exit ordinal; 0 = run to the end
   bool verify = true;          // check register and memory digests
   double stall_seconds = 120;  // no exit for this long (host time) = diverged
+  // Bisect's changed machine (--override): the guest gets what the device
+  // models compute instead of the recorded read values, and device clock
+  // reads the recording does not hold return the last recorded time. Only
+  // external inputs (time, packets, console, asynchronous interrupts) still
+  // come from the trace. Turn verification off with it: digests will differ.
+  bool follow_models = false;
 };
 
 struct ReplayStats {
@@ -56,7 +62,17 @@ class Replayer final : public ExecHooks {
   // exit, then on to the next natural exit and its handling. Returns the
   // end of the replay (finished, diverged, end of trace) when there is one.
   std::optional<RunResult> step();
+  // step() in two halves, for bisect's single-stepping in between: the
+  // events due before the next exit, then the handling of the natural exit
+  // the vCPU stopped at (however it got there).
+  std::optional<RunResult> before_next_exit() { return between_exits(); }
+  std::optional<RunResult> handle_exit() {
+    if (auto stop = at_exit()) return stop;
+    return after_exit();
+  }
   uint64_t ordinal() const { return ordinal_; }
+  // The last recorded events consumed, oldest first.
+  const std::deque<InputEvent>& recent_events() const { return recent_; }
   const ReplayStats& stats() const { return stats_; }
 
   // ExecHooks: the dispatcher shows us each read; we substitute the recording.

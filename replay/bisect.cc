@@ -1,0 +1,463 @@
+#include "replay/bisect.h"
+
+#include <chrono>
+#include <cstring>
+#include <memory>
+
+#include "devices/char_backend.h"
+#include "devices/hex.h"
+#include "replay/dirty_tracker.h"
+#include "replay/landmark.h"
+#include "replay/replayer.h"
+#include "replay/trace_bridge.h"
+#include "replay/trace_header.h"
+#include "vmm/machine.h"
+#include "vmm/pc_board.h"
+
+namespace rrvm {
+
+namespace {
+
+constexpr uint64_t kPage = 4096;
+constexpr size_t kMaxPagesListed = 16;
+
+class DiscardSink final : public CharSink {
+ public:
+  void write(uint8_t) override {}
+};
+
+bool natural(uint32_t reason) {
+  return reason == KVM_EXIT_IO || reason == KVM_EXIT_MMIO || reason == KVM_EXIT_HLT;
+}
+
+// One execution: a machine built from a trace and replaying it.
+class Side {
+ public:
+  Side(const BisectSideSpec& spec, double stall_seconds)
+      : reader_(spec.trace_path),
+        images_(images_from_trace(reader_)),
+        machine_(spec.config, images_, sink_),
+        source_(reader_),
+        dirty_(machine_.vm(), machine_.ram()),
+        replayer_(source_, machine_.vcpu(), machine_.ram(), machine_.board().board(), dirty_,
+                  options(spec, stall_seconds)) {
+    machine_.set_device_clock(replayer_.device_clock());
+  }
+  ~Side() { machine_.set_device_clock(machine_.loop_clock()); }
+
+  Machine& machine() { return machine_; }
+  Replayer& replayer() { return replayer_; }
+  KvmVcpu& vcpu() { return machine_.vcpu(); }
+  kvm_run* run() { return machine_.vcpu().run_area(); }
+
+  // One instruction (or the exit it makes); returns the exit reason.
+  uint32_t single_step() {
+    for (;;) {
+      if (vcpu().run()) return run()->exit_reason;
+      run()->immediate_exit = 0;  // a stray kick: step again
+    }
+  }
+  void set_single_step(bool on) {
+    kvm_guest_debug dbg{};
+    if (on) dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
+    vcpu().set_guest_debug(dbg);
+  }
+
+ private:
+  static ReplayOptions options(const BisectSideSpec& spec, double stall) {
+    ReplayOptions o;
+    o.follow_models = spec.follow_models;
+    o.verify = !spec.follow_models;
+    o.stall_seconds = stall;
+    return o;
+  }
+
+  trace::TraceReader reader_;
+  MachineImages images_;
+  DiscardSink sink_;
+  Machine machine_;
+  TraceEventSource source_;
+  DirtyTracker dirty_;
+  Replayer replayer_;
+};
+
+// What the guest did at an exit, as far as both sides can be compared.
+struct ExitView {
+  uint32_t reason = 0;
+  uint64_t addr = 0;
+  uint32_t size = 0;
+  bool write = false;
+  uint64_t data = 0;
+};
+
+ExitView view_of(kvm_run* run) {
+  ExitView v;
+  v.reason = run->exit_reason;
+  if (v.reason == KVM_EXIT_IO) {
+    v.addr = run->io.port;
+    v.size = run->io.size;
+    v.write = run->io.direction == KVM_EXIT_IO_OUT;
+    const uint8_t* p = reinterpret_cast<const uint8_t*>(run) + run->io.data_offset;
+    std::memcpy(&v.data, p, std::min<uint32_t>(v.size, 8));
+  } else if (v.reason == KVM_EXIT_MMIO) {
+    v.addr = run->mmio.phys_addr;
+    v.size = run->mmio.len;
+    v.write = run->mmio.is_write;
+    std::memcpy(&v.data, run->mmio.data, std::min<uint32_t>(v.size, 8));
+  }
+  return v;
+}
+
+std::string exit_kind(const ExitView& v) {
+  switch (v.reason) {
+    case KVM_EXIT_IO:
+      return "port I/O";
+    case KVM_EXIT_MMIO:
+      return "MMIO";
+    case KVM_EXIT_HLT:
+      return "HLT";
+    default:
+      return "exit reason " + std::to_string(v.reason);
+  }
+}
+
+// "port 0xc048 (rtl8139 TCTR)" from the side's bus.
+std::string place(Side& s, const ExitView& v) {
+  bool pio = v.reason == KVM_EXIT_IO;
+  Bus& bus = pio ? s.machine().board().board().pio : s.machine().board().board().mmio;
+  std::string what = (pio ? "port " : "address ") + hex(v.addr);
+  Bus::Hit hit = bus.find(v.addr, v.size ? v.size : 1);
+  if (!hit.dev) return what + " (unmapped)";
+  std::string reg = hit.dev->register_name(hit.offset);
+  return what + " (" + std::string(hit.dev->name()) + (reg.empty() ? "" : " " + reg) + ")";
+}
+
+std::string value_hex(uint64_t v, uint32_t size) {
+  char b[32];
+  std::snprintf(b, sizeof b, "0x%0*llx", int(std::min<uint32_t>(size, 8) * 2),
+                static_cast<unsigned long long>(v));
+  return b;
+}
+
+// Nullopt when the two exits look the same to the guest.
+std::optional<std::string> compare_exits(Side& a, const ExitView& x, Side& b, const ExitView& y) {
+  if (x.reason != y.reason || x.addr != y.addr || x.size != y.size || x.write != y.write) {
+    auto side = [](Side& s, const ExitView& v) {
+      return exit_kind(v) + (v.reason == KVM_EXIT_HLT
+                                 ? std::string()
+                                 : (v.write ? " write to " : " read of ") + place(s, v));
+    };
+    return "A makes a " + side(a, x) + ", B a " + side(b, y);
+  }
+  if (x.data != y.data && (x.reason == KVM_EXIT_IO || x.reason == KVM_EXIT_MMIO)) {
+    return std::string(x.write ? "write to " : "read of ") + place(a, x) + ": " +
+           value_hex(x.data, x.size) + " vs " + value_hex(y.data, y.size);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> compare_registers(Side& a, Side& b) {
+  RegisterSnapshot ra = RegisterSnapshot::from(a.vcpu().get_regs());
+  RegisterSnapshot rb = RegisterSnapshot::from(b.vcpu().get_regs());
+  if (ra.same_state(rb)) return std::nullopt;
+  return ra.diff(rb);
+}
+
+const char* table_at(const BiosTablesInfo& t, uint64_t page) {
+  struct Area {
+    uint64_t addr, size;
+    const char* name;
+  } areas[] = {
+      {0, kPage, "BIOS data area"},
+      {t.mp_floating_addr, 16, "MP floating pointer"},
+      {t.mp_config_addr, t.mp_config_size, "MP configuration table"},
+      {t.rsdp_addr, 36, "ACPI RSDP"},
+      {t.facs_addr, 64, "ACPI FACS"},
+      {t.dsdt_addr, t.dsdt_size, "ACPI DSDT"},
+      {t.fadt_addr, 1, "ACPI FADT"},
+      {t.madt_addr, 1, "ACPI MADT"},
+      {t.rsdt_addr, 1, "ACPI RSDT"},
+      {t.xsdt_addr, 1, "ACPI XSDT"},
+  };
+  for (const Area& a : areas) {
+    if (!a.addr && a.size != kPage) continue;
+    if (a.addr < page + kPage && a.addr + std::max<uint64_t>(a.size, 1) > page) return a.name;
+  }
+  return "";
+}
+
+// Pages whose contents differ between the two sides' RAM.
+std::vector<PageDiff> differing_pages(Side& a, Side& b, uint64_t* total) {
+  GuestRam& ra = a.machine().ram();
+  GuestRam& rb = b.machine().ram();
+  std::vector<PageDiff> out;
+  *total = 0;
+  std::vector<uint8_t> pa(kPage), pb(kPage);
+  uint64_t size = std::min(ra.size(), rb.size());
+  for (const auto& region : ra.regions()) {
+    for (uint64_t gpa = region.gpa; gpa < region.gpa + region.size && gpa < size; gpa += kPage) {
+      if (!ra.read(gpa, pa) || !rb.read(gpa, pb)) continue;
+      if (std::memcmp(pa.data(), pb.data(), kPage) == 0) continue;
+      ++*total;
+      if (out.size() >= kMaxPagesListed) continue;
+      const char* ta = table_at(a.machine().board().bios_tables(), gpa);
+      const char* tb = table_at(b.machine().board().bios_tables(), gpa);
+      std::string what = ta;
+      if (std::strcmp(ta, tb) != 0) what += std::string(*ta && *tb ? " / " : "") + tb;
+      out.push_back({gpa, what});
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> recent(Side& s) {
+  std::vector<std::string> out;
+  for (const InputEvent& e : s.replayer().recent_events()) out.push_back(describe(e));
+  return out;
+}
+
+std::string ending(const RunResult& r) {
+  return std::string(to_string(r.reason)) + " at exit " + std::to_string(r.exits) +
+         (r.message.empty() ? "" : ": " + r.message);
+}
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+class Bisector {
+ public:
+  Bisector(const BisectSideSpec& a, const BisectSideSpec& b, const GuestSymbols& symbols,
+           const BisectOptions& opts)
+      : spec_a_(a), spec_b_(b), symbols_(symbols), opts_(opts) {}
+
+  BisectResult run() {
+    auto t0 = Clock::now();
+    if (!lockstep()) return res_;
+    res_.lockstep_seconds = since(t0);
+    auto t1 = Clock::now();
+    replay_to_last_common();
+    res_.replay_seconds = since(t1);
+    auto t2 = Clock::now();
+    single_step();
+    res_.step_seconds = since(t2);
+    return res_;
+  }
+
+ private:
+  void fresh_sides() {
+    a_ = std::make_unique<Side>(spec_a_, opts_.stall_seconds);
+    b_ = std::make_unique<Side>(spec_b_, opts_.stall_seconds);
+  }
+  void progress(const std::string& phase, uint64_t exits) {
+    if (opts_.progress) opts_.progress(phase, exits);
+  }
+
+  // Phase 1. Returns false when there is nothing more to search.
+  bool lockstep() {
+    fresh_sides();
+    uint64_t start_total = 0;
+    res_.start_pages = differing_pages(*a_, *b_, &start_total);
+    for (;;) {
+      auto ea = a_->replayer().step();
+      auto eb = b_->replayer().step();
+      uint64_t n = std::max(a_->replayer().ordinal(), b_->replayer().ordinal());
+      if (n % 4096 == 0) progress("lockstep", n);
+      if (ea || eb) return ends(ea, eb, n);
+      std::optional<std::string> d =
+          compare_exits(*a_, view_of(a_->run()), *b_, view_of(b_->run()));
+      if (!d) d = compare_registers(*a_, *b_);
+      if (d) {
+        res_.first_differing_exit = n;
+        res_.summary = "exit " + std::to_string(n) + ": " + *d;
+        return true;
+      }
+      res_.lockstep_exits = n;
+    }
+  }
+
+  bool ends(const std::optional<RunResult>& ea, const std::optional<RunResult>& eb, uint64_t n) {
+    if (ea) res_.side_a_end = ending(*ea);
+    if (eb) res_.side_b_end = ending(*eb);
+    bool same = ea && eb && ea->reason == eb->reason && ea->status == eb->status &&
+                ea->reason != StopReason::kDiverged;
+    if (same) {
+      uint64_t total = 0;
+      res_.divergence_pages = differing_pages(*a_, *b_, &total);
+      res_.divergence_pages_total = total;
+      if (total == 0) {
+        res_.summary = "no divergence: both executions are identical to their end (" +
+                       std::to_string(n) + " exits)";
+        return false;
+      }
+      res_.diverged = true;
+      res_.summary =
+          "the executions end alike but " + std::to_string(total) + " pages of guest memory differ";
+      return false;
+    }
+    res_.first_differing_exit = n;
+    res_.summary = "exit " + std::to_string(n) + ": " +
+                   (ea && eb ? "A: " + res_.side_a_end + "; B: " + res_.side_b_end
+                    : ea     ? "A ends (" + res_.side_a_end + ") where B goes on"
+                             : "B stops: " + res_.side_b_end);
+    return true;
+  }
+
+  // Phase 2: both sides again, to the last exit they share.
+  void replay_to_last_common() {
+    res_.diverged = true;
+    res_.last_common_exit = res_.first_differing_exit ? res_.first_differing_exit - 1 : 0;
+    fresh_sides();
+    progress("replay to exit " + std::to_string(res_.last_common_exit), 0);
+    while (a_->replayer().ordinal() < res_.last_common_exit) {
+      if (a_->replayer().step() || b_->replayer().step()) return;
+      if (a_->replayer().ordinal() % 4096 == 0) progress("replay", a_->replayer().ordinal());
+    }
+  }
+
+  // Phase 3: instruction by instruction through the final interval.
+  void single_step() {
+    progress("single-step", res_.last_common_exit);
+    if (!enter_interval()) return;
+    for (uint64_t steps = 0; steps < opts_.max_steps; ++steps) {
+      uint64_t rip = a_->vcpu().get_regs().rip;
+      uint32_t xa = a_->single_step(), xb = b_->single_step();
+      res_.instructions_stepped = steps + 1;
+      if (natural(xa) || natural(xb)) {
+        if (at_exit(rip, xa, xb)) return;
+        continue;
+      }
+      if (xa != KVM_EXIT_DEBUG || xb != KVM_EXIT_DEBUG) {
+        found(rip, "the instruction stops " + std::string(xa != KVM_EXIT_DEBUG ? "A" : "B") +
+                       " (KVM exit reason " + std::to_string(xa != KVM_EXIT_DEBUG ? xa : xb) + ")");
+        return;
+      }
+      if (auto d = compare_registers(*a_, *b_)) {
+        found(rip, "registers differ after it: " + *d);
+        res_.register_diff = *d;
+        return;
+      }
+    }
+    res_.summary += "; no differing instruction within " + std::to_string(opts_.max_steps) +
+                    " single-steps after exit " + std::to_string(res_.last_common_exit);
+    stop_stepping();
+  }
+
+  // Events due before the next exit (landmarks re-arm debug registers), then
+  // single-stepping on. False if the side's replay ended there.
+  bool between(Side& s) {
+    if (auto stop = s.replayer().before_next_exit()) {
+      (&s == a_.get() ? res_.side_a_end : res_.side_b_end) = ending(*stop);
+      found(s.vcpu().get_regs().rip, "replay stops before the next exit: " + ending(*stop));
+      return false;
+    }
+    s.set_single_step(true);
+    return true;
+  }
+
+  // Both stepped; at least one made a natural exit. True when done.
+  bool at_exit(uint64_t rip, uint32_t xa, uint32_t xb) {
+    if (natural(xa) != natural(xb)) {
+      found(rip, std::string(natural(xa) ? "A" : "B") + " makes an exit (" +
+                     exit_kind(view_of(natural(xa) ? a_->run() : b_->run())) +
+                     ") at this instruction and the other does not");
+      return true;
+    }
+    if (auto d = compare_exits(*a_, view_of(a_->run()), *b_, view_of(b_->run()))) {
+      found(rip, *d);
+      return true;
+    }
+    auto ra = a_->replayer().handle_exit();
+    auto rb = b_->replayer().handle_exit();
+    // The replayers supplied read values: a differing one is the answer.
+    if (auto d = compare_exits(*a_, view_of(a_->run()), *b_, view_of(b_->run()))) {
+      found(rip, *d);
+      return true;
+    }
+    if (ra || rb) {
+      if (ra) res_.side_a_end = ending(*ra);
+      if (rb) res_.side_b_end = ending(*rb);
+      found(rip, ra && rb && ra->reason == rb->reason
+                     ? "both executions end here"
+                     : (rb ? "B: " + res_.side_b_end : "A: " + res_.side_a_end));
+      return true;
+    }
+    return !enter_interval();
+  }
+
+  // Both sides past the asynchronous events before their next exit. An
+  // interrupt the recordings place differently shows here: the vCPUs stand
+  // at different instructions or with different registers. False when done.
+  bool enter_interval() {
+    if (!between(*a_) || !between(*b_)) return false;
+    if (auto d = compare_registers(*a_, *b_)) {
+      res_.register_diff = *d;
+      found(a_->vcpu().get_regs().rip,
+            "the recordings interrupt the guest at different points: A " +
+                last_async(*a_) + "; B " + last_async(*b_));
+      return false;
+    }
+    return true;
+  }
+
+  static std::string last_async(Side& s) {
+    const auto& ev = s.replayer().recent_events();
+    std::string what;
+    for (auto it = ev.rbegin(); it != ev.rend(); ++it) {
+      if (it->kind == InputKind::kInterrupt && it->async && what.empty())
+        what = "takes vector " + hex(it->value);
+      if (it->kind == InputKind::kLandmark)
+        return (what.empty() ? "stops" : what) + " at rip " + hex(it->landmark.regs.rip) +
+               " after exit " + std::to_string(it->ordinal);
+    }
+    return "has no asynchronous input there";
+  }
+
+  void found(uint64_t rip, const std::string& what) {
+    res_.instruction_found = true;
+    res_.rip = rip;
+    res_.symbol = symbols_.describe(rip);
+    res_.input = what;
+    res_.disassembly = disassemble(rip);
+    res_.recent_inputs_a = recent(*a_);
+    res_.recent_inputs_b = recent(*b_);
+    if (res_.register_diff.empty()) {
+      if (auto d = compare_registers(*a_, *b_)) res_.register_diff = *d;
+    }
+    uint64_t total = 0;
+    res_.divergence_pages = differing_pages(*a_, *b_, &total);
+    res_.divergence_pages_total = total;
+    stop_stepping();
+  }
+
+  void stop_stepping() {
+    a_->set_single_step(false);
+    b_->set_single_step(false);
+  }
+
+  // Code around `rip`, decoded from the enclosing symbol when it is near.
+  std::vector<DisassembledInsn> disassemble(uint64_t rip) {
+    uint64_t start = rip;
+    if (auto sym = symbols_.lookup(rip); sym && rip - sym->addr <= 256) start = sym->addr;
+    std::vector<uint8_t> code(rip - start + 64);
+    uint64_t gpa = 0;
+    if (!a_->vcpu().translate(start, &gpa) || !a_->machine().ram().read(gpa, code)) return {};
+    return disassemble_around(code, start, rip);
+  }
+
+  BisectSideSpec spec_a_, spec_b_;
+  const GuestSymbols& symbols_;
+  BisectOptions opts_;
+  std::unique_ptr<Side> a_, b_;
+  BisectResult res_;
+};
+
+}  // namespace
+
+BisectResult bisect(const BisectSideSpec& a, const BisectSideSpec& b, const GuestSymbols& symbols,
+                    const BisectOptions& opts) {
+  return Bisector(a, b, symbols, opts).run();
+}
+
+}  // namespace rrvm

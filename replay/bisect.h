@@ -1,0 +1,76 @@
+// Bisect: the first instruction at which two executions part (DESIGN.md,
+// Bisect). Both sides are replays: two recordings of the same guest, or one
+// recording replayed on the recorded machine (side A) and on a changed
+// machine that follows its own device models (side B, --override).
+//
+// Method:
+//  1. Lockstep, exit by exit: both replayers step to their next natural exit
+//     and the exits are compared (kind, port or address, data, registers).
+//     The first exit N where they differ, or where one side stops (a changed
+//     machine asking for an input the trace does not hold), bounds the search.
+//  2. Both sides are rebuilt and replayed to exit N-1, the last common one,
+//     without comparing.
+//  3. Single-step both from there, comparing registers after every
+//     instruction, and the exit data at the exit itself: the first
+//     instruction whose result differs is the answer. Only this interval is
+//     single-stepped.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "replay/disassembly.h"
+#include "replay/guest_symbols.h"
+#include "vmm/machine_config.h"
+
+namespace rrvm {
+
+struct BisectSideSpec {
+  std::string trace_path;
+  MachineConfig config;  // from the trace, possibly with overrides applied
+  bool follow_models = false;
+  std::string label;  // "A" / "B" or a description for reports
+};
+
+struct BisectOptions {
+  uint64_t max_steps = 500'000;  // single-step budget for the final interval
+  double stall_seconds = 60;
+  // Called now and then with (phase, exits done); phase is "lockstep",
+  // "replay to exit N", "single-step".
+  std::function<void(const std::string& phase, uint64_t exits)> progress;
+};
+
+struct PageDiff {
+  uint64_t addr = 0;
+  std::string what;  // the firmware table the page holds, if any
+};
+
+struct BisectResult {
+  bool diverged = false;
+  std::string summary;            // one line in words
+  uint64_t last_common_exit = 0;  // exit ordinal both executions reached identically
+  uint64_t first_differing_exit = 0;
+  bool instruction_found = false;
+  uint64_t rip = 0;                   // the divergent instruction
+  std::string symbol;                 // "main+0x1c" or empty
+  uint64_t instructions_stepped = 0;  // since the last common exit
+  std::vector<DisassembledInsn> disassembly;
+  std::string register_diff;  // "rax 0x1 vs 0x2, rip ..."
+  std::string input;          // the input at or before it, in words
+  std::vector<std::string> recent_inputs_a, recent_inputs_b;
+  std::vector<PageDiff> start_pages;       // memory differing before the first instruction
+  std::vector<PageDiff> divergence_pages;  // memory differing at the divergence
+  uint64_t divergence_pages_total = 0;
+  std::string side_a_end, side_b_end;  // how each side's replay ended, if it did
+  uint64_t lockstep_exits = 0;
+  double lockstep_seconds = 0, replay_seconds = 0, step_seconds = 0;
+};
+
+// Throws trace::TraceError / ImageError / KvmUnavailable like replay does.
+BisectResult bisect(const BisectSideSpec& a, const BisectSideSpec& b, const GuestSymbols& symbols,
+                    const BisectOptions& opts);
+
+}  // namespace rrvm

@@ -1,0 +1,25 @@
+// Capstone disassembly of guest code around an address, for divergence and
+// bisect reports.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace rrvm {
+
+struct DisassembledInsn {
+  uint64_t addr = 0;
+  std::string text;  // "mov eax, dword ptr [rbx + 4]"
+  bool marked = false;
+};
+
+// Decodes `code` (loaded at `base`) from its start and returns up to
+// `before` instructions ending before `mark`, the instruction at `mark`
+// (marked) and up to `after` following ones. If decoding from `base` never
+// lands on `mark`, decoding restarts at `mark` (nothing before it is shown).
+std::vector<DisassembledInsn> disassemble_around(std::span<const uint8_t> code, uint64_t base,
+                                                 uint64_t mark, int before = 4, int after = 3);
+
+}  // namespace rrvm

@@ -1,0 +1,246 @@
+// rrvm bisect: the first instruction at which two executions part.
+#include <unistd.h>
+
+#include <iostream>
+#include <sstream>
+
+#include "devices/hex.h"
+#include "firmware/load_error.h"
+#include "replay/bisect.h"
+#include "replay/trace_header.h"
+#include "tools/command.h"
+#include "tools/machine_options.h"
+#include "vmm/kicker.h"
+
+namespace rrvm::cli {
+
+namespace {
+
+constexpr const char* kHelp =
+    "Finds the first instruction at which two executions of the same guest part:\n"
+    "  rrvm bisect A.rrt B.rrt                  two recordings of the same guest image\n"
+    "  rrvm bisect A.rrt --override KEY=VALUE   A's recording against a changed machine\n"
+    "                                           (mptable=fixed, rtl8139-timer=on,\n"
+    "                                           acpi-pic=on, ...)\n\n"
+    "With --override, side B replays A's external inputs (time, packets, console,\n"
+    "interrupt points) while its devices answer the guest from their own models: the\n"
+    "first place where the changed machine asks for something A's trace does not hold\n"
+    "is itself reported as the divergence.\n\n"
+    "Both sides are replayed in lockstep exit by exit; at the first differing exit\n"
+    "both are replayed again to the last common exit and single-stepped from there,\n"
+    "comparing registers after each instruction. Only that interval is stepped.\n"
+    "The report names the instruction (address, symbol from the guest's ELF symbol\n"
+    "table or --symbols, disassembly), the register difference, the input at that\n"
+    "point in words, and the memory pages that differ (and, for machines that start\n"
+    "from different firmware tables, which table each differing page holds).\n\n"
+    "Exit status: 0 a divergence was found and reported, 3 the executions are\n"
+    "identical, 64 usage error (incl. traces of different guest images without\n"
+    "--force), 65 corrupt trace, 66 missing file.";
+
+struct Args {
+  std::string a, b, symbols;
+  std::vector<std::string> overrides;
+  bool force = false, json = false;
+  uint64_t max_steps = 0;
+};
+
+std::string json_str(const std::string& s) {
+  std::string o = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\')
+      o += '\\', o += c;
+    else if (c == '\n')
+      o += "\\n";
+    else if (static_cast<unsigned char>(c) < 0x20)
+      o += ' ';
+    else
+      o += c;
+  }
+  return o + "\"";
+}
+
+std::string json_list(const std::vector<std::string>& v) {
+  std::string o = "[";
+  for (size_t i = 0; i < v.size(); ++i) o += (i ? ", " : "") + json_str(v[i]);
+  return o + "]";
+}
+
+std::string pages_text(const std::vector<PageDiff>& pages, uint64_t total) {
+  std::string o;
+  for (const auto& p : pages) o += " " + hex(p.addr) + (p.what.empty() ? "" : " (" + p.what + ")");
+  if (total > pages.size()) o += " ... " + std::to_string(total) + " in all";
+  return o;
+}
+
+void print_text(const BisectResult& r, const Args& args) {
+  std::ostream& o = std::cout;
+  o << "bisect " << args.a << " vs " << (args.b.empty() ? "the same trace with --override" : args.b)
+    << "\n";
+  if (!r.start_pages.empty()) {
+    o << "  memory differs before the first instruction:" << pages_text(r.start_pages, 0) << "\n";
+  }
+  if (!r.diverged) {
+    o << "  " << r.summary << "\n";
+    return;
+  }
+  o << "  first differing exit: " << r.summary << "\n";
+  o << "  last common exit: " << r.last_common_exit << "\n";
+  if (r.instruction_found) {
+    o << "  divergent instruction: " << hex(r.rip)
+      << (r.symbol.empty() ? "" : " <" + r.symbol + ">") << ", " << r.instructions_stepped
+      << " instructions after exit " << r.last_common_exit << "\n";
+    o << "  what differs: " << r.input << "\n";
+    for (const auto& insn : r.disassembly) {
+      o << (insn.marked ? "  => " : "     ") << hex(insn.addr) << "  " << insn.text << "\n";
+    }
+    if (!r.register_diff.empty()) o << "  registers (A vs B): " << r.register_diff << "\n";
+  }
+  if (r.divergence_pages_total) {
+    o << "  memory pages differing there:"
+      << pages_text(r.divergence_pages, r.divergence_pages_total) << "\n";
+  }
+  auto list = [&](const char* side, const std::vector<std::string>& ev) {
+    if (ev.empty()) return;
+    o << "  last inputs of " << side << ":\n";
+    for (const auto& e : ev) o << "    " << e << "\n";
+  };
+  list("A", r.recent_inputs_a);
+  list("B", r.recent_inputs_b);
+  if (!r.side_a_end.empty()) o << "  A: " << r.side_a_end << "\n";
+  if (!r.side_b_end.empty()) o << "  B: " << r.side_b_end << "\n";
+}
+
+void print_json(const BisectResult& r) {
+  std::ostream& o = std::cout;
+  auto pages = [](const std::vector<PageDiff>& v) {
+    std::string s = "[";
+    for (size_t i = 0; i < v.size(); ++i)
+      s += (i ? ", " : "") + std::string("{\"addr\": \"") + hex(v[i].addr) +
+           "\", \"what\": " + json_str(v[i].what) + "}";
+    return s + "]";
+  };
+  std::string dis = "[";
+  for (size_t i = 0; i < r.disassembly.size(); ++i) {
+    dis += (i ? ", " : "") + std::string("{\"addr\": \"") + hex(r.disassembly[i].addr) +
+           "\", \"text\": " + json_str(r.disassembly[i].text) +
+           ", \"divergent\": " + (r.disassembly[i].marked ? "true" : "false") + "}";
+  }
+  dis += "]";
+  o << "{\"diverged\": " << (r.diverged ? "true" : "false")
+    << ", \"summary\": " << json_str(r.summary) << ", \"last_common_exit\": " << r.last_common_exit
+    << ", \"first_differing_exit\": " << r.first_differing_exit
+    << ", \"instruction_found\": " << (r.instruction_found ? "true" : "false") << ", \"rip\": \""
+    << hex(r.rip) << "\", \"symbol\": " << json_str(r.symbol)
+    << ", \"instructions_stepped\": " << r.instructions_stepped
+    << ", \"what\": " << json_str(r.input) << ", \"register_diff\": " << json_str(r.register_diff)
+    << ", \"disassembly\": " << dis << ", \"start_pages\": " << pages(r.start_pages)
+    << ", \"divergence_pages\": " << pages(r.divergence_pages)
+    << ", \"divergence_pages_total\": " << r.divergence_pages_total
+    << ", \"recent_inputs_a\": " << json_list(r.recent_inputs_a)
+    << ", \"recent_inputs_b\": " << json_list(r.recent_inputs_b)
+    << ", \"side_a_end\": " << json_str(r.side_a_end)
+    << ", \"side_b_end\": " << json_str(r.side_b_end)
+    << ", \"lockstep_exits\": " << r.lockstep_exits
+    << ", \"seconds\": {\"lockstep\": " << r.lockstep_seconds
+    << ", \"replay\": " << r.replay_seconds << ", \"single_step\": " << r.step_seconds << "}}\n";
+}
+
+MachineConfig trace_config(trace::TraceReader& reader, const std::string& path) {
+  try {
+    return config_from_trace(reader.header());
+  } catch (const std::invalid_argument& e) {
+    throw trace::TraceError(path + ": machine configuration not understood: " + e.what(), 0);
+  }
+}
+
+int run_bisect(const Args& args) {
+  if (args.b.empty() && args.overrides.empty()) {
+    throw UsageError("give a second trace or at least one --override KEY=VALUE");
+  }
+  if (!args.b.empty() && !args.overrides.empty()) {
+    throw UsageError("give either a second trace or --override, not both");
+  }
+  trace::TraceReader ra(args.a);
+  BisectSideSpec a{args.a, trace_config(ra, args.a), false, "A"};
+  BisectSideSpec b;
+  if (!args.b.empty()) {
+    trace::TraceReader rb(args.b);
+    b = {args.b, trace_config(rb, args.b), false, "B"};
+    if (ra.header().images != rb.header().images && !args.force) {
+      throw UsageError(args.a + " and " + args.b +
+                       " record different guest images (compare `rrvm trace info`); bisect "
+                       "compares executions of one image (--force to try anyway)");
+    }
+  } else {
+    b = {args.a, a.config, true, "B"};
+    for (const auto& kv : args.overrides) {
+      auto eq = kv.find('=');
+      if (eq == std::string::npos) throw UsageError("--override takes KEY=VALUE, not '" + kv + "'");
+      apply_override(b.config, kv.substr(0, eq), kv.substr(eq + 1));
+    }
+    if (b.config.acpi_pic && !b.config.acpi) throw UsageError("acpi-pic=on needs acpi=on");
+  }
+  GuestSymbols symbols = args.symbols.empty() ? GuestSymbols::from_elf(images_from_trace(ra).kernel)
+                                              : GuestSymbols::from_map_file(args.symbols);
+  BisectOptions opts;
+  if (args.max_steps) opts.max_steps = args.max_steps;
+  bool tty = isatty(2);
+  if (tty) {
+    opts.progress = [](const std::string& phase, uint64_t exits) {
+      std::cerr << "\rrrvm bisect: " << phase << " (exit " << exits << ")          " << std::flush;
+    };
+  }
+  Kicker::install_stop_signals();
+  BisectResult r = bisect(a, b, symbols, opts);
+  if (tty) std::cerr << "\r" << std::string(60, ' ') << "\r";
+  if (args.json) {
+    print_json(r);
+  } else {
+    print_text(r, args);
+  }
+  return r.diverged ? kExitOk : kExitIdentical;
+}
+
+int cmd_bisect(const std::vector<std::string>& argv) {
+  Args args;
+  try {
+    po::options_description desc("Bisect options");
+    desc.add_options()("a", po::value<std::string>(&args.a)->value_name("A.rrt"), "first trace")(
+        "b", po::value<std::string>(&args.b)->value_name("B.rrt"), "second trace")(
+        "override", po::value<std::vector<std::string>>(&args.overrides)->value_name("KEY=VALUE"),
+        "replay A on a changed machine (repeatable): mptable=, acpi=, acpi-pic=, "
+        "rtl8139-timer=, mem=, ...")("symbols", po::value<std::string>(&args.symbols),
+                                     "System.map-style symbol file (default: the ELF symbol "
+                                     "table of the kernel image in the trace)")(
+        "force", po::bool_switch(&args.force), "compare traces of different guest images")(
+        "max-steps", po::value<uint64_t>(&args.max_steps),
+        "single-step budget for the final interval (default 500000)")(
+        "json", po::bool_switch(&args.json), "print the report as JSON on stdout");
+    po::positional_options_description pos;
+    pos.add("a", 1).add("b", 1);
+    po::variables_map vm;
+    if (!parse_args(argv, desc, pos, vm, "rrvm bisect A.rrt (B.rrt | --override KEY=VALUE...)",
+                    kHelp))
+      return kExitOk;
+    if (args.a.empty()) throw UsageError("which traces? usage: rrvm bisect A.rrt B.rrt");
+    return run_bisect(args);
+  } catch (const UsageError& e) {
+    return fail(kExitUsage, e.what());
+  } catch (const trace::TraceMissing& e) {
+    return fail(kExitNoInput, e.what());
+  } catch (const trace::TraceError& e) {
+    return fail(kExitDataErr, e.what());
+  } catch (const ImageError& e) {
+    return fail(kExitDataErr, std::string("embedded kernel: ") + e.what());
+  } catch (const KvmUnavailable& e) {
+    return fail(kExitUnavailable, e.what());
+  } catch (const std::runtime_error& e) {
+    return fail(kExitNoInput, e.what());
+  }
+}
+
+}  // namespace
+
+RRVM_COMMAND("bisect", "find the first instruction at which two executions diverge", cmd_bisect);
+
+}  // namespace rrvm::cli
