@@ -163,7 +163,7 @@ std::optional<std::string> compare_registers(Side& a, Side& b) {
   return ra.diff(rb);
 }
 
-const char* table_at(const BiosTablesInfo& t, uint64_t page) {
+std::string table_at(const BiosTablesInfo& t, uint64_t page) {
   struct Area {
     uint64_t addr, size;
     const char* name;
@@ -179,11 +179,13 @@ const char* table_at(const BiosTablesInfo& t, uint64_t page) {
       {t.rsdt_addr, 1, "ACPI RSDT"},
       {t.xsdt_addr, 1, "ACPI XSDT"},
   };
+  std::string names;
   for (const Area& a : areas) {
     if (!a.addr && a.size != kPage) continue;
-    if (a.addr < page + kPage && a.addr + std::max<uint64_t>(a.size, 1) > page) return a.name;
+    if (a.addr < page + kPage && a.addr + std::max<uint64_t>(a.size, 1) > page)
+      names += (names.empty() ? "" : ", ") + std::string(a.name);
   }
-  return "";
+  return names;
 }
 
 // Pages whose contents differ between the two sides' RAM.
@@ -200,10 +202,10 @@ std::vector<PageDiff> differing_pages(Side& a, Side& b, uint64_t* total) {
       if (std::memcmp(pa.data(), pb.data(), kPage) == 0) continue;
       ++*total;
       if (out.size() >= kMaxPagesListed) continue;
-      const char* ta = table_at(a.machine().board().bios_tables(), gpa);
-      const char* tb = table_at(b.machine().board().bios_tables(), gpa);
+      std::string ta = table_at(a.machine().board().bios_tables(), gpa);
+      std::string tb = table_at(b.machine().board().bios_tables(), gpa);
       std::string what = ta;
-      if (std::strcmp(ta, tb) != 0) what += std::string(*ta && *tb ? " / " : "") + tb;
+      if (ta != tb) what += (!ta.empty() && !tb.empty() ? " / " : "") + tb;
       out.push_back({gpa, what});
     }
   }
@@ -286,9 +288,11 @@ class Bisector {
       uint64_t total = 0;
       res_.divergence_pages = differing_pages(*a_, *b_, &total);
       res_.divergence_pages_total = total;
-      if (total == 0) {
-        res_.summary = "no divergence: both executions are identical to their end (" +
-                       std::to_string(n) + " exits)";
+      if (total == 0 || only_start_pages()) {
+        res_.summary =
+            "no divergence: both executions are identical to their end (" + std::to_string(n) +
+            " exits)" +
+            (total ? "; memory differs only where the machines differed from the start" : "");
         return false;
       }
       res_.diverged = true;
@@ -301,6 +305,18 @@ class Bisector {
                    (ea && eb ? "A: " + res_.side_a_end + "; B: " + res_.side_b_end
                     : ea     ? "A ends (" + res_.side_a_end + ") where B goes on"
                              : "B stops: " + res_.side_b_end);
+    return true;
+  }
+
+  // The pages differing at the end are those that differed at the start
+  // (a changed firmware table the guest never looked at).
+  bool only_start_pages() const {
+    if (res_.divergence_pages_total > res_.start_pages.size()) return false;
+    for (const auto& p : res_.divergence_pages) {
+      bool found = false;
+      for (const auto& q : res_.start_pages) found = found || q.addr == p.addr;
+      if (!found) return false;
+    }
     return true;
   }
 
@@ -394,8 +410,8 @@ class Bisector {
     if (auto d = compare_registers(*a_, *b_)) {
       res_.register_diff = *d;
       found(a_->vcpu().get_regs().rip,
-            "the recordings interrupt the guest at different points: A " +
-                last_async(*a_) + "; B " + last_async(*b_));
+            "the recordings interrupt the guest at different points: A " + last_async(*a_) +
+                "; B " + last_async(*b_));
       return false;
     }
     return true;
