@@ -15,23 +15,36 @@ size_t bitmap_words(uint64_t bytes) {
 
 DirtyTracker::DirtyTracker(KvmVm& vm, const GuestRam& ram) : vm_(vm), ram_(ram) {
   for (const auto& r : ram.regions()) accumulated_.emplace_back(bitmap_words(r.size), 0);
+  run_ = accumulated_;
 }
 
 void DirtyTracker::collect() {
   for (size_t slot = 0; slot < accumulated_.size(); ++slot) {
     scratch_.assign(accumulated_[slot].size(), 0);
     vm_.get_dirty_log(static_cast<uint32_t>(slot), scratch_);
-    for (size_t i = 0; i < scratch_.size(); ++i) accumulated_[slot][i] |= scratch_[i];
+    for (size_t i = 0; i < scratch_.size(); ++i) {
+      accumulated_[slot][i] |= scratch_[i];
+      run_[slot][i] |= scratch_[i];
+    }
   }
 }
 
 uint64_t DirtyTracker::digest() {
   collect();
+  return digest_of(accumulated_);
+}
+
+uint64_t DirtyTracker::run_digest() {
+  collect();
+  return digest_of(run_);
+}
+
+uint64_t DirtyTracker::digest_of(const std::vector<std::vector<uint64_t>>& set) const {
   XXH3_state_t* st = XXH3_createState();
   XXH3_64bits_reset(st);
-  for (size_t slot = 0; slot < accumulated_.size(); ++slot) {
+  for (size_t slot = 0; slot < set.size(); ++slot) {
     const auto& region = ram_.regions()[slot];
-    const auto& bits = accumulated_[slot];
+    const auto& bits = set[slot];
     for (size_t w = 0; w < bits.size(); ++w) {
       for (uint64_t word = bits[w]; word; word &= word - 1) {
         uint64_t page = w * 64 + static_cast<uint64_t>(std::countr_zero(word));
@@ -57,15 +70,6 @@ size_t DirtyTracker::pages() const {
     for (uint64_t w : bits) n += static_cast<size_t>(std::popcount(w));
   }
   return n;
-}
-
-uint64_t digest_all_memory(const GuestRam& ram) {
-  XXH3_state_t* st = XXH3_createState();
-  XXH3_64bits_reset(st);
-  for (const auto& r : ram.regions()) XXH3_64bits_update(st, r.host, r.size);
-  uint64_t d = XXH3_64bits_digest(st);
-  XXH3_freeState(st);
-  return d;
 }
 
 }  // namespace rrvm

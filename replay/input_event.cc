@@ -24,6 +24,8 @@ const char* to_string(InputKind k) {
       return "console input";
     case InputKind::kGuestExit:
       return "guest exit";
+    case InputKind::kPacket:
+      return "packet";
   }
   return "?";
 }
@@ -45,6 +47,7 @@ std::string describe(const InputEvent& e) {
     case InputKind::kGuestExit:
       return s + " status " + std::to_string(e.value) + " (" + e.text + ")";
     case InputKind::kConsoleInput:
+    case InputKind::kPacket:
       return s + " " + std::to_string(e.bytes.size()) + " bytes";
     default:
       return s + " " + hex(e.value);

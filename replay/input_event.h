@@ -22,6 +22,7 @@ enum class InputKind : uint8_t {
   kMemDigest,     // value = DirtyTracker::digest()
   kConsoleInput,  // bytes
   kGuestExit,     // value = status, text = reason
+  kPacket,        // bytes of a frame the network handed to the NIC
 };
 
 // Why time was read; replay feeds each value back to the same consumer.

@@ -75,8 +75,16 @@ void Recorder::on_inject(uint8_t vector, bool async) {
 }
 
 void Recorder::on_console_input(std::span<const uint8_t> bytes) {
+  put_bytes(InputKind::kConsoleInput, bytes);
+}
+
+void Recorder::on_packet(std::span<const uint8_t> frame) {
+  put_bytes(InputKind::kPacket, frame);
+}
+
+void Recorder::put_bytes(InputKind kind, std::span<const uint8_t> bytes) {
   InputEvent e;
-  e.kind = InputKind::kConsoleInput;
+  e.kind = kind;
   e.ordinal = ordinal_;
   e.bytes.assign(bytes.begin(), bytes.end());
   sink_.put(e);

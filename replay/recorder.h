@@ -38,6 +38,7 @@ class Recorder final : public ExecHooks {
   void on_timer_advance(uint64_t now_ns, bool async) override;
   void on_inject(uint8_t vector, bool async) override;
   void on_console_input(std::span<const uint8_t> bytes) override;
+  void on_packet(std::span<const uint8_t> frame) override;
   void on_stop(const RunResult& result) override;
   uint64_t housekeeping_interval_ns() const override { return 1'000'000'000; }
   void on_housekeeping() override { sink_.flush(); }
@@ -58,6 +59,7 @@ class Recorder final : public ExecHooks {
   };
 
   void put(InputKind kind, uint64_t addr, uint64_t value, uint8_t size = 0, bool async = false);
+  void put_bytes(InputKind kind, std::span<const uint8_t> bytes);
 
   EventSink& sink_;
   KvmVcpu& vcpu_;

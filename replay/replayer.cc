@@ -228,6 +228,10 @@ std::optional<RunResult> Replayer::after_exit() {
       std::vector<uint8_t> bytes = e->bytes;
       consume();
       if (board_.console_input) board_.console_input(bytes);
+    } else if (e->kind == InputKind::kPacket) {
+      std::vector<uint8_t> frame = e->bytes;
+      consume();
+      if (board_.net_input) board_.net_input(frame);
     } else {
       break;
     }

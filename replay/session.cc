@@ -15,7 +15,7 @@ RecordSummary record_machine(Machine& machine, EventSink& sink, const RecordOpti
   machine.set_device_clock(machine.loop_clock());
   s.events = recorder.events();
   s.landmarks = recorder.landmarks();
-  s.final_memory_digest = digest_all_memory(machine.ram());
+  s.final_memory_digest = dirty.run_digest();
   return s;
 }
 
@@ -27,7 +27,7 @@ ReplaySummary replay_machine(Machine& machine, EventSource& source, const Replay
   s.result = replayer.run();
   machine.set_device_clock(machine.loop_clock());
   s.stats = replayer.stats();
-  s.final_memory_digest = digest_all_memory(machine.ram());
+  s.final_memory_digest = dirty.run_digest();
   return s;
 }
 

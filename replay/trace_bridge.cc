@@ -26,6 +26,8 @@ EventKind to_trace(InputKind k) {
       return EventKind::kConsoleInput;
     case InputKind::kGuestExit:
       return EventKind::kGuestExit;
+    case InputKind::kPacket:
+      return EventKind::kPacket;
   }
   return EventKind::kNote;
 }
@@ -50,6 +52,8 @@ std::optional<InputKind> from_trace(EventKind k) {
       return InputKind::kConsoleInput;
     case EventKind::kGuestExit:
       return InputKind::kGuestExit;
+    case EventKind::kPacket:
+      return InputKind::kPacket;
     default:
       return std::nullopt;  // notes and kinds this engine does not replay
   }
@@ -102,6 +106,7 @@ void TraceEventSink::put(const InputEvent& e) {
       writer_.append_landmark(t, to_trace(e.landmark));
       return;
     case InputKind::kConsoleInput:
+    case InputKind::kPacket:
       writer_.append_payload(t, e.bytes);
       return;
     default:
@@ -135,7 +140,7 @@ const InputEvent* TraceEventSource::peek() {
       if (r.text) cur_.text = *r.text;
     } else if (*kind == InputKind::kLandmark && r.landmark) {
       cur_.landmark = from_trace(*r.landmark, r.event.ordinal);
-    } else if (*kind == InputKind::kConsoleInput && r.payload) {
+    } else if ((*kind == InputKind::kConsoleInput || *kind == InputKind::kPacket) && r.payload) {
       cur_.bytes = *r.payload;
     }
     have_ = true;

@@ -38,6 +38,9 @@ struct Board {
   }
   // Where console input goes (the COM1 receiver); returns the bytes taken.
   std::function<size_t(std::span<const uint8_t>)> console_input;
+  // Where frames from the network go (the NIC's receive path); empty
+  // without a NIC. Returns whether the NIC took the frame.
+  std::function<bool(std::span<const uint8_t>)> net_input;
 
   // Earliest deadline of any timer, in guest ns.
   std::optional<uint64_t> next_deadline() const {

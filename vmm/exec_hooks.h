@@ -30,6 +30,8 @@ class ExecHooks {
   virtual void on_inject(uint8_t vector, bool async) { (void)vector, (void)async; }
   // Bytes written into guest memory from a host source (console, network).
   virtual void on_console_input(std::span<const uint8_t> bytes) { (void)bytes; }
+  // A frame from the network back end is about to reach the NIC.
+  virtual void on_packet(std::span<const uint8_t> frame) { (void)frame; }
   virtual void on_stop(const RunResult& result) { (void)result; }
   // Host nanoseconds between on_housekeeping() calls (0: never). The run
   // loop kicks the vCPU for it even when no device timer is due, so a

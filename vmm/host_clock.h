@@ -23,6 +23,8 @@ class LoopClock : public Clock {
     (void)guest_ns;
     return false;
   }
+  // Whether skip_to() moves time (virtual clocks) rather than refusing.
+  virtual bool can_skip() const { return false; }
 };
 
 class HostClock final : public LoopClock {
@@ -62,6 +64,7 @@ class VirtualClock final : public LoopClock {
     now_ += host - last_host_;
     last_host_ = host;
   }
+  bool can_skip() const override { return true; }
   bool skip_to(uint64_t guest_ns) override {
     if (guest_ns > now_) now_ = guest_ns;
     last_host_ = Kicker::monotonic_ns();

@@ -21,6 +21,7 @@ VcpuLoop::VcpuLoop(KvmVcpu& vcpu, GuestMemory& mem, Board& board, LoopClock& clo
       dispatch_(vcpu, mem, board, opts.strict_io, *hooks_),
       kicker_(vcpu.run_area()) {
   if (board_.console_input) console_fd_ = opts_.console_fd;
+  if (board_.net_input) net_ = opts_.net;
   if (uint64_t every = hooks_->housekeeping_interval_ns()) {
     housekeeping_host_ = Kicker::monotonic_ns() + every;
   }
@@ -57,7 +58,8 @@ RunResult VcpuLoop::run() {
     advance_timers(async = false);
     // Console input enters at natural exits only, so replay can place it
     // by exit ordinal; a poll every 1024 exits costs nothing measurable.
-    if (console_fd_ >= 0 && exits_ % 1024 == 0) poll_console(0);
+    if (console_fd_ >= 0 && exits_ % 1024 == 0) poll_inputs(0);
+    if (net_) deliver_packets();
   }
 }
 
@@ -112,14 +114,13 @@ void VcpuLoop::prepare_entry(bool async) {
   }
 }
 
-// Waits up to `timeout_ms` for console input (0: just look) and hands what
-// arrived to the board's console; returns early on SIGINT/SIGTERM.
-void VcpuLoop::poll_console(int timeout_ms) {
-  struct pollfd p {
-    console_fd_, POLLIN, 0
-  };
-  int n = ::poll(&p, console_fd_ >= 0 ? 1 : 0, timeout_ms);
-  if (n <= 0 || !(p.revents & (POLLIN | POLLHUP))) return;
+// Waits up to `timeout_ms` for console input or a network frame (0: just
+// look) and hands what arrived to the board; returns early on SIGINT/SIGTERM.
+void VcpuLoop::poll_inputs(int timeout_ms) {
+  pollfd p[2] = {{console_fd_, POLLIN, 0}, {net_ ? net_->wake_fd() : -1, POLLIN, 0}};
+  int n = ::poll(p, 2, timeout_ms);  // negative fds are ignored
+  if (net_) deliver_packets();
+  if (n <= 0 || !(p[0].revents & (POLLIN | POLLHUP))) return;
   uint8_t buf[64];
   ssize_t got = ::read(console_fd_, buf, sizeof buf);
   if (got <= 0) {
@@ -129,6 +130,15 @@ void VcpuLoop::poll_console(int timeout_ms) {
   std::span<const uint8_t> bytes(buf, static_cast<size_t>(got));
   hooks_->on_console_input(bytes);
   board_.console_input(bytes);
+}
+
+// Frames enter at natural exits only (or while halted), so replay can place
+// each one by exit ordinal, as console input.
+void VcpuLoop::deliver_packets() {
+  while (auto frame = net_->receive()) {
+    hooks_->on_packet(*frame);
+    if (board_.net_input) board_.net_input(*frame);
+  }
 }
 
 void VcpuLoop::housekeeping() {
@@ -183,16 +193,22 @@ std::optional<RunResult> VcpuLoop::handle_hlt() {
                              "guest executed HLT with interrupts disabled; nothing can wake it",
                              exits_);
     }
-    if (auto due = board_.next_deadline(); due && clock_.skip_to(*due)) continue;  // virtual time
+    if (auto due = board_.next_deadline(); due && clock_.can_skip()) {
+      // Virtual time: skip to the next timer, but give the network a moment
+      // first so a reply on its way is not overtaken by a guest timeout.
+      if (net_) poll_inputs(kNetGraceMs);
+      if (board_.interrupts && board_.interrupts->has_interrupt()) continue;
+      if (clock_.skip_to(*due)) continue;
+    }
     uint64_t wake = next_wakeup_host();
-    if (!wake && console_fd_ >= 0)
+    if (!wake && (console_fd_ >= 0 || net_))
       wake = Kicker::monotonic_ns() + 1'000'000'000;  // input can wake it
     if (!wake) {
       return dispatch_.crash(StopReason::kHaltedForever,
                              "guest halted with no timer armed and no interrupt pending", exits_);
     }
     uint64_t now = Kicker::monotonic_ns();
-    if (wake > now) poll_console(static_cast<int>((wake - now + 999'999) / 1'000'000));
+    if (wake > now) poll_inputs(static_cast<int>((wake - now + 999'999) / 1'000'000));
   }
 }
 

@@ -17,6 +17,7 @@
 #include "vmm/host_clock.h"
 #include "vmm/kicker.h"
 #include "vmm/kvm.h"
+#include "vmm/net_backend.h"
 #include "vmm/run_result.h"
 
 namespace rrvm {
@@ -24,7 +25,8 @@ namespace rrvm {
 struct LoopOptions {
   double timeout_sec = 0;  // 0: none
   bool strict_io = false;
-  int console_fd = -1;  // read console input from here (stdin); -1: none
+  int console_fd = -1;        // read console input from here (stdin); -1: none
+  NetBackend* net = nullptr;  // frames for the NIC come from here; null: none
 };
 
 class VcpuLoop {
@@ -62,7 +64,12 @@ class VcpuLoop {
   uint64_t timeout_host_ = 0;       // CLOCK_MONOTONIC deadline; 0: none
   uint64_t housekeeping_host_ = 0;  // next on_housekeeping(); 0: none
   void housekeeping();
-  void poll_console(int timeout_ms);
+  void poll_inputs(int timeout_ms);
+  void deliver_packets();
+  // Host milliseconds a halted guest under --clock virtual waits for the
+  // network before its time skips ahead.
+  static constexpr int kNetGraceMs = 20;
+  NetBackend* net_ = nullptr;
   uint64_t exits_ = 0, kicks_ = 0, windows_ = 0, injections_ = 0;
   int console_fd_ = -1;
 };
