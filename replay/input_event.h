@@ -52,7 +52,8 @@ class EventSink {
  public:
   virtual ~EventSink() = default;
   virtual void put(const InputEvent& e) = 0;
-  // Called about once a second: push what is buffered towards the disk.
+  // Called about once a second: push what is buffered towards the disk
+  // (without blocking the vCPU).
   virtual void flush() {}
 };
 

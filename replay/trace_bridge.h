@@ -13,7 +13,7 @@ class TraceEventSink final : public EventSink {
   // Throws TraceWriteError as soon as the writer reports a failure, so a
   // full disk stops the recording instead of silently losing events.
   void put(const InputEvent& e) override;
-  void flush() override { writer_.flush(); }
+  void flush() override { writer_.request_flush(); }
 
  private:
   trace::TraceWriter& writer_;

@@ -1,6 +1,7 @@
 // rrvm: record, replay and bisect KVM guests. This file only dispatches to the
 // subcommands registered by tools/cmd_*.cc.
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -49,6 +50,10 @@ static void usage(std::ostream& os) {
 
 int main(int argc, char** argv) {
   using namespace rrvm::cli;
+  // A closed pipe on stdout (`rrvm record ... | head`) must not kill a
+  // recording mid-write: writes fail with EPIPE instead and the trace is
+  // finished properly.
+  std::signal(SIGPIPE, SIG_IGN);
   if (argc < 2) {
     usage(std::cerr);
     return kExitUsage;

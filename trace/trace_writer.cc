@@ -192,6 +192,13 @@ void TraceWriter::flush() {
   if (failed()) throw_failure();
 }
 
+void TraceWriter::request_flush() {
+  if (closed_) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  ++flush_requested_;
+  work_cv_.notify_one();
+}
+
 std::string TraceWriter::add_blob(std::string_view role, std::span<const uint8_t> bytes) {
   if (failed()) throw_failure();
   if (closed_) throw std::logic_error("add_blob to a closed TraceWriter");

@@ -85,6 +85,10 @@ class TraceWriter {
   // Writes everything appended so far to the file (not fsync). Throws
   // TraceWriteError after a write failure.
   void flush();
+  // The same without waiting: the worker writes everything appended so far
+  // soon. For the recorder's once-a-second push, so the vCPU never waits
+  // for compression or the disk. Errors surface at the next append/close.
+  void request_flush();
   // Writes everything, the index, the footer (total and per-kind counts are
   // the writer's own; exits defaults to the last ordinal + 1) and the trailer,
   // then fsyncs and closes. Throws TraceWriteError if anything failed to
