@@ -146,6 +146,18 @@ TEST(RecordReplay, SigtermEndsARecordingWithACompleteTrace) {
   EXPECT_NE(info.out.find("status: complete"), std::string::npos) << info.out;
 }
 
+TEST(RecordReplay, ClosedStdoutPipeDoesNotKillARecording) {
+  RRVM_REQUIRE_KVM();
+  std::string dir = temp_dir(), path = dir + "/pipe.rrt";
+  // `head -c 1` closes the pipe after the first byte of serial output.
+  CliResult r = run_command({"sh", "-c",
+                             std::string(RRVM_EXE) + " record -o " + path + " --kernel " +
+                                 guest_path("timerhash") + " | head -c 1 >/dev/null"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(run_rrvm({"verify", path}).status, 0) << "the recording ran to its end";
+  EXPECT_EQ(run_rrvm({"replay", path, "--serial", "none"}).status, 0);
+}
+
 TEST(RecordReplay, BadTracesGetClearErrors) {
   std::string dir = temp_dir();
   CliResult missing = run_rrvm({"replay", dir + "/nope.rrt"});
