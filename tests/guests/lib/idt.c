@@ -1,8 +1,11 @@
 /* 64-bit IDT and TSS (SDM vol. 3A, "Interrupt and Exception Handling" and
  * "Task Management"). Vectors 0-31 are exceptions: unexpected ones print the
  * vector, error code and RIP, then exit with EXIT_EXCEPTION. Vectors
- * 0x20-0x2f are the 8259's IRQs. A #GP from the HLT at ring3_exit (isr.S) is
- * how ring-3 code comes back to ring 0. */
+ * 0x20-0x2f are the 8259's IRQs; 0x30-0x3e are local-APIC vectors (IOAPIC
+ * pins, the LAPIC timer, IPIs: handler, then LAPIC EOI) and 0x3f is the
+ * LAPIC's spurious vector (counted, no EOI: SDM vol. 3A, 11.9). A #GP from the HLT at ring3_exit
+ * (isr.S) is how ring-3 code comes back to ring 0. */
+#include "apic.h"
 #include "internal.h"
 
 #define GATE_INTR 0x8E     /* present, DPL 0, 64-bit interrupt gate */
@@ -30,6 +33,8 @@ static uint8_t tss[TSS_SIZE] __attribute__((aligned(16)));
 /* Where the CPU switches to when an interrupt arrives at CPL 3. */
 static uint8_t rsp0_stack[8192] __attribute__((aligned(16)));
 static irq_handler handlers[16];
+static irq_handler apic_handlers[16];
+static volatile uint32_t spurious_count;
 
 static const char* const exception_names[32] = {
     "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "CSO", "#TS",
@@ -57,7 +62,7 @@ static void tss_init(void) {
 }
 
 void idt_init(void) {
-  for (int v = 0; v < VEC_IRQ0 + 16; ++v) set_gate(v, isr_stubs + STUB_SIZE * v, GATE_INTR);
+  for (int v = 0; v <= VEC_APIC_SPURIOUS; ++v) set_gate(v, isr_stubs + STUB_SIZE * v, GATE_INTR);
   struct table_ptr idtr = {sizeof idt - 1, (uint64_t)idt};
   __asm__ volatile("lidt %0" ::"m"(idtr));
   tss_init();
@@ -65,6 +70,15 @@ void idt_init(void) {
 
 void irq_register(int irq, irq_handler h) {
   handlers[irq & 15] = h;
+}
+
+void vector_register(int vector, irq_handler h) {
+  if (vector >= VEC_APIC_FIRST && vector < VEC_APIC_SPURIOUS)
+    apic_handlers[vector - VEC_APIC_FIRST] = h;
+}
+
+uint32_t apic_spurious_count(void) {
+  return spurious_count;
 }
 
 static void irq_dispatch(struct frame* f) {
@@ -110,6 +124,16 @@ void isr_dispatch(struct frame* f);
 void isr_dispatch(struct frame* f) {
   if (f->vector >= VEC_IRQ0 && f->vector < VEC_IRQ0 + 16) {
     irq_dispatch(f);
+    return;
+  }
+  if (f->vector == VEC_APIC_SPURIOUS) {
+    ++spurious_count;
+    return;
+  }
+  if (f->vector >= VEC_APIC_FIRST && f->vector < VEC_APIC_SPURIOUS &&
+      apic_handlers[f->vector - VEC_APIC_FIRST]) {
+    apic_handlers[f->vector - VEC_APIC_FIRST](f);
+    lapic_eoi();
     return;
   }
   if (f->vector == VEC_GP && (f->cs & 3) == 3 && f->rip == (uint64_t)ring3_exit) ring3_return(f);

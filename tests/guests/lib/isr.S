@@ -9,7 +9,7 @@
   .section .text
   .code64
 
-/* One 16-byte stub per vector 0-47 at isr_stubs + 16 * vector, so idt.c can
+/* One 16-byte stub per vector 0-63 at isr_stubs + 16 * vector, so idt.c can
  * compute the addresses. The CPU pushes an error code only for the vectors
  * in SDM vol. 3A, 6.15 (8, 10-14, 17, 21, 29, 30); the others push a zero so
  * every frame has the same layout (struct frame in rt.h). */
@@ -17,7 +17,7 @@
   .globl isr_stubs
 isr_stubs:
   .set vec, 0
-  .rept 48
+  .rept 64
   .balign 16
   .if (vec == 8) || ((vec >= 10) && (vec <= 14)) || (vec == 17) || (vec == 21) || (vec == 29) || (vec == 30)
   .else
@@ -27,7 +27,7 @@ isr_stubs:
   jmp isr_common
   .set vec, vec + 1
   .endr
-  .org isr_stubs + 48 * 16   /* fails to assemble if a stub outgrew 16 bytes */
+  .org isr_stubs + 64 * 16   /* fails to assemble if a stub outgrew 16 bytes */
 
 /* 15 pushes + vector + error + the CPU's 5 = 22 quadwords, so RSP (aligned
  * to 16 by the CPU in 64-bit mode) is aligned again at the call. */

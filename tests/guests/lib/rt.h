@@ -50,6 +50,12 @@ struct frame {
 };
 typedef void (*irq_handler)(struct frame* f);
 void irq_register(int irq, irq_handler h); /* IRQ 0-15 = vectors 0x20-0x2f */
+/* Local-APIC vectors (apic.h): the handler runs, then idt.c writes the LAPIC
+ * EOI. VEC_APIC_SPURIOUS is the SVR's spurious vector: counted, no EOI. */
+#define VEC_APIC_FIRST 0x30
+#define VEC_APIC_SPURIOUS 0x3f
+void vector_register(int vector, irq_handler h); /* 0x30-0x3e */
+uint32_t apic_spurious_count(void);
 
 /* pic.c: 8259A pair. */
 void pic_remap(void); /* master at 0x20-0x27, slave at 0x28-0x2f, all masked */
