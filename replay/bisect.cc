@@ -51,7 +51,20 @@ class Side {
   kvm_run* run() { return machine_.vcpu().run_area(); }
 
   // One instruction (or the exit it makes); returns the exit reason.
+  // HLT is the exception: single-stepped, KVM's emulator treats it as a
+  // no-op and the guest would spin in its idle loop forever, never taking
+  // the interrupt the recording injected at the HLT exit. So a HLT is
+  // executed here as KVM does for the exit (RIP past it, KVM_EXIT_HLT).
   uint32_t single_step() {
+    kvm_regs regs = vcpu().get_regs();
+    uint64_t gpa = 0;
+    uint8_t op = 0;
+    if (vcpu().translate(regs.rip, &gpa) && machine_.ram().read(gpa, {&op, 1}) && op == 0xF4) {
+      regs.rip += 1;
+      vcpu().set_regs(regs);
+      run()->exit_reason = KVM_EXIT_HLT;
+      return KVM_EXIT_HLT;
+    }
     for (;;) {
       if (vcpu().run()) return run()->exit_reason;
       run()->immediate_exit = 0;  // a stray kick: step again
@@ -218,9 +231,15 @@ std::vector<std::string> recent(Side& s) {
   return out;
 }
 
+// How a side's replay ended, in one line: a replayer's divergence report
+// is cut to its first sentence (its event list is in the bisect report).
 std::string ending(const RunResult& r) {
+  std::string msg = r.message.substr(0, r.message.find('\n'));
+  const std::string prefix = "replay diverged from the recording at exit ";
+  if (msg.rfind(prefix, 0) == 0) msg = msg.substr(msg.find(": ") + 2);
+  if (r.reason == StopReason::kDiverged) return "at exit " + std::to_string(r.exits) + ": " + msg;
   return std::string(to_string(r.reason)) + " at exit " + std::to_string(r.exits) +
-         (r.message.empty() ? "" : ": " + r.message);
+         (msg.empty() ? "" : ": " + msg);
 }
 
 using Clock = std::chrono::steady_clock;
@@ -304,7 +323,7 @@ class Bisector {
     res_.summary = "exit " + std::to_string(n) + ": " +
                    (ea && eb ? "A: " + res_.side_a_end + "; B: " + res_.side_b_end
                     : ea     ? "A ends (" + res_.side_a_end + ") where B goes on"
-                             : "B stops: " + res_.side_b_end);
+                             : "B's machine departs from the trace " + res_.side_b_end);
     return true;
   }
 
@@ -396,7 +415,8 @@ class Bisector {
       if (rb) res_.side_b_end = ending(*rb);
       found(rip, ra && rb && ra->reason == rb->reason
                      ? "both executions end here"
-                     : (rb ? "B: " + res_.side_b_end : "A: " + res_.side_a_end));
+                     : (rb ? "B's machine departs from the trace " + res_.side_b_end
+                           : "A: " + res_.side_a_end));
       return true;
     }
     return !enter_interval();

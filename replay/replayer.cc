@@ -261,9 +261,13 @@ std::optional<RunResult> Replayer::inject(bool async) {
   if (board_.interrupts && board_.interrupts->has_interrupt())
     vector = board_.interrupts->acknowledge();
   if (!vector || *vector != want) {
-    diverge("the recording injected vector " + hex(want) + " after exit " +
+    auto who = [&](uint64_t v) {
+      std::string d = board_.describe_vector ? board_.describe_vector(uint8_t(v)) : "";
+      return hex(v) + (d.empty() ? "" : " (" + d + ")");
+    };
+    diverge("the recording injected vector " + who(want) + " after exit " +
             std::to_string(ordinal_) + "; the device models offer " +
-            (vector ? hex(*vector) : std::string("none")));
+            (vector ? who(*vector) : std::string("none")));
     return divergence_result();
   }
   vcpu_.interrupt(*vector);

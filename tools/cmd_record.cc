@@ -44,6 +44,7 @@ int record(const MachineConfig& cfg, const po::variables_map& vm) {
   auto serial = open_serial(cfg.serial);
   Kicker::install_stop_signals();
   Machine machine(cfg, images, *serial);
+  connect_network(machine, cfg);
   trace::WriterOptions wopts;
   wopts.level = vm["level"].as<int>();
   trace::TraceWriter writer(out, make_trace_header(cfg, machine.cpuid(), images, RRVM_VERSION),

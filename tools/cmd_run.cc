@@ -25,6 +25,7 @@ int boot(const MachineConfig& cfg) {
   auto serial = open_serial(cfg.serial);
   Kicker::install_stop_signals();
   Machine machine(cfg, images, *serial);
+  connect_network(machine, cfg);
   return report_run_result(machine.run());
 }
 

@@ -79,9 +79,10 @@ void apply_machine_options(const po::variables_map& vm, MachineConfig& cfg) {
   if (cfg.acpi_pic && !cfg.acpi) {
     throw UsageError("--acpi-pic on needs --acpi on (there is no DSDT to hold _PIC)");
   }
-  // Accepted and recorded, but not built yet: refuse rather than pretend.
-  if (cfg.net != "none") {
-    throw UsageError("the RTL8139C+ NIC is not part of rrvm's board yet: --net none for now");
+  try {
+    validate_net_spec(cfg.net);
+  } catch (const NetError& e) {
+    throw UsageError(e.what());
   }
 }
 
@@ -105,7 +106,16 @@ int guard_guest_command(const std::function<int()>& body) {
     return fail(kExitDataErr, e.what());
   } catch (const KvmUnavailable& e) {
     return fail(kExitUnavailable, e.what());
+  } catch (const NetError& e) {
+    return fail(kExitUnavailable, std::string("network: ") + e.what());
   }
+}
+
+void connect_network(Machine& machine, const MachineConfig& cfg) {
+  if (cfg.net == "none") return;
+  machine.connect_network(make_net_backend(cfg.net, [](const std::string& msg) {
+    std::cerr << "rrvm: warning: network: " << msg << "\n";
+  }));
 }
 
 MachineImages read_images(const MachineConfig& cfg) {

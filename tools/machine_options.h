@@ -42,6 +42,10 @@ int guard_guest_command(const std::function<int()>& body);
 // Reads kernel and initrd named by cfg.
 MachineImages read_images(const MachineConfig& cfg);
 
+// Opens the host network --net names and connects the machine's NIC to it
+// (run and record). Throws NetError (exit 69 through guard_guest_command).
+void connect_network(Machine& machine, const MachineConfig& cfg);
+
 // Parses args against `desc` (+ positional), handles --help, --config FILE.
 // Returns false when help was printed.
 bool parse_args(const std::vector<std::string>& args, const po::options_description& desc,

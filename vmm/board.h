@@ -38,6 +38,9 @@ struct Board {
   }
   // Where console input goes (the COM1 receiver); returns the bytes taken.
   std::function<size_t(std::span<const uint8_t>)> console_input;
+  // Who raises `vector` ("IOAPIC pin 18: rtl8139"), for reports; empty
+  // when the board cannot tell.
+  std::function<std::string(uint8_t vector)> describe_vector;
   // Where frames from the network go (the NIC's receive path); empty
   // without a NIC. Returns whether the NIC took the frame.
   std::function<bool(std::span<const uint8_t>)> net_input;

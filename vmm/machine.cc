@@ -59,11 +59,21 @@ void Machine::load_kernel(const MachineImages& images) {
   enter_long_mode(vcpu_, ram_, kLongModePageTables, img.entry, 0);
 }
 
+void Machine::connect_network(std::unique_ptr<NetBackend> net) {
+  net_ = std::move(net);
+  if (Rtl8139* nic = board_->nic()) {
+    NetBackend* backend = net_.get();
+    nic->set_tx_sink([backend](std::span<const uint8_t> frame) {
+      if (backend) backend->send(frame);
+    });
+  }
+}
+
 RunResult Machine::run() {
   // Console input comes from stdin when the console is stdio.
   int console_fd = cfg_.serial == "stdio" ? 0 : -1;
   VcpuLoop loop(vcpu_, ram_, board_->board(), *clock_,
-                LoopOptions{cfg_.timeout_sec, cfg_.strict_io, console_fd}, hooks_);
+                LoopOptions{cfg_.timeout_sec, cfg_.strict_io, console_fd, net_.get()}, hooks_);
   return loop.run();
 }
 

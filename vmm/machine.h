@@ -12,6 +12,7 @@
 #include "vmm/host_clock.h"
 #include "vmm/kvm.h"
 #include "vmm/machine_config.h"
+#include "vmm/net_backend.h"
 #include "vmm/run_result.h"
 
 namespace rrvm {
@@ -45,6 +46,9 @@ class Machine {
   // logging clock and the replayer through the trace. Default: loop_clock().
   void set_device_clock(Clock& clock) { device_clock_.target = &clock; }
   RunResult run();
+  // Connects the NIC to a host network (run and record; replay never does:
+  // it feeds the recorded frames instead). No-op without a NIC.
+  void connect_network(std::unique_ptr<NetBackend> net);
 
   KvmVcpu& vcpu() { return vcpu_; }
   GuestRam& ram() { return ram_; }
@@ -67,6 +71,7 @@ class Machine {
   std::vector<CpuidEntry> cpuid_;
   std::unique_ptr<PcBoard> board_;
   ExecHooks* hooks_ = nullptr;
+  std::unique_ptr<NetBackend> net_;
 };
 
 }  // namespace rrvm

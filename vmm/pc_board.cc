@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "devices/hex.h"
+
 namespace rrvm {
 
 PcBoard::PcBoard(const MachineConfig& cfg, GuestRam& ram, Clock& clock, CharSink& serial)
@@ -35,9 +37,42 @@ PcBoard::PcBoard(const MachineConfig& cfg, GuestRam& ram, Clock& clock, CharSink
   board_.lapic = &lapic_;
   board_.timers = {&pit_, &rtc_, &lapic_, &acpi_pm_};
   board_.console_input = [this](std::span<const uint8_t> bytes) { return uart_.receive(bytes); };
+  board_.describe_vector = [this](uint8_t v) { return vector_source(v); };
   pci_.attach(pc::kIsaBridgeSlot, 0, isa_bridge_);
   map_legacy();
   map_platform();
+  if (cfg.net != "none") attach_nic(cfg, ram, clock);
+}
+
+// The RTL8139C+ at 00:03.0 INTA# (firmware/platform_layout.h); its BARs
+// move on the buses wherever the firmware or the guest programs them.
+void PcBoard::attach_nic(const MachineConfig& cfg, GuestMemory& mem, Clock& clock) {
+  Rtl8139::Config c;
+  c.timer_enabled = cfg.rtl8139_timer;
+  nic_ = std::make_unique<Rtl8139>(clock, mem, c, warnings_.sink("rtl8139"));
+  nic_->pci().connect_intx(&pci_irqs_.intx(kNicSlot, 1));
+  nic_->pci().set_bar_observer(
+      [this](int bar, uint64_t base, bool enabled) { map_nic_bar(bar, base, enabled); });
+  pci_.attach(kNicSlot, 0, nic_->pci());
+  board_.timers.push_back(nic_.get());
+  board_.net_input = [this](std::span<const uint8_t> frame) { return nic_->receive(frame); };
+}
+
+void PcBoard::map_nic_bar(int bar, uint64_t base, bool enabled) {
+  if (bar > 1) return;
+  Bus& bus = bar == 0 ? board_.pio : board_.mmio;
+  if (nic_bars_[bar]) bus.remove(*nic_bars_[bar]);
+  nic_bars_[bar].reset();
+  if (!enabled) return;
+  try {
+    bus.add(base, Rtl8139::kRegisterSpace, bar == 0 ? nic_->io() : nic_->mmio());
+    nic_bars_[bar] = base;
+  } catch (const std::exception& e) {
+    // A guest placing the BAR over another device: the NIC does not
+    // decode there, as a real bus would resolve it in someone's favour.
+    warnings_.sink("rtl8139")("BAR" + std::to_string(bar) + " at " + hex(base) +
+                              " overlaps another device: not decoded (" + e.what() + ")");
+  }
 }
 
 void PcBoard::setup_firmware(const MachineConfig& cfg, GuestMemory& mem) {
@@ -45,6 +80,31 @@ void PcBoard::setup_firmware(const MachineConfig& cfg, GuestMemory& mem) {
   auto variant = parse_mp_table_variant(cfg.mptable);
   if (!variant) throw std::invalid_argument("unknown MP table variant '" + cfg.mptable + "'");
   tables_ = write_bios_tables(layout_, *variant, AcpiOptions{cfg.acpi, cfg.acpi_pic}, mem);
+}
+
+// Which programmed source delivers `vector`: an unmasked IOAPIC pin (named
+// by what the layout wires to it) or the LAPIC timer.
+std::string PcBoard::vector_source(uint8_t vector) const {
+  constexpr uint64_t kMasked = 1ull << 16;  // 82093AA redirection entry bit 16
+  for (int pin = 0; pin < Ioapic::kPins; ++pin) {
+    uint64_t r = ioapic_.redirection(pin);
+    if ((r & kMasked) || (r & 0xff) != vector) continue;
+    std::string who;
+    if (nic_ && pin == ioapic_pin_for(layout_, kNicSlot, 1))
+      who = "rtl8139";
+    else if (pin == layout_.isa_irq_to_pin[pc::kIrqPit])
+      who = "PIT";
+    else if (pin == layout_.isa_irq_to_pin[pc::kIrqCom1])
+      who = "COM1";
+    else if (pin == layout_.isa_irq_to_pin[pc::kIrqRtc])
+      who = "RTC";
+    else if (pin == layout_.isa_irq_to_pin[layout_.sci_irq])
+      who = "ACPI SCI";
+    return "IOAPIC pin " + std::to_string(pin) + (who.empty() ? "" : ": " + who);
+  }
+  uint32_t lvt = lapic_.save().lvt[Lapic::kLvtTimer];
+  if (!(lvt & kMasked) && (lvt & 0xff) == vector) return "LAPIC timer";
+  return "";
 }
 
 std::array<IrqLine*, PciIrqRouter::kPicIrqs> PcBoard::pic_lines(PicPair& pic) {

@@ -23,6 +23,7 @@
 #include "devices/pit.h"
 #include "devices/post_port.h"
 #include "devices/rtc.h"
+#include "devices/rtl8139.h"
 #include "devices/uart16550.h"
 #include "firmware/bios_tables.h"
 #include "firmware/platform_layout.h"
@@ -89,6 +90,8 @@ class PcBoard {
   PiixIsa& isa_bridge() { return isa_bridge_; }
   PciIrqRouter& pci_irqs() { return pci_irqs_; }
   DeviceWarnings& warnings() { return warnings_; }
+  // The RTL8139C+ when the configuration has a network (--net), else null.
+  Rtl8139* nic() { return nic_.get(); }
   // The line ISA IRQ `n` drives (8259 input and IOAPIC pin).
   IrqLine& isa_irq(int n) { return *isa_irqs_.at(n); }
 
@@ -98,6 +101,9 @@ class PcBoard {
   std::vector<std::unique_ptr<IsaIrq>> make_isa_irqs();
   void map_legacy();
   void map_platform();
+  void attach_nic(const MachineConfig& cfg, GuestMemory& mem, Clock& clock);
+  void map_nic_bar(int bar, uint64_t base, bool enabled);
+  std::string vector_source(uint8_t vector) const;
 
   DeviceWarnings warnings_;
   PlatformLayout layout_;
@@ -116,6 +122,8 @@ class PcBoard {
   PostPort post_;
   DebugExit debug_exit_;
   AcpiPm acpi_pm_;
+  std::unique_ptr<Rtl8139> nic_;
+  std::array<std::optional<uint64_t>, 2> nic_bars_;  // where BAR0 (I/O) and BAR1 are mapped
   BiosTablesInfo tables_;
   std::vector<PciBarAssignment> bars_;
 };
