@@ -198,13 +198,15 @@ std::optional<std::vector<uint8_t>> SlirpBackend::receive() {
 void SlirpBackend::loop() {
   Impl& im = *impl_;
   for (;;) {
+    // Drain the wake-up before looking at the flags: a wake-up that comes
+    // after the look stays pending for poll() below.
+    drain_fd(to_slirp_fd_);
     std::deque<std::vector<uint8_t>> frames;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stop_) return;
       frames.swap(to_slirp_);
     }
-    drain_fd(to_slirp_fd_);
     for (const auto& f : frames) slirp_input(im.slirp, f.data(), int(f.size()));
 
     im.fds.assign(1, pollfd{to_slirp_fd_, POLLIN, 0});
