@@ -1,0 +1,97 @@
+// Bisect cost against one replay: for each pair of executions, `rrvm replay
+// A` and `rrvm bisect A B` (or A --override ...), interleaved, several
+// repetitions, medians, as a ratio from this one run (target: bisect <= 3x
+// one replay). Also the number of single-stepped instructions.
+//
+//   build/tests/bench/bisect_bench [repetitions]
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Pair {
+  const char* name;
+  std::string record_a;  // options after `record -o A.rrt`
+  std::string record_b;  // options for B, or empty
+  std::string override;  // --override KEY=VALUE, or empty
+};
+
+std::string guest(const char* name) {
+  return std::string(RRVM_GUEST_DIR) + "/" + name + ".elf";
+}
+
+// Runs `rrvm args`, returns (seconds, stdout).
+std::pair<double, std::string> rrvm(const std::string& args) {
+  std::string cmd = std::string(RRVM_EXE) + " " + args + " 2>/dev/null";
+  auto t0 = std::chrono::steady_clock::now();
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while (p && (n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  if (p) ::pclose(p);
+  return {std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), out};
+}
+
+std::string json_field(const std::string& json, const std::string& key) {
+  auto at = json.find("\"" + key + "\": ");
+  if (at == std::string::npos) return "?";
+  at += key.size() + 4;
+  return json.substr(at, json.find_first_of(",}", at) - at);
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+void bench(const Pair& p, int reps) {
+  auto dir = std::filesystem::temp_directory_path() / "rrvm-bisect-bench";
+  std::filesystem::create_directories(dir);
+  std::string a = (dir / (std::string(p.name) + "-a.rrt")).string();
+  std::string b = (dir / (std::string(p.name) + "-b.rrt")).string();
+  rrvm("record -o " + a + " --serial none " + p.record_a);
+  std::string bisect_args = "bisect --json " + a + " ";
+  if (!p.record_b.empty()) {
+    rrvm("record -o " + b + " --serial none " + p.record_b);
+    bisect_args += b;
+  } else {
+    bisect_args += "--override " + p.override;
+  }
+  std::vector<double> replay, bisect;
+  std::string report;
+  for (int i = 0; i < reps; ++i) {
+    replay.push_back(rrvm("replay --serial none " + a).first);
+    auto [s, out] = rrvm(bisect_args);
+    bisect.push_back(s);
+    report = out;
+  }
+  double rep = median(replay), bis = median(bisect);
+  std::printf(
+      "%-22s replay %6.3f s  bisect %6.3f s  bisect/replay %5.2f  exit %s  stepped %s  %s\n",
+      p.name, rep, bis, bis / rep, json_field(report, "first_differing_exit").c_str(),
+      json_field(report, "instructions_stepped").c_str(),
+      json_field(report, "diverged") == "true" ? "diverged" : "identical");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int reps = argc > 1 ? std::atoi(argv[1]) : 5;
+  std::printf("medians of %d interleaved repetitions (whole process, incl. start-up)\n", reps);
+  std::string seed = "--kernel " + guest("seedboot") + " --net user --clock virtual ";
+  std::vector<Pair> pairs = {
+      {"timerhash A vs B", "--kernel " + guest("timerhash"), "--kernel " + guest("timerhash"), ""},
+      {"seed kvm84 vs fixed", seed + "--mptable kvm84", "", "mptable=fixed"},
+      {"seed timer off vs on", seed + "--rtl8139-timer off", "", "rtl8139-timer=on"},
+  };
+  for (const auto& p : pairs) bench(p, reps);
+  return 0;
+}
