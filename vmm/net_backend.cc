@@ -1,5 +1,6 @@
 #include "vmm/net_backend.h"
 
+#include <ctime>
 #include <string>
 
 #include "vmm/slirp_backend.h"
@@ -9,38 +10,46 @@ namespace rrvm {
 
 namespace {
 
-struct Spec {
-  std::string kind;  // none | user | tap
-  std::string ifname;
-  std::vector<HostForward> forwards;
+constexpr std::string_view kSpecUsage =
+    "none, user[,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]... or tap:IFNAME";
+
+struct NetSpec {
+  enum class Kind { kNone, kUser, kTap } kind = Kind::kNone;
+  std::string ifname;                 // kTap
+  std::vector<HostForward> forwards;  // kUser
 };
 
-Spec parse(std::string_view text) {
-  Spec s;
-  if (text == "none") {
-    s.kind = "none";
-  } else if (text.rfind("tap:", 0) == 0) {
-    s.kind = "tap";
-    s.ifname = std::string(text.substr(4));
-    if (s.ifname.empty()) throw NetError("--net tap:IFNAME needs an interface name");
-  } else if (text == "user" || text.rfind("user,", 0) == 0) {
-    s.kind = "user";
-    std::string_view rest = text.substr(4);
-    while (!rest.empty()) {
-      rest.remove_prefix(1);  // the comma
-      auto comma = rest.find(',');
-      std::string_view opt = rest.substr(0, comma);
-      if (opt.rfind("hostfwd=", 0) != 0)
-        throw NetError("--net user takes hostfwd=... options, not '" + std::string(opt) + "'");
-      s.forwards.push_back(parse_hostfwd(opt.substr(8)));
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma);
+bool starts_with(std::string_view text, std::string_view prefix) {
+  return text.substr(0, prefix.size()) == prefix;
+}
+
+// "user" followed by ",hostfwd=RULE" options.
+NetSpec parse_user(std::string_view options) {
+  NetSpec spec{NetSpec::Kind::kUser, {}, {}};
+  while (!options.empty()) {
+    options.remove_prefix(1);  // the comma
+    size_t comma = options.find(',');
+    std::string_view opt = options.substr(0, comma);
+    if (!starts_with(opt, "hostfwd=")) {
+      throw NetError("--net user: unknown option '" + std::string(opt) +
+                     "' (the only option is hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-"
+                     "[GUESTADDR]:GUESTPORT)");
     }
-  } else {
-    throw NetError(
-        "--net takes none, user[,hostfwd=tcp::HOSTPORT-:GUESTPORT] or tap:IFNAME, not '" +
-        std::string(text) + "'");
+    spec.forwards.push_back(parse_hostfwd(opt.substr(8)));
+    options = comma == std::string_view::npos ? std::string_view() : options.substr(comma);
   }
-  return s;
+  return spec;
+}
+
+NetSpec parse(std::string_view text) {
+  if (text == "none") return {};
+  if (text == "user" || starts_with(text, "user,")) return parse_user(text.substr(4));
+  if (starts_with(text, "tap:")) {
+    NetSpec spec{NetSpec::Kind::kTap, std::string(text.substr(4)), {}};
+    check_tap_name(spec.ifname);
+    return spec;
+  }
+  throw NetError("--net takes " + std::string(kSpecUsage) + ", not '" + std::string(text) + "'");
 }
 
 }  // namespace
@@ -49,10 +58,22 @@ void validate_net_spec(std::string_view spec) {
   parse(spec);
 }
 
+uint64_t net_monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1'000'000'000 + uint64_t(ts.tv_nsec);
+}
+
 std::unique_ptr<NetBackend> make_net_backend(std::string_view spec, WarnFn warn) {
-  Spec s = parse(spec);
-  if (s.kind == "user") return std::make_unique<SlirpBackend>(s.forwards, std::move(warn));
-  if (s.kind == "tap") return std::make_unique<TapBackend>(s.ifname);
+  NetSpec s = parse(spec);
+  switch (s.kind) {
+    case NetSpec::Kind::kNone:
+      return nullptr;
+    case NetSpec::Kind::kUser:
+      return std::make_unique<SlirpBackend>(s.forwards, std::move(warn));
+    case NetSpec::Kind::kTap:
+      return std::make_unique<TapBackend>(s.ifname, std::move(warn));
+  }
   return nullptr;
 }
 
