@@ -58,7 +58,7 @@ void validate_net_spec(std::string_view spec) {
   parse(spec);
 }
 
-uint64_t net_monotonic_ns() {
+uint64_t NetBackend::host_now_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return uint64_t(ts.tv_sec) * 1'000'000'000 + uint64_t(ts.tv_nsec);

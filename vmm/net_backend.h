@@ -3,6 +3,7 @@
 // the run loop moves frames between the two.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -41,6 +42,20 @@ class NetBackend {
   // while the guest is halted. Reading it is the back end's business
   // (receive() drains and re-arms it).
   virtual int wake_fd() const = 0;
+
+  // Whether an answer may be on its way: the guest sent a frame within the
+  // last kBusyNs of host time. A halted guest under --clock virtual waits
+  // for the network only then, instead of skipping its time past the reply.
+  static constexpr uint64_t kBusyNs = 200'000'000;
+  bool busy() const { return host_now_ns() - last_send_ns_.load() < kBusyNs; }
+
+ protected:
+  // Back ends call this from send().
+  void note_send() { last_send_ns_.store(host_now_ns()); }
+
+ private:
+  static uint64_t host_now_ns();
+  std::atomic<uint64_t> last_send_ns_{0};
 };
 
 // --net specs:

@@ -350,6 +350,7 @@ SlirpBackend::~SlirpBackend() {
 }
 
 void SlirpBackend::send(std::span<const uint8_t> frame) {
+  note_send();
   state_->send(frame);
 }
 

@@ -90,6 +90,7 @@ TapBackend::~TapBackend() {
 }
 
 void TapBackend::send(std::span<const uint8_t> frame) {
+  note_send();
   if (::write(fd_, frame.data(), frame.size()) >= 0) return;
   int err = errno;
   // EAGAIN: the queue is full; EIO: the interface is down. Either way the

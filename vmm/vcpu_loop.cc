@@ -196,7 +196,7 @@ std::optional<RunResult> VcpuLoop::handle_hlt() {
     if (auto due = board_.next_deadline(); due && clock_.can_skip()) {
       // Virtual time: skip to the next timer, but give the network a moment
       // first so a reply on its way is not overtaken by a guest timeout.
-      if (net_) poll_inputs(kNetGraceMs);
+      if (net_ && net_->busy()) poll_inputs(kNetGraceMs);
       if (board_.interrupts && board_.interrupts->has_interrupt()) continue;
       if (clock_.skip_to(*due)) continue;
     }
