@@ -5,7 +5,8 @@
 //
 // References: RTL8139C(L)+ datasheet 1.6 (register table 6, C+ descriptors
 // 9.2/9.3), PLATFORM.md (RTL8139C+), QEMU hw/net/rtl8139.c for behaviour the
-// datasheet leaves open (TxOK once per C+ TxPoll batch, no TxDescUnavail).
+// datasheet leaves open (TxOK once per C+ TxPoll batch, no TxDescUnavail when
+// the ring runs dry: see cplus_transmit()).
 //
 // Everything external is injected: guest memory (every descriptor and
 // buffer address is checked through GuestMemory, so a bad one sets the
@@ -59,10 +60,12 @@ class Rtl8139 final : public IoDevice, public TimedDevice {
     kConfig3 = 0x59,
     kConfig4 = 0x5A,
     kMulInt = 0x5C,
+    kTsadSummary = 0x60,
     kBmcr = 0x62,
     kBmsr = 0x64,
     kAnar = 0x66,
     kAnlpar = 0x68,
+    kCscr = 0x74,
     kTxPoll = 0xD9,
     kRxMaxSize = 0xDA,
     kCplusCmd = 0xE0,
@@ -91,7 +94,6 @@ class Rtl8139 final : public IoDevice, public TimedDevice {
     uint64_t timer_periods = 0;   // TimerInt expiries already raised since the reset
     uint32_t cplus_tx_index = 0;  // next C+ TX descriptor
     uint32_t cplus_rx_index = 0;  // next C+ RX descriptor
-    uint32_t tx_slot = 0;         // next normal-mode TSD slot the chip expects
     Eeprom93c46::State eeprom;
     bool warned_bus_master = false;
   };
@@ -106,7 +108,9 @@ class Rtl8139 final : public IoDevice, public TimedDevice {
   // Frames the guest transmits; dropped while unset.
   void set_tx_sink(std::function<void(std::span<const uint8_t>)> sink) { tx_ = std::move(sink); }
 
-  // IoDevice: the register file, byte/word/dword at any offset.
+  // IoDevice: the register file. Byte, word and dword accesses at their
+  // natural alignment are what drivers do; anything else (unaligned, 8 bytes)
+  // is carried out byte by byte, as the bus would split it, with a warning.
   std::string_view name() const override { return "rtl8139"; }
   void read(uint64_t offset, std::span<uint8_t> data) override;
   void write(uint64_t offset, std::span<const uint8_t> data) override;
@@ -122,6 +126,7 @@ class Rtl8139 final : public IoDevice, public TimedDevice {
   void advance(uint64_t now_ns) override;
 
   uint16_t isr() const { return reg16(kIsr); }
+  // TCTR as the guest would read it at `now_ns` (0 with the timer off).
   uint32_t tctr(uint64_t now_ns) const;
 
   State save() const;
@@ -131,12 +136,29 @@ class Rtl8139 final : public IoDevice, public TimedDevice {
   static constexpr uint8_t kCrReset = 1 << 4, kCrRxEnable = 1 << 3, kCrTxEnable = 1 << 2,
                            kCrBufEmpty = 1 << 0;
   static constexpr uint16_t kCplusTxEnable = 1 << 0, kCplusRxEnable = 1 << 1;
-  static constexpr size_t kMaxFrame = 8192;
+  // TSD SIZE may not exceed 0x700 (datasheet, TSD0-3); the same bound holds a
+  // C+ frame gathered from descriptors (no large send offload modelled).
+  static constexpr size_t kMaxTxFrame = 1792;
+  // Frames from the network beyond this are not Ethernet: dropped.
+  static constexpr size_t kMaxRxFrame = 8192;
+  // A ring without EOR still wraps after this many descriptors (the
+  // datasheet allows up to 64; the bound only keeps the index finite).
+  static constexpr uint32_t kMaxRingEntries = 1024;
 
-  void reset();
+  // Side effects of one guest write, run after all its bytes are stored.
+  struct WriteEffects {
+    bool timer_reset = false, timer_int = false, irq = false, tx_poll = false;
+    int tsd_slot = -1;
+  };
+
+  void reset(bool power_on);
+  void check_access(const char* what, uint64_t offset, size_t size);
   uint8_t read8(uint8_t offset);
-  void write8(uint8_t offset, uint8_t v);
-  void write_wide(uint8_t offset, uint32_t value, size_t size);
+  void write_byte(uint8_t offset, uint8_t v, WriteEffects& fx);
+  void write_command(uint8_t v);
+  void write_protected(uint8_t offset, uint8_t v);
+  void apply(const WriteEffects& fx);
+  bool config_unlocked() const;
   uint16_t reg16(uint8_t off) const;
   uint32_t reg32(uint8_t off) const;
   void set16(uint8_t off, uint16_t v);
@@ -149,12 +171,14 @@ class Rtl8139 final : public IoDevice, public TimedDevice {
   void eeprom_write(uint8_t v);
   void transmit_slot(int slot);
   void cplus_transmit();
-  bool cplus_transmit_one(std::vector<uint8_t>& frame);
+  bool cplus_transmit_one(std::vector<uint8_t>& frame, bool& broken, int& sent);
+  bool cplus_gather(std::vector<uint8_t>& frame, uint32_t len, uint64_t buf);
   bool accepts(std::span<const uint8_t> frame) const;
   bool receive_cplus(std::span<const uint8_t> frame);
   bool receive_ring(std::span<const uint8_t> frame);
   void restart_timer();
   uint64_t timer_deadline() const;
+  uint64_t expiries_by(uint64_t now_ns) const;
 
   Clock& clock_;
   GuestMemory& mem_;
@@ -167,7 +191,7 @@ class Rtl8139 final : public IoDevice, public TimedDevice {
 };
 
 // The Ethernet CRC-32 (IEEE 802.3 FCS), as the chip appends it to received
-// frames and uses for the multicast hash.
+// frames (little-endian, after the data).
 uint32_t ethernet_crc32(std::span<const uint8_t> bytes);
 
 }  // namespace rrvm
