@@ -55,8 +55,10 @@ double median(std::vector<double> v) {
 void bench(const Pair& p, int reps) {
   auto dir = std::filesystem::temp_directory_path() / "rrvm-bisect-bench";
   std::filesystem::create_directories(dir);
-  std::string a = (dir / (std::string(p.name) + "-a.rrt")).string();
-  std::string b = (dir / (std::string(p.name) + "-b.rrt")).string();
+  std::string stem = p.name;
+  std::replace(stem.begin(), stem.end(), ' ', '-');  // the paths go through a shell
+  std::string a = (dir / (stem + "-a.rrt")).string();
+  std::string b = (dir / (stem + "-b.rrt")).string();
   rrvm("record -o " + a + " --serial none " + p.record_a);
   std::string bisect_args = "bisect --json " + a + " ";
   if (!p.record_b.empty()) {
