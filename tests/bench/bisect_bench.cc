@@ -14,7 +14,13 @@
 #include <string>
 #include <vector>
 
+#include "tests/bench/bench_util.h"
+
 namespace {
+
+using bench::json_field;
+using bench::median;
+using bench::rrvm;
 
 struct Pair {
   const char* name;
@@ -27,32 +33,7 @@ std::string guest(const char* name) {
   return std::string(RRVM_GUEST_DIR) + "/" + name + ".elf";
 }
 
-// Runs `rrvm args`, returns (seconds, stdout).
-std::pair<double, std::string> rrvm(const std::string& args) {
-  std::string cmd = std::string(RRVM_EXE) + " " + args + " 2>/dev/null";
-  auto t0 = std::chrono::steady_clock::now();
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while (p && (n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  if (p) ::pclose(p);
-  return {std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), out};
-}
-
-std::string json_field(const std::string& json, const std::string& key) {
-  auto at = json.find("\"" + key + "\": ");
-  if (at == std::string::npos) return "?";
-  at += key.size() + 4;
-  return json.substr(at, json.find_first_of(",}", at) - at);
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-void bench(const Pair& p, int reps) {
+void measure(const Pair& p, int reps) {
   auto dir = std::filesystem::temp_directory_path() / "rrvm-bisect-bench";
   std::filesystem::create_directories(dir);
   std::string stem = p.name;
@@ -94,6 +75,6 @@ int main(int argc, char** argv) {
       {"seed kvm84 vs fixed", seed + "--mptable kvm84", "", "mptable=fixed"},
       {"seed timer off vs on", seed + "--rtl8139-timer off", "", "rtl8139-timer=on"},
   };
-  for (const auto& p : pairs) bench(p, reps);
+  for (const auto& p : pairs) measure(p, reps);
   return 0;
 }

@@ -14,28 +14,15 @@
 #include <string>
 #include <vector>
 
+#include "tests/bench/bench_util.h"
+
 namespace {
 
-std::pair<double, std::string> rrvm(const std::string& args) {
-  std::string cmd = std::string(RRVM_EXE) + " " + args + " 2>/dev/null";
-  auto t0 = std::chrono::steady_clock::now();
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while (p && (n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  if (p) ::pclose(p);
-  return {std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), out};
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using bench::median;
+using bench::rrvm;
 
 long json_number(const std::string& json, const std::string& key) {
-  auto at = json.find("\"" + key + "\": ");
-  return at == std::string::npos ? -1 : std::atol(json.c_str() + at + key.size() + 4);
+  return std::atol(bench::json_field(json, key).c_str());
 }
 
 }  // namespace
