@@ -380,10 +380,20 @@ void Replayer::consume() {
 }
 
 void Replayer::diverge(const std::string& what) {
-  if (!divergence_) divergence_ = what;
+  if (divergence_) return;
+  divergence_ = what;
+  // Nothing left at all: not a disagreement but the end of a cut-off trace
+  // (SIGKILL, power loss) that stopped inside this exit's events.
+  truncated_ = events_.peek() == nullptr;
 }
 
 RunResult Replayer::divergence_result() {
+  if (truncated_) {
+    return RunResult{StopReason::kEndOfTrace, 0,
+                     "the trace ends inside exit " + std::to_string(ordinal_) +
+                         " without a guest exit record (truncated recording); replayed that far",
+                     ordinal_};
+  }
   std::string msg = "replay diverged from the recording at exit " + std::to_string(ordinal_) +
                     ": " + *divergence_;
   kvm_regs r = vcpu_.get_regs();

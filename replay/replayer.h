@@ -121,6 +121,7 @@ class Replayer final : public ExecHooks {
   std::vector<uint64_t> pending_async_;  // timer advances waiting for their place
   std::deque<InputEvent> recent_;        // last events consumed, for reports
   std::optional<std::string> divergence_;
+  bool truncated_ = false;  // the divergence is the trace running out
   ReplayStats stats_;
 };
 

@@ -265,5 +265,20 @@ TEST(ReplayEngine, TruncatedRecordingReplaysItsPrefix) {
   EXPECT_NE(rep.rr.message.find("truncated"), std::string::npos);
 }
 
+// A cut anywhere, even between the events of one exit, is the end of the
+// trace, never a divergence.
+TEST(ReplayEngine, CutAtAnyEventIsTheEndOfTheTrace) {
+  RRVM_REQUIRE_KVM();
+  VectorEvents full;
+  ASSERT_EQ(record(full).rr.reason, StopReason::kGuestExit);
+  for (size_t cut = 1; cut + 1 < full.events.size(); cut += 3) {
+    VectorEvents events;
+    events.events.assign(full.events.begin(), full.events.begin() + long(cut));
+    Outcome rep = replay(events);
+    ASSERT_EQ(rep.rr.reason, StopReason::kEndOfTrace)
+        << "cut after event " << cut << ": " << rep.rr.message;
+  }
+}
+
 }  // namespace
 }  // namespace rrvm
