@@ -15,8 +15,10 @@ constexpr const char* kHelp =
     "Boots a guest kernel under KVM with rrvm's userspace PC devices.\n"
     "The exit status is the value the guest wrote to the isa-debug-exit port 0xf4, as\n"
     "(value << 1) | 1 (QEMU's convention), or: 64 usage error, 65 invalid kernel\n"
-    "image, 66 missing input file, 69 /dev/kvm unusable, 70 guest crash (triple\n"
-    "fault, emulation failure, HLT with interrupts off), 124 --timeout reached.\n"
+    "image, 66 missing input file, 69 /dev/kvm unusable or the --net network could\n"
+    "not be opened, 70 guest crash (triple fault, emulation failure, HLT with\n"
+    "interrupts off), 124 --timeout reached. A guest that powers off through ACPI\n"
+    "S5 exits 0.\n"
     "Serial output goes to stdout; rrvm's own messages go to stderr.";
 
 // Runs a machine built from `cfg`; shared by run and (with hooks) record.
