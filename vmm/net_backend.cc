@@ -1,8 +1,8 @@
 #include "vmm/net_backend.h"
 
-#include <ctime>
 #include <string>
 
+#include "vmm/kicker.h"
 #include "vmm/slirp_backend.h"
 #include "vmm/tap_backend.h"
 
@@ -58,10 +58,12 @@ void validate_net_spec(std::string_view spec) {
   parse(spec);
 }
 
-uint64_t NetBackend::host_now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1'000'000'000 + uint64_t(ts.tv_nsec);
+bool NetBackend::busy() const {
+  return Kicker::monotonic_ns() - last_send_ns_.load() < kBusyNs;
+}
+
+void NetBackend::note_send() {
+  last_send_ns_.store(Kicker::monotonic_ns());
 }
 
 std::unique_ptr<NetBackend> make_net_backend(std::string_view spec, WarnFn warn) {

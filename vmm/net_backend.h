@@ -47,14 +47,13 @@ class NetBackend {
   // last kBusyNs of host time. A halted guest under --clock virtual waits
   // for the network only then, instead of skipping its time past the reply.
   static constexpr uint64_t kBusyNs = 200'000'000;
-  bool busy() const { return host_now_ns() - last_send_ns_.load() < kBusyNs; }
+  bool busy() const;
 
  protected:
   // Back ends call this from send().
-  void note_send() { last_send_ns_.store(host_now_ns()); }
+  void note_send();
 
  private:
-  static uint64_t host_now_ns();
   std::atomic<uint64_t> last_send_ns_{0};
 };
 

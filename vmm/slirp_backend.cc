@@ -9,10 +9,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <deque>
 #include <mutex>
 #include <string>
+
+#include "vmm/kicker.h"
 
 namespace rrvm {
 
@@ -28,10 +29,9 @@ constexpr const char* kNameserver = "10.0.2.3";
 // The poll loop sleeps at most this long when slirp asks for nothing sooner.
 constexpr uint32_t kMaxPollMs = 1000;
 
+// slirp's clock: the host's CLOCK_MONOTONIC, as the run loop's.
 int64_t monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  return int64_t(Kicker::monotonic_ns());
 }
 
 in_addr ipv4(const char* text) {
