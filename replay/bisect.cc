@@ -13,6 +13,7 @@
 #include "replay/replayer.h"
 #include "replay/trace_bridge.h"
 #include "replay/trace_header.h"
+#include "vmm/cpu_dump.h"
 #include "vmm/machine.h"
 #include "vmm/pc_board.h"
 
@@ -59,9 +60,8 @@ class Side {
   // executed here as KVM does for the exit (RIP past it, KVM_EXIT_HLT).
   uint32_t single_step() {
     kvm_regs regs = vcpu().get_regs();
-    uint64_t gpa = 0;
     uint8_t op = 0;
-    if (vcpu().translate(regs.rip, &gpa) && machine_.ram().read(gpa, {&op, 1}) && op == 0xF4) {
+    if (read_guest_code(vcpu(), machine_.ram(), regs.rip, {&op, 1}) == 1 && op == 0xF4) {
       regs.rip += 1;
       vcpu().set_regs(regs);
       run()->exit_reason = KVM_EXIT_HLT;
@@ -497,8 +497,7 @@ class Bisector {
     uint64_t start = rip;
     if (auto sym = symbols_.lookup(rip); sym && rip - sym->addr <= 256) start = sym->addr;
     std::vector<uint8_t> code(rip - start + 64);
-    uint64_t gpa = 0;
-    if (!a_->vcpu().translate(start, &gpa) || !a_->machine().ram().read(gpa, code)) return {};
+    code.resize(read_guest_code(a_->vcpu(), a_->machine().ram(), start, code).value_or(0));
     return disassemble_around(code, start, rip);
   }
 

@@ -6,6 +6,7 @@
 #include "devices/hex.h"
 #include "devices/io_device.h"
 #include "replay/untrappable.h"
+#include "vmm/cpu_dump.h"
 
 namespace rrvm {
 
@@ -343,10 +344,9 @@ uint64_t Replayer::TraceClock::now_ns() {
 // divergences that no recorded input does.
 std::string Replayer::untrappable_hint(uint64_t rip) {
   constexpr uint64_t kWindow = 512;
-  uint64_t start = rip > kWindow ? rip - kWindow : 0, gpa = 0;
-  if (!vcpu_.translate(start, &gpa)) return "";
+  uint64_t start = rip > kWindow ? rip - kWindow : 0;
   std::vector<uint8_t> code(2 * kWindow);
-  while (!code.empty() && !mem_.read(gpa, code)) code.resize(code.size() / 2);
+  code.resize(read_guest_code(vcpu_, mem_, start, code).value_or(0));
   std::string out;
   for (const auto& hit : find_untrappable(code, start)) {
     out += "\n    " + hex(hit.address) + ": " + hit.text;

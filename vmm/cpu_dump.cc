@@ -60,14 +60,22 @@ std::string format_registers(const kvm_regs& r, const kvm_sregs& s) {
   return buf;
 }
 
+std::optional<size_t> read_guest_code(const KvmVcpu& vcpu, const GuestMemory& mem, uint64_t va,
+                                      std::span<uint8_t> out) {
+  uint64_t gpa = 0;
+  if (!vcpu.translate(va, &gpa)) return std::nullopt;
+  size_t n = out.size();
+  while (n > 0 && !mem.read(gpa, out.first(n))) --n;
+  return n;
+}
+
 std::string format_code_at_rip(const KvmVcpu& vcpu, const GuestMemory& mem, uint64_t rip) {
   char head[64];
   std::snprintf(head, sizeof head, "code at rip 0x%llx:", (unsigned long long)rip);
-  uint64_t gpa = 0;
-  if (!vcpu.translate(rip, &gpa)) return std::string(head) + " (not mapped)";
   std::array<uint8_t, 16> bytes{};
-  size_t n = bytes.size();
-  while (n > 0 && !mem.read(gpa, std::span<uint8_t>(bytes.data(), n))) --n;
+  std::optional<size_t> got = read_guest_code(vcpu, mem, rip, bytes);
+  if (!got) return std::string(head) + " (not mapped)";
+  size_t n = *got;
   if (n == 0) return std::string(head) + " (outside guest RAM)";
   std::string out = head;
   for (size_t i = 0; i < n; ++i) {
