@@ -178,7 +178,7 @@ int run_bisect(const Args& args) {
       if (eq == std::string::npos) throw UsageError("--override takes KEY=VALUE, not '" + kv + "'");
       apply_override(b.config, kv.substr(0, eq), kv.substr(eq + 1));
     }
-    if (b.config.acpi_pic && !b.config.acpi) throw UsageError("acpi-pic=on needs acpi=on");
+    resolve_acpi_pic(b.config, /*acpi_pic_given=*/true);  // the trace's value stands
   }
   GuestSymbols symbols = args.symbols.empty() ? GuestSymbols::from_elf(images_from_trace(ra).kernel)
                                               : GuestSymbols::from_map_file(args.symbols);

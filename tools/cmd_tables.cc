@@ -55,8 +55,7 @@ int cmd_tables(const std::vector<std::string>& args) {
     MachineConfig cfg;
     for (const char* key : {"mptable", "acpi", "acpi-pic", "net"})
       apply_override(cfg, key, vm[key].as<std::string>());
-    if (!cfg.acpi && vm["acpi-pic"].defaulted()) cfg.acpi_pic = false;
-    if (cfg.acpi_pic && !cfg.acpi) throw UsageError("--acpi-pic on needs --acpi on");
+    resolve_acpi_pic(cfg, !vm["acpi-pic"].defaulted());
     std::string only = vm["only"].as<std::string>();
     if (!only.empty() && only != "mp" && only != "acpi")
       throw UsageError("--only takes mp or acpi, not '" + only + "'");

@@ -57,6 +57,13 @@ void apply_override(MachineConfig& cfg, const std::string& key, const std::strin
   }
 }
 
+void resolve_acpi_pic(MachineConfig& cfg, bool acpi_pic_given) {
+  if (!cfg.acpi && !acpi_pic_given) cfg.acpi_pic = false;
+  if (cfg.acpi_pic && !cfg.acpi) {
+    throw UsageError("--acpi-pic on needs --acpi on (there is no DSDT to hold _PIC)");
+  }
+}
+
 void apply_machine_options(const po::variables_map& vm, MachineConfig& cfg) {
   if (!vm.count("kernel")) throw UsageError("--kernel FILE is required");
   cfg.kernel_path = vm["kernel"].as<std::string>();
@@ -75,10 +82,7 @@ void apply_machine_options(const po::variables_map& vm, MachineConfig& cfg) {
   cfg.timeout_sec = vm["timeout"].as<double>();
   if (cfg.timeout_sec < 0) throw UsageError("--timeout must not be negative");
   cfg.strict_io = vm["strict-io"].as<bool>();
-  if (!cfg.acpi && vm["acpi-pic"].defaulted()) cfg.acpi_pic = false;
-  if (cfg.acpi_pic && !cfg.acpi) {
-    throw UsageError("--acpi-pic on needs --acpi on (there is no DSDT to hold _PIC)");
-  }
+  resolve_acpi_pic(cfg, !vm["acpi-pic"].defaulted());
   try {
     validate_net_spec(cfg.net);
   } catch (const NetError& e) {

@@ -22,6 +22,10 @@ po::options_description machine_options();
 // malformed value.
 void apply_machine_options(const po::variables_map& vm, MachineConfig& cfg);
 
+// --acpi off turns _PIC off too unless --acpi-pic was given; _PIC without
+// ACPI is a UsageError. Shared by run/record, tables and bisect --override.
+void resolve_acpi_pic(MachineConfig& cfg, bool acpi_pic_given);
+
 // One key=value override (bisect's --override, the config file).
 void apply_override(MachineConfig& cfg, const std::string& key, const std::string& value);
 
