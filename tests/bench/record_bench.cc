@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/bench/bench_util.h"
+
 namespace {
 
 double run_seconds(const std::vector<std::string>& args) {
@@ -36,10 +38,7 @@ double run_seconds(const std::vector<std::string>& args) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using bench::median;
 
 void bench_guest(const std::string& guest, int reps) {
   std::string kernel = std::string(RRVM_GUEST_DIR) + "/" + guest + ".elf";
