@@ -32,7 +32,6 @@ struct BisectSideSpec {
   std::string trace_path;
   MachineConfig config;  // from the trace, possibly with overrides applied
   bool follow_models = false;
-  std::string label;  // "A" / "B" or a description for reports
 };
 
 struct BisectOptions {

@@ -161,18 +161,18 @@ int run_bisect(const Args& args) {
     throw UsageError("give either a second trace or --override, not both");
   }
   trace::TraceReader ra(args.a);
-  BisectSideSpec a{args.a, trace_config(ra, args.a), false, "A"};
+  BisectSideSpec a{args.a, trace_config(ra, args.a), false};
   BisectSideSpec b;
   if (!args.b.empty()) {
     trace::TraceReader rb(args.b);
-    b = {args.b, trace_config(rb, args.b), false, "B"};
+    b = {args.b, trace_config(rb, args.b), false};
     if (ra.header().images != rb.header().images && !args.force) {
       throw UsageError(args.a + " and " + args.b +
                        " record different guest images (compare `rrvm trace info`); bisect "
                        "compares executions of one image (--force to try anyway)");
     }
   } else {
-    b = {args.a, a.config, true, "B"};
+    b = {args.a, a.config, true};
     for (const auto& kv : args.overrides) {
       auto eq = kv.find('=');
       if (eq == std::string::npos) throw UsageError("--override takes KEY=VALUE, not '" + kv + "'");
