@@ -3,6 +3,8 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "trace/json_writer.h"
+#include "trace/text_escape.h"
 #include "trace/trace_inspect.h"
 
 namespace rrvm::trace {
@@ -125,24 +127,6 @@ std::string number(const Field& f) {
 
 }  // namespace
 
-std::string json_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20 || u == 0x7f) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", u);
-      out += b;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 std::string format_event(const ReadEvent& r) {
   std::string line = "#" + std::to_string(r.event.ordinal) + " " + kind_name(r.event.kind);
   for (const Field& f : fields_of(r)) {
@@ -157,20 +141,20 @@ std::string format_event(const ReadEvent& r) {
 }
 
 std::string event_json(const ReadEvent& r) {
-  std::string o = "{\"ordinal\": " + std::to_string(r.event.ordinal) + ", \"kind\": \"" +
-                  kind_name(r.event.kind) + "\"";
+  JsonWriter j;
+  j.begin_object().field("ordinal", r.event.ordinal).field("kind", kind_name(r.event.kind));
   for (const Field& f : fields_of(r)) {
-    o += ", \"" + std::string(f.name) + "\": ";
+    j.key(f.name);
     if (f.type == Field::kStr)
-      o += "\"" + json_escape(f.str) + "\"";
+      j.value(f.str);
     else if (f.type == Field::kBool)
-      o += f.num ? "true" : "false";
+      j.value(f.num != 0);
     else if (f.type == Field::kInt)
-      o += number(f);
+      j.value(static_cast<int64_t>(f.num));
     else
-      o += std::to_string(f.num);  // JSON numbers are decimal
+      j.value(f.num);  // JSON numbers are decimal
   }
-  return o + "}";
+  return j.end_object().str();
 }
 
 void dump(TraceReader& reader, const DumpFilter& filter, bool json, std::ostream& out) {

@@ -2,7 +2,10 @@
 // index, checked against each other.
 #include "trace/trace_inspect.h"
 
+#include "trace/json_writer.h"
+
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 
@@ -54,8 +57,9 @@ std::string status_line(const TraceReader& r, const TraceSummary& s) {
   return r.complete() ? "complete" : r.truncation();
 }
 
-std::string q(std::string_view s) {
-  return "\"" + json_escape(s) + "\"";
+// A trace's string as one line of terminal text.
+std::string line(std::string_view s) {
+  return escape_text(s, Escape::kLine);
 }
 
 std::string blob_bytes_note(const TraceReader& r) {
@@ -64,22 +68,23 @@ std::string blob_bytes_note(const TraceReader& r) {
   return human_bytes(total) + " of embedded images";
 }
 
+// Every string here comes from the trace, so each goes through line().
 void info_header(std::string& o, const HeaderInfo& h) {
   o += "format: " + std::to_string(h.format_major) + "." + std::to_string(h.format_minor) +
-       ", written by rrvm " + h.rrvm_version + " on " + utc(h.created_unix_seconds) + "\n";
-  o += "host: " + h.host_kernel + "; " + h.host_cpu + "\n";
+       ", written by rrvm " + line(h.rrvm_version) + " on " + utc(h.created_unix_seconds) + "\n";
+  o += "host: " + line(h.host_kernel) + "; " + line(h.host_cpu) + "\n";
   if (!h.kvm_capabilities.empty()) {
     o += "kvm caps:";
-    for (const auto& c : h.kvm_capabilities) o += " " + c;
+    for (const auto& c : h.kvm_capabilities) o += " " + line(c);
     o += "\n";
   }
-  o += "clock: " + h.clock_mode + "\n";
+  o += "clock: " + line(h.clock_mode) + "\n";
   o += "machine:";
-  for (const auto& [k, v] : h.config) o += " " + k + "=" + v;
+  for (const auto& [k, v] : h.config) o += " " + line(k) + "=" + line(v);
   o += "\ncpuid: " + std::to_string(h.cpuid.size()) + " leaves\n";
   for (const ImageRef& i : h.images) {
-    o +=
-        "image: " + i.role + " " + i.name + " (" + human_bytes(i.size) + ", hash " + i.hash + ")\n";
+    o += "image: " + line(i.role) + " " + line(i.name) + " (" + human_bytes(i.size) + ", hash " +
+         line(i.hash) + ")\n";
   }
 }
 
@@ -104,51 +109,50 @@ void info_events(std::string& o, const TraceReader& r, const TraceSummary& s) {
 }
 
 void info_footer(std::string& o, const FooterInfo& f) {
-  o += "end: " + f.end_reason + " (guest status " + std::to_string(f.guest_status) + ") after " +
-       grouped(f.exits) + " exits\n";
+  o += "end: " + line(f.end_reason) + " (guest status " + std::to_string(f.guest_status) +
+       ") after " + grouped(f.exits) + " exits\n";
   o += "final: registers " + hex64(f.final_reg_digest) + ", memory " + hex64(f.final_mem_digest) +
        "\n";
 }
 
-std::string json_counts(const std::vector<uint64_t>& counts) {
-  std::string o = "{";
+void json_counts(JsonWriter& j, const std::vector<uint64_t>& counts) {
+  j.begin_object();
   for (size_t k = 0; k < counts.size() && k < kEventKinds; ++k) {
-    if (!counts[k]) continue;
-    o += (o.size() > 1 ? ", " : "") + q(kind_name(EventKind(k))) + ": " + std::to_string(counts[k]);
+    if (counts[k]) j.field(kind_name(EventKind(k)), counts[k]);
   }
-  return o + "}";
+  j.end_object();
 }
 
-std::string json_header(const HeaderInfo& h) {
-  std::string o =
-      "\"format\": " + q(std::to_string(h.format_major) + "." + std::to_string(h.format_minor)) +
-      ", \"rrvm_version\": " + q(h.rrvm_version) +
-      ", \"created_unix_seconds\": " + std::to_string(h.created_unix_seconds) +
-      ", \"clock_mode\": " + q(h.clock_mode) + ", \"host\": {\"kernel\": " + q(h.host_kernel) +
-      ", \"cpu\": " + q(h.host_cpu) + ", \"kvm_capabilities\": [";
-  for (size_t i = 0; i < h.kvm_capabilities.size(); ++i)
-    o += (i ? ", " : "") + q(h.kvm_capabilities[i]);
-  o += "]}, \"config\": [";
-  for (size_t i = 0; i < h.config.size(); ++i)
-    o += std::string(i ? ", " : "") + "[" + q(h.config[i].first) + ", " + q(h.config[i].second) +
-         "]";
-  o += "], \"cpuid_leaves\": " + std::to_string(h.cpuid.size()) + ", \"images\": [";
-  for (size_t i = 0; i < h.images.size(); ++i) {
-    const ImageRef& m = h.images[i];
-    o += std::string(i ? ", " : "") + "{\"role\": " + q(m.role) + ", \"name\": " + q(m.name) +
-         ", \"hash\": " + q(m.hash) + ", \"size\": " + std::to_string(m.size) + "}";
+void json_header(JsonWriter& j, const HeaderInfo& h) {
+  j.field("format", std::to_string(h.format_major) + "." + std::to_string(h.format_minor))
+      .field("rrvm_version", h.rrvm_version)
+      .field("created_unix_seconds", h.created_unix_seconds)
+      .field("clock_mode", h.clock_mode);
+  j.key("host").begin_object().field("kernel", h.host_kernel).field("cpu", h.host_cpu);
+  j.key("kvm_capabilities").strings(h.kvm_capabilities).end_object();
+  j.key("config").begin_array();
+  for (const auto& [k, v] : h.config) j.begin_array().value(k).value(v).end_array();
+  j.end_array().field("cpuid_leaves", h.cpuid.size()).key("images").begin_array();
+  for (const ImageRef& m : h.images) {
+    j.begin_object().field("role", m.role).field("name", m.name).field("hash", m.hash);
+    j.field("size", m.size).end_object();
   }
-  return o + "]";
+  j.end_array();
 }
 
-std::string json_footer(const std::optional<FooterInfo>& f) {
-  if (!f) return "null";
-  return "{\"end_reason\": " + q(f->end_reason) +
-         ", \"guest_status\": " + std::to_string(f->guest_status) +
-         ", \"exits\": " + std::to_string(f->exits) +
-         ", \"total_events\": " + std::to_string(f->total_events) +
-         ", \"final_reg_digest\": " + q(hex64(f->final_reg_digest)) +
-         ", \"final_mem_digest\": " + q(hex64(f->final_mem_digest)) + "}";
+void json_footer(JsonWriter& j, const std::optional<FooterInfo>& f) {
+  if (!f) {
+    j.null();
+    return;
+  }
+  j.begin_object()
+      .field("end_reason", f->end_reason)
+      .field("guest_status", f->guest_status)
+      .field("exits", f->exits)
+      .field("total_events", f->total_events)
+      .field("final_reg_digest", hex64(f->final_reg_digest))
+      .field("final_mem_digest", hex64(f->final_mem_digest))
+      .end_object();
 }
 
 void check_counts(const TraceReader& r, const TraceSummary& s, std::vector<std::string>& out) {
@@ -203,7 +207,7 @@ TraceSummary summarize(TraceReader& reader) {
 }
 
 std::string info_text(const std::string& path, const TraceReader& r, const TraceSummary& s) {
-  std::string o = "trace: " + path + "\nstatus: " + status_line(r, s) + "\n";
+  std::string o = "trace: " + line(path) + "\nstatus: " + line(status_line(r, s)) + "\n";
   info_header(o, r.header());
   info_events(o, r, s);
   if (r.footer()) info_footer(o, *r.footer());
@@ -211,20 +215,26 @@ std::string info_text(const std::string& path, const TraceReader& r, const Trace
 }
 
 std::string info_json(const std::string& path, const TraceReader& r, const TraceSummary& s) {
-  char bpe[32];
-  std::snprintf(bpe, sizeof bpe, "%.3f", per_event(r.chunk_bytes(), s.events));
-  return "{\"path\": " + q(path) + ", \"complete\": " + (r.complete() ? "true" : "false") +
-         ", \"status\": " + q(status_line(r, s)) +
-         ", \"damaged\": " + (s.error ? "true" : "false") +
-         ", \"file_bytes\": " + std::to_string(r.file_size()) +
-         ", \"valid_bytes\": " + std::to_string(r.valid_bytes()) + ", " + json_header(r.header()) +
-         ", \"events\": " + std::to_string(s.events) + ", \"counts\": " + json_counts(s.counts) +
-         ", \"modelled_reads\": " + std::to_string(s.modelled_reads) +
-         ", \"first_ordinal\": " + std::to_string(s.first_ordinal) +
-         ", \"last_ordinal\": " + std::to_string(s.last_ordinal) +
-         ", \"chunks\": " + std::to_string(r.chunk_count()) +
-         ", \"chunk_bytes\": " + std::to_string(r.chunk_bytes()) + ", \"bytes_per_event\": " + bpe +
-         ", \"footer\": " + json_footer(r.footer()) + "}\n";
+  JsonWriter j;
+  j.begin_object()
+      .field("path", path)
+      .field("complete", r.complete())
+      .field("status", status_line(r, s))
+      .field("damaged", s.error.has_value())
+      .field("file_bytes", r.file_size())
+      .field("valid_bytes", r.valid_bytes());
+  json_header(j, r.header());
+  j.field("events", s.events).key("counts");
+  json_counts(j, s.counts);
+  j.field("modelled_reads", s.modelled_reads)
+      .field("first_ordinal", s.first_ordinal)
+      .field("last_ordinal", s.last_ordinal)
+      .field("chunks", r.chunk_count())
+      .field("chunk_bytes", r.chunk_bytes())
+      .field("bytes_per_event", std::round(per_event(r.chunk_bytes(), s.events) * 1000) / 1000)
+      .key("footer");
+  json_footer(j, r.footer());
+  return j.end_object().str() + "\n";
 }
 
 VerifyResult verify(TraceReader& reader) {
@@ -240,10 +250,10 @@ VerifyResult verify(TraceReader& reader) {
 }
 
 std::string verify_json(const std::string& path, const VerifyResult& v) {
-  std::string o = "{\"path\": " + q(path) + ", \"ok\": " + (v.problems.empty() ? "true" : "false") +
-                  ", \"events\": " + std::to_string(v.summary.events) + ", \"problems\": [";
-  for (size_t i = 0; i < v.problems.size(); ++i) o += (i ? ", " : "") + q(v.problems[i]);
-  return o + "]}\n";
+  JsonWriter j;
+  j.begin_object().field("path", path).field("ok", v.problems.empty());
+  j.field("events", v.summary.events).key("problems").strings(v.problems);
+  return j.end_object().str() + "\n";
 }
 
 }  // namespace rrvm::trace

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "trace/text_escape.h"
 #include "trace/trace_reader.h"
 
 namespace rrvm::trace {
@@ -53,7 +54,5 @@ struct VerifyResult {
 // and image against its hash.
 VerifyResult verify(TraceReader& reader);
 std::string verify_json(const std::string& path, const VerifyResult& v);
-
-std::string json_escape(std::string_view s);
 
 }  // namespace rrvm::trace
