@@ -55,7 +55,6 @@ constexpr uint64_t kHalfSecondNs = 500'000'000;
 constexpr uint64_t kUipWindowNs = 244'000;  // UIP rises 244 us before an update
 constexpr uint64_t kTimeBaseHz = 32768;
 constexpr int64_t kDaySeconds = 86400;
-constexpr int64_t kMaxEpoch = 253402300799;  // 9999-12-31T23:59:59Z
 
 int64_t floor_div(int64_t a, int64_t b) {
   return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
@@ -120,7 +119,7 @@ bool is_time_register(int index) {
 
 Rtc146818::Rtc146818(Clock& clock, IrqLine& irq8, int64_t epoch_seconds)
     : clock_(clock), irq_(irq8) {
-  s_.base = civil_from_seconds(std::clamp<int64_t>(epoch_seconds, 0, kMaxEpoch));
+  s_.base = civil_from_seconds(std::clamp<int64_t>(epoch_seconds, 0, kMaxEpochSeconds));
   s_.cmos[kRegA] = kResetA;
   s_.cmos[kRegB] = kResetB;
 }

@@ -56,7 +56,12 @@ class Rtc146818 final : public IoDevice, public TimedDevice {
     bool irq_level = false;
   };
 
-  // epoch_seconds: wall time at Clock time 0 (e.g. the config's rtc-epoch).
+  // The latest wall time the clock can show: 9999-12-31T23:59:59Z (the
+  // century byte holds two BCD digits).
+  static constexpr int64_t kMaxEpochSeconds = 253402300799;
+
+  // epoch_seconds: wall time at Clock time 0 (e.g. the config's rtc-epoch),
+  // clamped to [0, kMaxEpochSeconds].
   Rtc146818(Clock& clock, IrqLine& irq8, int64_t epoch_seconds);
 
   std::string_view name() const override { return "rtc"; }

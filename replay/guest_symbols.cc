@@ -28,6 +28,13 @@ GuestSymbols GuestSymbols::from_elf(std::span<const uint8_t> image) {
 GuestSymbols GuestSymbols::from_map_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read symbol file " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return from_map(text.str(), path);
+}
+
+GuestSymbols GuestSymbols::from_map(std::string_view text, const std::string& path) {
+  std::istringstream in{std::string(text)};
   GuestSymbols s;
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {

@@ -23,6 +23,8 @@ class GuestSymbols {
   static GuestSymbols from_elf(std::span<const uint8_t> image);
   // Throws std::runtime_error naming the file and line on a malformed map.
   static GuestSymbols from_map_file(const std::string& path);
+  // The same for a map already read; `name` (the file) is named in errors.
+  static GuestSymbols from_map(std::string_view text, const std::string& name);
 
   bool empty() const { return entries_.empty(); }
   size_t size() const { return entries_.size(); }

@@ -43,7 +43,7 @@ trace::HeaderInfo make_trace_header(const MachineConfig& cfg, const std::vector<
   h.host_cpu = host_cpu();
   for (const auto& [cap, name] : Kvm::required_caps()) h.kvm_capabilities.push_back(name);
   h.config = cfg.to_pairs();
-  h.clock_mode = cfg.clock;
+  h.clock_mode = to_string(cfg.clock);
   for (const auto& e : cpuid) {
     h.cpuid.push_back({e.function, e.index, e.flags, e.eax, e.ebx, e.ecx, e.edx});
   }

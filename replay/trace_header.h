@@ -20,8 +20,9 @@ trace::HeaderInfo make_trace_header(const MachineConfig& cfg, const std::vector<
 // Embeds the images named in the header as blobs.
 void write_image_blobs(trace::TraceWriter& writer, const MachineImages& images);
 
-// The recorded machine. Throws std::invalid_argument for a configuration
-// this rrvm does not understand, trace::TraceError for missing images.
+// The recorded machine; a key the trace lacks keeps its default (traces
+// written before the key existed). Throws ConfigError for a key or value this
+// rrvm does not accept, trace::TraceError for missing images.
 MachineConfig config_from_trace(const trace::HeaderInfo& header);
 MachineImages images_from_trace(trace::TraceReader& reader);
 

@@ -5,11 +5,11 @@
 #include <sstream>
 
 #include "devices/hex.h"
-#include "firmware/load_error.h"
 #include "replay/bisect.h"
 #include "replay/trace_header.h"
 #include "tools/command.h"
 #include "tools/machine_options.h"
+#include "trace/json_writer.h"
 #include "vmm/kicker.h"
 
 namespace rrvm::cli {
@@ -43,27 +43,6 @@ struct Args {
   bool force = false, json = false;
   uint64_t max_steps = 0;
 };
-
-std::string json_str(const std::string& s) {
-  std::string o = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\')
-      o += '\\', o += c;
-    else if (c == '\n')
-      o += "\\n";
-    else if (static_cast<unsigned char>(c) < 0x20)
-      o += ' ';
-    else
-      o += c;
-  }
-  return o + "\"";
-}
-
-std::string json_list(const std::vector<std::string>& v) {
-  std::string o = "[";
-  for (size_t i = 0; i < v.size(); ++i) o += (i ? ", " : "") + json_str(v[i]);
-  return o + "]";
-}
 
 std::string pages_text(const std::vector<PageDiff>& pages, uint64_t total) {
   std::string o;
@@ -110,46 +89,80 @@ void print_text(const BisectResult& r, const Args& args) {
   if (!r.side_b_end.empty()) o << "  B: " << r.side_b_end << "\n";
 }
 
-void print_json(const BisectResult& r) {
-  std::ostream& o = std::cout;
-  auto pages = [](const std::vector<PageDiff>& v) {
-    std::string s = "[";
-    for (size_t i = 0; i < v.size(); ++i)
-      s += (i ? ", " : "") + std::string("{\"addr\": \"") + hex(v[i].addr) +
-           "\", \"what\": " + json_str(v[i].what) + "}";
-    return s + "]";
-  };
-  std::string dis = "[";
-  for (size_t i = 0; i < r.disassembly.size(); ++i) {
-    dis += (i ? ", " : "") + std::string("{\"addr\": \"") + hex(r.disassembly[i].addr) +
-           "\", \"text\": " + json_str(r.disassembly[i].text) +
-           ", \"divergent\": " + (r.disassembly[i].marked ? "true" : "false") + "}";
+void json_pages(trace::JsonWriter& j, const std::vector<PageDiff>& pages) {
+  j.begin_array();
+  for (const auto& p : pages) {
+    j.begin_object().field("addr", hex(p.addr)).field("what", p.what).end_object();
   }
-  dis += "]";
-  o << "{\"diverged\": " << (r.diverged ? "true" : "false")
-    << ", \"summary\": " << json_str(r.summary) << ", \"last_common_exit\": " << r.last_common_exit
-    << ", \"first_differing_exit\": " << r.first_differing_exit
-    << ", \"instruction_found\": " << (r.instruction_found ? "true" : "false") << ", \"rip\": \""
-    << hex(r.rip) << "\", \"symbol\": " << json_str(r.symbol)
-    << ", \"instructions_stepped\": " << r.instructions_stepped
-    << ", \"what\": " << json_str(r.input) << ", \"register_diff\": " << json_str(r.register_diff)
-    << ", \"disassembly\": " << dis << ", \"start_pages\": " << pages(r.start_pages)
-    << ", \"divergence_pages\": " << pages(r.divergence_pages)
-    << ", \"divergence_pages_total\": " << r.divergence_pages_total
-    << ", \"recent_inputs_a\": " << json_list(r.recent_inputs_a)
-    << ", \"recent_inputs_b\": " << json_list(r.recent_inputs_b)
-    << ", \"side_a_end\": " << json_str(r.side_a_end)
-    << ", \"side_b_end\": " << json_str(r.side_b_end)
-    << ", \"lockstep_exits\": " << r.lockstep_exits
-    << ", \"seconds\": {\"lockstep\": " << r.lockstep_seconds
-    << ", \"replay\": " << r.replay_seconds << ", \"single_step\": " << r.step_seconds << "}}\n";
+  j.end_array();
 }
 
-MachineConfig trace_config(trace::TraceReader& reader, const std::string& path) {
+void print_json(const BisectResult& r) {
+  trace::JsonWriter j;
+  j.begin_object()
+      .field("diverged", r.diverged)
+      .field("summary", r.summary)
+      .field("last_common_exit", r.last_common_exit)
+      .field("first_differing_exit", r.first_differing_exit)
+      .field("instruction_found", r.instruction_found)
+      .field("rip", hex(r.rip))
+      .field("symbol", r.symbol)
+      .field("instructions_stepped", r.instructions_stepped)
+      .field("what", r.input)
+      .field("register_diff", r.register_diff)
+      .key("disassembly")
+      .begin_array();
+  for (const auto& insn : r.disassembly) {
+    j.begin_object().field("addr", hex(insn.addr)).field("text", insn.text);
+    j.field("divergent", insn.marked).end_object();
+  }
+  j.end_array().key("start_pages");
+  json_pages(j, r.start_pages);
+  j.key("divergence_pages");
+  json_pages(j, r.divergence_pages);
+  j.field("divergence_pages_total", r.divergence_pages_total)
+      .key("recent_inputs_a")
+      .strings(r.recent_inputs_a)
+      .key("recent_inputs_b")
+      .strings(r.recent_inputs_b)
+      .field("side_a_end", r.side_a_end)
+      .field("side_b_end", r.side_b_end)
+      .field("lockstep_exits", r.lockstep_exits)
+      .key("seconds")
+      .begin_object()
+      .field("lockstep", r.lockstep_seconds)
+      .field("replay", r.replay_seconds)
+      .field("single_step", r.step_seconds)
+      .end_object()
+      .end_object();
+  std::cout << j.str() << "\n";
+}
+
+// What bisect needs from one trace. Damage, or a machine configuration this
+// rrvm does not accept, is reported naming the file (exit 65).
+struct SideTrace {
+  BisectSideSpec spec;
+  std::vector<trace::ImageRef> images;
+  GuestSymbols symbols;  // the embedded kernel's ELF symbols, when asked for
+};
+
+SideTrace open_side(const std::string& path, bool want_symbols) {
+  return reading(path, [&] {
+    trace::TraceReader reader(path);
+    SideTrace side{{path, config_from_trace(reader.header()), false}, reader.header().images, {}};
+    if (want_symbols) side.symbols = GuestSymbols::from_elf(images_from_trace(reader).kernel);
+    return side;
+  });
+}
+
+// --symbols FILE: missing is 66, a malformed line 65.
+GuestSymbols map_file_symbols(const std::string& path) {
+  std::vector<uint8_t> text = read_file(path);
   try {
-    return config_from_trace(reader.header());
-  } catch (const std::invalid_argument& e) {
-    throw trace::TraceError(path + ": machine configuration not understood: " + e.what(), 0);
+    return GuestSymbols::from_map(
+        std::string_view(reinterpret_cast<const char*>(text.data()), text.size()), path);
+  } catch (const std::runtime_error& e) {  // names the file and line
+    throw DataError(e.what());
   }
 }
 
@@ -160,19 +173,18 @@ int run_bisect(const Args& args) {
   if (!args.b.empty() && !args.overrides.empty()) {
     throw UsageError("give either a second trace or --override, not both");
   }
-  trace::TraceReader ra(args.a);
-  BisectSideSpec a{args.a, trace_config(ra, args.a), false};
+  SideTrace a = open_side(args.a, args.symbols.empty());
   BisectSideSpec b;
   if (!args.b.empty()) {
-    trace::TraceReader rb(args.b);
-    b = {args.b, trace_config(rb, args.b), false};
-    if (ra.header().images != rb.header().images && !args.force) {
+    SideTrace tb = open_side(args.b, false);
+    b = tb.spec;
+    if (a.images != tb.images && !args.force) {
       throw UsageError(args.a + " and " + args.b +
                        " record different guest images (compare `rrvm trace info`); bisect "
                        "compares executions of one image (--force to try anyway)");
     }
   } else {
-    b = {args.a, a.config, true};
+    b = {args.a, a.spec.config, true};
     for (const auto& kv : args.overrides) {
       auto eq = kv.find('=');
       if (eq == std::string::npos) throw UsageError("--override takes KEY=VALUE, not '" + kv + "'");
@@ -180,8 +192,7 @@ int run_bisect(const Args& args) {
     }
     resolve_acpi_pic(b.config, /*acpi_pic_given=*/true);  // the trace's value stands
   }
-  GuestSymbols symbols = args.symbols.empty() ? GuestSymbols::from_elf(images_from_trace(ra).kernel)
-                                              : GuestSymbols::from_map_file(args.symbols);
+  GuestSymbols symbols = args.symbols.empty() ? a.symbols : map_file_symbols(args.symbols);
   BisectOptions opts;
   if (args.max_steps) opts.max_steps = args.max_steps;
   bool tty = isatty(2);
@@ -191,7 +202,7 @@ int run_bisect(const Args& args) {
     };
   }
   Kicker::install_stop_signals();
-  BisectResult r = bisect(a, b, symbols, opts);
+  BisectResult r = bisect(a.spec, b, symbols, opts);
   if (tty) std::cerr << "\r" << std::string(60, ' ') << "\r";
   if (args.json) {
     print_json(r);
@@ -203,40 +214,28 @@ int run_bisect(const Args& args) {
 
 int cmd_bisect(const std::vector<std::string>& argv) {
   Args args;
-  try {
-    po::options_description desc("Bisect options");
-    desc.add_options()("a", po::value<std::string>(&args.a)->value_name("A.rrt"), "first trace")(
-        "b", po::value<std::string>(&args.b)->value_name("B.rrt"), "second trace")(
-        "override", po::value<std::vector<std::string>>(&args.overrides)->value_name("KEY=VALUE"),
-        "replay A on a changed machine (repeatable): mptable=, acpi=, acpi-pic=, "
-        "rtl8139-timer=, mem=, ...")("symbols", po::value<std::string>(&args.symbols),
-                                     "System.map-style symbol file (default: the ELF symbol "
-                                     "table of the kernel image in the trace)")(
-        "force", po::bool_switch(&args.force), "compare traces of different guest images")(
-        "max-steps", po::value<uint64_t>(&args.max_steps),
-        "single-step budget for the final interval (default 500000)")(
-        "json", po::bool_switch(&args.json), "print the report as JSON on stdout");
-    po::positional_options_description pos;
-    pos.add("a", 1).add("b", 1);
-    po::variables_map vm;
-    if (!parse_args(argv, desc, pos, vm, "rrvm bisect A.rrt (B.rrt | --override KEY=VALUE...)",
-                    kHelp))
-      return kExitOk;
-    if (args.a.empty()) throw UsageError("which traces? usage: rrvm bisect A.rrt B.rrt");
-    return run_bisect(args);
-  } catch (const UsageError& e) {
-    return fail(kExitUsage, e.what());
-  } catch (const trace::TraceMissing& e) {
-    return fail(kExitNoInput, e.what());
-  } catch (const trace::TraceError& e) {
-    return fail(kExitDataErr, e.what());
-  } catch (const ImageError& e) {
-    return fail(kExitDataErr, std::string("embedded kernel: ") + e.what());
-  } catch (const KvmUnavailable& e) {
-    return fail(kExitUnavailable, e.what());
-  } catch (const std::runtime_error& e) {
-    return fail(kExitNoInput, e.what());
-  }
+  po::options_description desc("Bisect options");
+  desc.add_options()("a", po::value<std::string>(&args.a)->value_name("A.rrt"), "first trace")(
+      "b", po::value<std::string>(&args.b)->value_name("B.rrt"), "second trace")(
+      "override", po::value<std::vector<std::string>>(&args.overrides)->value_name("KEY=VALUE"),
+      ("replay A on a changed machine (repeatable); KEY is one of " + machine_option_keys() +
+       " (the --flags of rrvm run, with the same values)")
+          .c_str())("symbols", po::value<std::string>(&args.symbols),
+                    "System.map-style symbol file (default: the ELF symbol "
+                    "table of the kernel image in the trace)")(
+      "force", po::bool_switch(&args.force), "compare traces of different guest images")(
+      "max-steps", po::value<Count>()->value_name("N"),
+      "single-step budget for the final interval (default 500000)")(
+      "json", po::bool_switch(&args.json), "print the report as JSON on stdout");
+  po::positional_options_description pos;
+  pos.add("a", 1).add("b", 1);
+  po::variables_map vm;
+  if (!parse_args(argv, desc, pos, vm, "rrvm bisect A.rrt (B.rrt | --override KEY=VALUE...)",
+                  kHelp))
+    return kExitOk;
+  if (args.a.empty()) throw UsageError("which traces? usage: rrvm bisect A.rrt B.rrt");
+  if (vm.count("max-steps")) args.max_steps = vm["max-steps"].as<Count>().value;
+  return run_bisect(args);
 }
 
 }  // namespace

@@ -78,25 +78,23 @@ int cmd_demo(const std::vector<std::string>& args) {
   desc.add_options()("dir", po::value<std::string>(&dir)->default_value("rrvm-demo"),
                      "where to leave the traces");
   po::variables_map vm;
-  try {
-    if (!parse_args(args, desc, {}, vm, "rrvm demo [--dir DIR]",
-                    "The seed, end to end: records NetBSD-like boots on the PC of kvm-84 (no\n"
-                    "RTL8139C+ timer, no ACPI _PIC, and then the broken MP table) with the\n"
-                    "seedboot test guest, replays the failing one verified, records the boot\n"
-                    "with the timer switched on, and bisects the pairs. Needs no host network\n"
-                    "(libslirp user networking) and about 20 seconds.")) {
-      return kExitOk;
-    }
-  } catch (const UsageError& e) {
-    return fail(kExitUsage, e.what());
+  if (!parse_args(args, desc, {}, vm, "rrvm demo [--dir DIR]",
+                  "The seed, end to end: records NetBSD-like boots on the PC of kvm-84 (no\n"
+                  "RTL8139C+ timer, no ACPI _PIC, and then the broken MP table) with the\n"
+                  "seedboot test guest, replays the failing one verified, records the boot\n"
+                  "with the timer switched on, and bisects the pairs. Needs no host network\n"
+                  "(libslirp user networking) and about 20 seconds.")) {
+    return kExitOk;
   }
   fs::path guests = guest_dir();
   std::string seedboot = (guests / "seedboot.elf").string();
   if (!fs::exists(seedboot)) {
-    return fail(kExitNoInput, "test guests not found in " + guests.string() +
-                                  " (build them with tools/bootstrap.sh, or set RRVM_GUEST_DIR)");
+    throw InputError("test guests not found in " + guests.string() +
+                     " (build them with tools/bootstrap.sh, or set RRVM_GUEST_DIR)");
   }
-  fs::create_directories(dir);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw OutputError("cannot create directory " + dir + ": " + ec.message());
   const std::string failing = dir + "/notimer.rrt", working = dir + "/timer.rrt",
                     kvm84 = dir + "/kvm84.rrt";
   const std::string machine =

@@ -31,11 +31,22 @@ po::options_description record_options() {
   d.add_options()("output,o", po::value<std::string>()->value_name("FILE"),
                   "trace file to write (required)")(
       "level", po::value<int>()->value_name("N")->default_value(3), "zstd level, 1..19")(
-      "reg-digest-every", po::value<uint64_t>()->value_name("N")->default_value(256),
+      "reg-digest-every", po::value<Count>()->value_name("N")->default_value({256}, "256"),
       "register digest every N exits (0: none)")(
-      "mem-digest-every", po::value<uint64_t>()->value_name("N")->default_value(4096),
+      "mem-digest-every", po::value<Count>()->value_name("N")->default_value({4096}, "4096"),
       "dirty-memory digest every N exits (0: none)");
   return d;
+}
+
+// A trace file that cannot be created is an output error (73); a write that
+// fails later is an I/O error (74, see tools/error_policy.h).
+trace::TraceWriter create_trace(const std::string& path, const trace::HeaderInfo& header,
+                                const trace::WriterOptions& opts) {
+  try {
+    return trace::TraceWriter(path, header, opts);
+  } catch (const trace::TraceWriteError& e) {
+    throw OutputError(e.what());
+  }
 }
 
 int record(const MachineConfig& cfg, const po::variables_map& vm) {
@@ -47,11 +58,12 @@ int record(const MachineConfig& cfg, const po::variables_map& vm) {
   connect_network(machine, cfg);
   trace::WriterOptions wopts;
   wopts.level = vm["level"].as<int>();
-  trace::TraceWriter writer(out, make_trace_header(cfg, machine.cpuid(), images, RRVM_VERSION),
-                            wopts);
+  trace::TraceWriter writer =
+      create_trace(out, make_trace_header(cfg, machine.cpuid(), images, RRVM_VERSION), wopts);
   write_image_blobs(writer, images);
   TraceEventSink sink(writer);
-  RecordOptions ropts{vm["reg-digest-every"].as<uint64_t>(), vm["mem-digest-every"].as<uint64_t>()};
+  RecordOptions ropts{vm["reg-digest-every"].as<Count>().value,
+                      vm["mem-digest-every"].as<Count>().value};
   RecordSummary s = record_machine(machine, sink, ropts);
   trace::FooterInfo footer;
   footer.total_events = s.events;
@@ -62,30 +74,28 @@ int record(const MachineConfig& cfg, const po::variables_map& vm) {
   writer.close(footer);
   std::cerr << "rrvm: recorded " << s.events << " events (" << s.landmarks << " landmarks) over "
             << s.result.exits << " exits into " << out << "\n";
-  return report_run_result(s.result);
+  int status = report_run_result(s.result);
+  if (vm["json"].as<bool>()) {
+    print_run_json(s.result, status, [&](trace::JsonWriter& j) {
+      j.field("trace", out).field("events", s.events).field("landmarks", s.landmarks);
+    });
+  }
+  return status;
 }
 
 int cmd_record(const std::vector<std::string>& args) {
-  return guard_guest_command([&] {
-    try {
-      po::options_description desc;
-      desc.add(record_options()).add(machine_options());
-      po::variables_map vm;
-      if (!parse_args(args, desc, {}, vm, "rrvm record -o FILE.rrt --kernel FILE [options]",
-                      kHelp)) {
-        return int(kExitOk);
-      }
-      if (!vm.count("output")) throw UsageError("-o FILE is required");
-      int level = vm["level"].as<int>();
-      if (level < 1 || level > 19) throw UsageError("--level must be 1..19");
-      MachineConfig cfg;
-      apply_machine_options(vm, cfg);
-      return record(cfg, vm);
-    } catch (const trace::TraceWriteError& e) {
-      return fail(kExitIoErr, std::string("writing the trace failed: ") + e.what() +
-                                  "; the file holds every event written before the failure");
-    }
-  });
+  po::options_description desc;
+  desc.add(record_options()).add(machine_options()).add(json_summary_option());
+  po::variables_map vm;
+  if (!parse_args(args, desc, {}, vm, "rrvm record -o FILE.rrt --kernel FILE [options]", kHelp)) {
+    return kExitOk;
+  }
+  if (!vm.count("output")) throw UsageError("-o FILE is required");
+  int level = vm["level"].as<int>();
+  if (level < 1 || level > 19) throw UsageError("--level must be 1..19");
+  MachineConfig cfg = guest_config(vm);
+  wants_json_summary(vm, cfg);
+  return record(cfg, vm);
 }
 
 }  // namespace

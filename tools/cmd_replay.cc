@@ -9,6 +9,7 @@
 #include "tools/machine_options.h"
 #include "tools/run_status.h"
 #include "tools/serial_sink.h"
+#include "trace/json_writer.h"
 #include "vmm/kicker.h"
 
 namespace rrvm::cli {
@@ -25,32 +26,33 @@ constexpr const char* kHelp =
     "66 missing file. A truncated trace replays up to where it ends (status 0).";
 
 void print_json(const ReplaySummary& s, bool matched) {
-  std::cout << "{\"matched\": " << (matched ? "true" : "false") << ", \"reason\": \""
-            << to_string(s.result.reason) << "\", \"exits\": " << s.stats.exits
-            << ", \"events\": " << s.stats.events << ", \"landmarks\": " << s.stats.landmarks
-            << ", \"breakpoint_hits\": " << s.stats.breakpoint_hits
-            << ", \"single_steps\": " << s.stats.single_steps
-            << ", \"digests_checked\": " << s.stats.digests_checked
-            << ", \"model_mismatches\": " << s.stats.model_mismatches << "}\n";
+  trace::JsonWriter j;
+  j.begin_object()
+      .field("matched", matched)
+      .field("reason", to_string(s.result.reason))
+      .field("exits", s.stats.exits)
+      .field("events", s.stats.events)
+      .field("landmarks", s.stats.landmarks)
+      .field("breakpoint_hits", s.stats.breakpoint_hits)
+      .field("single_steps", s.stats.single_steps)
+      .field("digests_checked", s.stats.digests_checked)
+      .field("model_mismatches", s.stats.model_mismatches)
+      .end_object();
+  std::cout << j.str() << "\n";
 }
 
 int replay(const std::string& path, const po::variables_map& vm) {
   trace::TraceReader reader(path);
-  MachineConfig cfg;
-  try {
-    cfg = config_from_trace(reader.header());
-  } catch (const std::invalid_argument& e) {
-    return fail(kExitDataErr, path + ": machine configuration not understood: " + e.what());
-  }
-  bool json = vm["json"].as<bool>();
-  cfg.serial = vm.count("serial") ? vm["serial"].as<std::string>() : (json ? "none" : "stdio");
+  MachineConfig cfg = config_from_trace(reader.header());
+  apply_option(cfg, "serial", vm["serial"].as<std::string>());
+  bool json = wants_json_summary(vm, cfg);
   MachineImages images = images_from_trace(reader);
   auto serial = open_serial(cfg.serial);
   Kicker::install_stop_signals();
   Machine machine(cfg, images, *serial);
   TraceEventSource source(reader);
   ReplayOptions opts;
-  opts.until = vm["until"].as<uint64_t>();
+  opts.until = vm["until"].as<Count>().value;
   opts.verify = !vm["no-verify"].as<bool>();
   ReplaySummary s = replay_machine(machine, source, opts);
   bool finished = s.result.reason != StopReason::kDiverged &&
@@ -84,38 +86,25 @@ int replay(const std::string& path, const po::variables_map& vm) {
 
 int cmd_replay(const std::vector<std::string>& args) {
   std::string path;
+  po::options_description desc("Replay options");
+  desc.add_options()("trace", po::value<std::string>(&path)->value_name("FILE"), "trace to replay")(
+      "until", po::value<Count>()->value_name("N")->default_value({0}, "0"),
+      "stop after exit N (0: replay to the end)")("no-verify", po::bool_switch(),
+                                                  "do not check register and memory digests");
+  desc.add(machine_options({"serial"}, "Output options")).add(json_summary_option());
+  po::positional_options_description pos;
+  pos.add("trace", 1);
+  po::variables_map vm;
   try {
-    po::options_description desc("Replay options");
-    desc.add_options()("trace", po::value<std::string>(&path)->value_name("FILE"),
-                       "trace to replay")("until",
-                                          po::value<uint64_t>()->value_name("N")->default_value(0),
-                                          "stop after exit N (0: replay to the end)")(
-        "serial", po::value<std::string>()->value_name("WHERE"),
-        "guest serial output: stdio (default), file:PATH or none")(
-        "no-verify", po::bool_switch(), "do not check register and memory digests")(
-        "json", po::bool_switch(),
-        "print a JSON summary on stdout (serial output off unless --serial)");
-    po::positional_options_description pos;
-    pos.add("trace", 1);
-    po::variables_map vm;
     if (!parse_args(args, desc, pos, vm, "rrvm replay FILE.rrt [options]", kHelp)) return kExitOk;
-    if (path.empty()) throw UsageError("which trace? usage: rrvm replay FILE.rrt");
-    return replay(path, vm);
   } catch (const UsageError& e) {
-    return fail(kExitUsage, std::string(e.what()) +
-                                (std::string(e.what()).find("unrecognised") != std::string::npos
-                                     ? "; replay takes the machine from the trace (to change it, "
-                                       "use rrvm bisect --override)"
-                                     : ""));
-  } catch (const trace::TraceMissing& e) {
-    return fail(kExitNoInput, e.what());
-  } catch (const trace::TraceError& e) {
-    return fail(kExitDataErr, path + ": " + e.what());
-  } catch (const ImageError& e) {
-    return fail(kExitDataErr, path + ": embedded kernel: " + e.what());
-  } catch (const KvmUnavailable& e) {
-    return fail(kExitUnavailable, e.what());
+    if (std::string(e.what()).find("unrecognised") == std::string::npos) throw;
+    throw UsageError(std::string(e.what()) +
+                     "; replay takes the machine from the trace (to change it, use rrvm bisect "
+                     "--override)");
   }
+  if (path.empty()) throw UsageError("which trace? usage: rrvm replay FILE.rrt");
+  return reading(path, [&] { return replay(path, vm); });
 }
 
 }  // namespace

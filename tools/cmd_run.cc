@@ -21,26 +21,28 @@ constexpr const char* kHelp =
     "S5 exits 0.\n"
     "Serial output goes to stdout; rrvm's own messages go to stderr.";
 
-// Runs a machine built from `cfg`; shared by run and (with hooks) record.
-int boot(const MachineConfig& cfg) {
+int boot(const MachineConfig& cfg, bool json) {
   MachineImages images = read_images(cfg);
   auto serial = open_serial(cfg.serial);
   Kicker::install_stop_signals();
   Machine machine(cfg, images, *serial);
   connect_network(machine, cfg);
-  return report_run_result(machine.run());
+  RunResult r = machine.run();
+  int status = report_run_result(r);
+  if (json) print_run_json(r, status);
+  return status;
 }
 
 int cmd_run(const std::vector<std::string>& args) {
-  return guard_guest_command([&] {
-    po::variables_map vm;
-    if (!parse_args(args, machine_options(), {}, vm, "rrvm run --kernel FILE [options]", kHelp)) {
-      return int(kExitOk);
-    }
-    MachineConfig cfg;
-    apply_machine_options(vm, cfg);
-    return boot(cfg);
-  });
+  po::options_description desc;
+  desc.add(machine_options()).add(json_summary_option());
+  po::variables_map vm;
+  if (!parse_args(args, desc, {}, vm, "rrvm run --kernel FILE [options]", kHelp)) {
+    return kExitOk;
+  }
+  MachineConfig cfg = guest_config(vm);
+  bool json = wants_json_summary(vm, cfg);
+  return boot(cfg, json);
 }
 
 }  // namespace

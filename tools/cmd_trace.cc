@@ -1,13 +1,16 @@
 // rrvm info / dump / verify / extract: look inside a trace. The formatting
-// lives in trace/trace_inspect.h; this file parses options and maps outcomes
-// to exit codes: 0 good, 65 corrupt (or, for verify, incomplete), 66 missing
-// file, 64 bad usage, 74 output not writable. Reasons go to stderr as one
-// line, "rrvm: error: ...".
+// lives in trace/trace_inspect.h; this file parses options and reports
+// outcomes: 0 good, 65 corrupt (or, for verify, incomplete), 66 missing file,
+// 64 bad usage, 73/74 output not creatable/writable (tools/error_policy.h).
+// Reasons go to stderr as one line, "rrvm: error: ...".
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 
 #include "tools/command.h"
 #include "tools/machine_options.h"
+#include "trace/json_writer.h"
 #include "trace/trace_inspect.h"
 
 namespace rrvm::cli {
@@ -20,25 +23,18 @@ template <typename Body>
 int with_trace(const std::vector<std::string>& args, po::options_description desc,
                const std::string& usage, const std::string& help, Body body) {
   std::string path;
-  try {
-    desc.add_options()("trace", po::value<std::string>(&path)->value_name("FILE"),
-                       "trace file (.rrt)")("json", po::bool_switch(),
-                                            "machine-readable output (JSON)");
-    po::positional_options_description pos;
-    pos.add("trace", 1);
-    po::variables_map vm;
-    if (!parse_args(args, desc, pos, vm, usage, help)) return kExitOk;
-    if (path.empty()) throw UsageError("which trace? usage: " + usage);
+  desc.add_options()("trace", po::value<std::string>(&path)->value_name("FILE"),
+                     "trace file (.rrt)")("json", po::bool_switch(),
+                                          "machine-readable output (JSON)");
+  po::positional_options_description pos;
+  pos.add("trace", 1);
+  po::variables_map vm;
+  if (!parse_args(args, desc, pos, vm, usage, help)) return kExitOk;
+  if (path.empty()) throw UsageError("which trace? usage: " + usage);
+  return reading(path, [&] {
     TraceReader reader(path);
     return body(path, reader, vm);
-  } catch (const UsageError& e) {
-    return fail(kExitUsage, e.what());
-  } catch (const trace::TraceMissing& e) {
-    return fail(kExitNoInput, e.what());
-  } catch (const trace::TraceError& e) {
-    std::cout.flush();
-    return fail(kExitDataErr, path + ": " + e.what());
-  }
+  });
 }
 
 int cmd_info(const std::vector<std::string>& args) {
@@ -59,8 +55,8 @@ int cmd_info(const std::vector<std::string>& args) {
 
 trace::DumpFilter dump_filter(const po::variables_map& vm) {
   trace::DumpFilter f;
-  if (vm.count("from")) f.from = vm["from"].as<uint64_t>();
-  if (vm.count("to")) f.to = vm["to"].as<uint64_t>();
+  if (vm.count("from")) f.from = vm["from"].as<Count>().value;
+  if (vm.count("to")) f.to = vm["to"].as<Count>().value;
   if (vm.count("kind")) {
     const std::string& k = vm["kind"].as<std::string>();
     f.kind = trace::kind_from_name(k);
@@ -71,9 +67,9 @@ trace::DumpFilter dump_filter(const po::variables_map& vm) {
 
 int cmd_dump(const std::vector<std::string>& args) {
   po::options_description d("Options");
-  d.add_options()("from", po::value<uint64_t>()->value_name("N"),
+  d.add_options()("from", po::value<Count>()->value_name("N"),
                   "start at exit ordinal N (through the index)")(
-      "to", po::value<uint64_t>()->value_name("M"), "stop after exit ordinal M")(
+      "to", po::value<Count>()->value_name("M"), "stop after exit ordinal M")(
       "kind", po::value<std::string>()->value_name("K"),
       "only events of kind K: port-read, mmio-read, msr-read, dma-write, interrupt, "
       "clock-read, packet, console-input, landmark, reg-digest, mem-digest, guest-exit, note");
@@ -110,6 +106,7 @@ int cmd_verify(const std::vector<std::string>& args) {
 
 int write_blob(const std::string& out, const std::vector<uint8_t>& bytes) {
   std::ofstream f(out, std::ios::binary | std::ios::trunc);
+  if (!f) throw OutputError("cannot create " + out + ": " + std::strerror(errno));
   f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
   f.close();
   return f ? kExitOk : fail(kExitIoErr, "cannot write " + out);
@@ -138,9 +135,10 @@ int cmd_extract(const std::vector<std::string>& args) {
         std::vector<uint8_t> bytes = r.blob(match[0].hash);
         if (int rc = write_blob(out, bytes)) return rc;
         if (vm["json"].as<bool>()) {
-          std::cout << "{\"hash\": \"" << match[0].hash << "\", \"role\": \""
-                    << trace::json_escape(match[0].role) << "\", \"bytes\": " << bytes.size()
-                    << ", \"output\": \"" << trace::json_escape(out) << "\"}\n";
+          trace::JsonWriter j;
+          j.begin_object().field("hash", match[0].hash).field("role", match[0].role);
+          j.field("bytes", bytes.size()).field("output", out).end_object();
+          std::cout << j.str() << "\n";
         }
         return kExitOk;
       });

@@ -18,6 +18,7 @@ enum ExitCode : int {
   kExitNoInput = 66,      // EX_NOINPUT: missing or unreadable input file
   kExitUnavailable = 69,  // EX_UNAVAILABLE: /dev/kvm missing or unusable
   kExitSoftware = 70,     // EX_SOFTWARE: guest crash (triple fault, emulation failure)
+  kExitCantCreate = 73,   // EX_CANTCREAT: cannot create an output file or directory
   kExitIoErr = 74,        // EX_IOERR: cannot write output
   kExitTimeout = 124,     // like timeout(1)
 };
@@ -36,7 +37,8 @@ struct Command {
 bool register_command(Command cmd);
 const std::vector<Command>& commands();
 
-// Prints "rrvm: error: <msg>" on stderr and returns `code`.
+// Prints "rrvm: error: <msg>" on stderr (control characters escaped, after
+// flushing stdout) and returns `code` (tools/error_policy.cc).
 int fail(int code, std::string_view msg);
 
 }  // namespace rrvm::cli

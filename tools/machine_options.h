@@ -1,12 +1,16 @@
-// Machine options shared by run, record and (as overrides) bisect, parsed
-// with Boost.Program_options. Also reads the option file (--config).
+// The CLI side of the machine option table (vmm/machine_config.h): Boost
+// options generated from its rows for run, record and tables, applying them
+// to a MachineConfig, bisect's --override, and the shared helpers of the
+// guest-booting commands. Also reads the option file (--config).
 #pragma once
 
 #include <boost/program_options.hpp>
-#include <functional>
+#include <initializer_list>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "tools/error_policy.h"
 #include "vmm/machine.h"
 #include "vmm/machine_config.h"
 
@@ -14,44 +18,57 @@ namespace rrvm::cli {
 
 namespace po = boost::program_options;
 
-// --kernel, --initrd, --cmdline, --mem, --serial, --timeout, --strict-io and
-// the platform knobs (--mptable, --acpi, --acpi-pic, --rtl8139-timer, --net).
+// Every row of the machine option table as a --flag with its default and
+// help (run, record).
 po::options_description machine_options();
+// Only the rows named by `keys` (rrvm tables).
+po::options_description machine_options(std::initializer_list<std::string_view> keys,
+                                        const std::string& caption);
 
-// Fills `cfg` from parsed options; throws UsageError on an inconsistent or
-// malformed value.
+// Applies every table option `vm` holds (given or defaulted) to `cfg`, then
+// the --acpi-pic rule; throws UsageError naming the option, the value and
+// what it accepts.
 void apply_machine_options(const po::variables_map& vm, MachineConfig& cfg);
+// run/record: all of the above, and --kernel is required.
+MachineConfig guest_config(const po::variables_map& vm);
+
+// One table row from the command line (--serial for replay): UsageError on
+// a bad value.
+void apply_option(MachineConfig& cfg, std::string_view key, std::string_view value);
+
+// --json for run, record and replay: a JSON summary on stdout, where the
+// guest's serial output would otherwise go.
+po::options_description json_summary_option();
+// Whether --json was given; if so and --serial was not, serial output is off.
+bool wants_json_summary(const po::variables_map& vm, MachineConfig& cfg);
 
 // --acpi off turns _PIC off too unless --acpi-pic was given; _PIC without
 // ACPI is a UsageError. Shared by run/record, tables and bisect --override.
 void resolve_acpi_pic(MachineConfig& cfg, bool acpi_pic_given);
 
-// One key=value override (bisect's --override, the config file).
+// bisect's --override KEY=VALUE: a machine-shape key only.
 void apply_override(MachineConfig& cfg, const std::string& key, const std::string& value);
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+// A non-negative integer option (--until N, --from N): po::value<Count>().
+// Boost's own unsigned parsing takes "-1" as 2^64-1; this refuses anything
+// but decimal digits with a usage error naming the option.
+struct Count {
+  uint64_t value = 0;
 };
-struct InputError : std::runtime_error {  // missing/unreadable input file (exit 66)
-  using std::runtime_error::runtime_error;
-};
+void validate(boost::any& store, const std::vector<std::string>& tokens, Count*, int);
 
 // Whole file or InputError naming the path and errno text.
 std::vector<uint8_t> read_file(const std::string& path);
-
-// Runs `body`, turning the errors every guest-booting command shares into
-// their exit statuses: usage 64, missing input 66, bad image 65, no KVM 69.
-int guard_guest_command(const std::function<int()>& body);
 
 // Reads kernel and initrd named by cfg.
 MachineImages read_images(const MachineConfig& cfg);
 
 // Opens the host network --net names and connects the machine's NIC to it
-// (run and record). Throws NetError (exit 69 through guard_guest_command).
+// (run and record). Throws NetError (exit 69).
 void connect_network(Machine& machine, const MachineConfig& cfg);
 
 // Parses args against `desc` (+ positional), handles --help, --config FILE.
-// Returns false when help was printed.
+// Returns false when help was printed. Throws UsageError.
 bool parse_args(const std::vector<std::string>& args, const po::options_description& desc,
                 const po::positional_options_description& pos, po::variables_map& vm,
                 const std::string& usage_line, const std::string& help_text);

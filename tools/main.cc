@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
-#include <exception>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "tools/command.h"
+#include "tools/error_policy.h"
 
 namespace rrvm::cli {
 
@@ -27,11 +27,6 @@ const std::vector<Command>& commands() {
   std::sort(cmds.begin(), cmds.end(),
             [](const Command& a, const Command& b) { return a.name < b.name; });
   return cmds;
-}
-
-int fail(int code, std::string_view msg) {
-  std::cerr << "rrvm: error: " << msg << "\n";
-  return code;
 }
 
 static void usage(std::ostream& os) {
@@ -70,11 +65,7 @@ int main(int argc, char** argv) {
   for (const auto& c : commands()) {
     if (c.name != name) continue;
     std::vector<std::string> args(argv + 2, argv + argc);
-    try {
-      return c.run(args);
-    } catch (const std::exception& e) {
-      return fail(kExitSoftware, std::string("internal error: ") + e.what());
-    }
+    return run_guarded([&] { return c.run(args); });
   }
   std::cerr << "rrvm: error: unknown command '" << name << "'\n\n";
   usage(std::cerr);

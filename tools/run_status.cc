@@ -27,4 +27,17 @@ int report_run_result(const RunResult& r) {
   }
 }
 
+void print_run_json(const RunResult& r, int exit_status,
+                    const std::function<void(trace::JsonWriter&)>& more) {
+  trace::JsonWriter j;
+  j.begin_object()
+      .field("reason", to_string(r.reason))
+      .field("guest_status", r.status)
+      .field("exit_status", exit_status)
+      .field("exits", r.exits)
+      .field("message", r.message);
+  if (more) more(j);
+  std::cout << j.end_object().str() << "\n";
+}
+
 }  // namespace rrvm::cli

@@ -3,7 +3,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "tools/machine_options.h"
+#include "tools/error_policy.h"
 
 namespace rrvm::cli {
 
@@ -17,12 +17,19 @@ void StreamSink::write(uint8_t byte) {
   if (byte == '\n') std::fflush(f_);
 }
 
-std::unique_ptr<CharSink> open_serial(const std::string& spec) {
-  if (spec == "none") return std::make_unique<NullSink>();
-  if (spec == "stdio") return std::make_unique<StreamSink>(stdout, false);
-  std::string path = spec.substr(5);  // "file:" checked by apply_machine_options
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) throw InputError("cannot open serial output " + path + ": " + std::strerror(errno));
+std::unique_ptr<CharSink> open_serial(const SerialConfig& serial) {
+  switch (serial.kind) {
+    case SerialKind::kNone:
+      return std::make_unique<NullSink>();
+    case SerialKind::kStdio:
+      return std::make_unique<StreamSink>(stdout, false);
+    case SerialKind::kFile:
+      break;
+  }
+  std::FILE* f = std::fopen(serial.path.c_str(), "wb");
+  if (!f) {
+    throw OutputError("cannot create serial output " + serial.path + ": " + std::strerror(errno));
+  }
   return std::make_unique<StreamSink>(f, true);
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "devices/char_backend.h"
+#include "vmm/machine_config.h"
 
 namespace rrvm::cli {
 
@@ -27,7 +28,7 @@ class NullSink final : public CharSink {
   void write(uint8_t) override {}
 };
 
-// Throws InputError when a file: target cannot be opened.
-std::unique_ptr<CharSink> open_serial(const std::string& spec);
+// Throws OutputError when a file: target cannot be created.
+std::unique_ptr<CharSink> open_serial(const SerialConfig& serial);
 
 }  // namespace rrvm::cli

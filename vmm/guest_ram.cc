@@ -28,7 +28,7 @@ GuestRam::GuestRam(uint64_t size) {
     throw std::invalid_argument("guest memory size " + std::to_string(size >> 20) +
                                 " MiB is outside the supported range 2 MiB .. 64 GiB");
   }
-  if (size % 4096 != 0)
+  if (size % kSizeAlign != 0)
     throw std::invalid_argument("guest memory size must be a multiple of 4 KiB");
   uint64_t low = size < kLowRamLimit ? size : kLowRamLimit;
   regions_.push_back({0, low, map_anonymous(low)});

@@ -19,6 +19,7 @@ class GuestRam final : public GuestMemory {
   static constexpr uint64_t kHighRamBase = 0x100000000;
   static constexpr uint64_t kMinSize = 2ull << 20;  // guests load at 1 MiB
   static constexpr uint64_t kMaxSize = 64ull << 30;
+  static constexpr uint64_t kSizeAlign = 4096;  // memslots are whole pages
 
   struct Region {
     uint64_t gpa;

@@ -21,7 +21,7 @@ Machine::Machine(const MachineConfig& cfg, const MachineImages& images, CharSink
   ram_.attach(vm_, /*log_dirty=*/true);
   cpuid_ = guest_cpuid(kvm_);
   vcpu_.set_cpuid(cpuid_);
-  if (cfg_.clock == "virtual") {
+  if (cfg_.clock == ClockMode::kVirtual) {
     clock_ = std::make_unique<VirtualClock>();
   } else {
     clock_ = std::make_unique<HostClock>();
@@ -71,7 +71,7 @@ void Machine::connect_network(std::unique_ptr<NetBackend> net) {
 
 RunResult Machine::run() {
   // Console input comes from stdin when the console is stdio.
-  int console_fd = cfg_.serial == "stdio" ? 0 : -1;
+  int console_fd = cfg_.serial.kind == SerialKind::kStdio ? 0 : -1;
   VcpuLoop loop(vcpu_, ram_, board_->board(), *clock_,
                 LoopOptions{cfg_.timeout_sec, cfg_.strict_io, console_fd, net_.get()}, hooks_);
   return loop.run();

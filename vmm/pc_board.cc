@@ -7,7 +7,7 @@
 namespace rrvm {
 
 PcBoard::PcBoard(const MachineConfig& cfg, GuestRam& ram, Clock& clock, CharSink& serial)
-    : layout_(default_layout(cfg.net != "none")),
+    : layout_(default_layout(cfg.net.kind != NetKind::kNone)),
       lapic_(clock, layout_.bsp_lapic_id, warnings_.sink("lapic")),
       ioapic_(lapic_, layout_.ioapic_id, warnings_.sink("ioapic")),
       arbiter_(pic_, lapic_),
@@ -41,7 +41,7 @@ PcBoard::PcBoard(const MachineConfig& cfg, GuestRam& ram, Clock& clock, CharSink
   pci_.attach(pc::kIsaBridgeSlot, 0, isa_bridge_);
   map_legacy();
   map_platform();
-  if (cfg.net != "none") attach_nic(cfg, ram, clock);
+  if (cfg.net.kind != NetKind::kNone) attach_nic(cfg, ram, clock);
 }
 
 // The RTL8139C+ at 00:03.0 INTA# (firmware/platform_layout.h); its BARs
@@ -77,9 +77,7 @@ void PcBoard::map_nic_bar(int bar, uint64_t base, bool enabled) {
 
 void PcBoard::setup_firmware(const MachineConfig& cfg, GuestMemory& mem) {
   bars_ = setup_pci(pci_, isa_bridge_, pic_, layout_);
-  auto variant = parse_mp_table_variant(cfg.mptable);
-  if (!variant) throw std::invalid_argument("unknown MP table variant '" + cfg.mptable + "'");
-  tables_ = write_bios_tables(layout_, *variant, AcpiOptions{cfg.acpi, cfg.acpi_pic}, mem);
+  tables_ = write_bios_tables(layout_, cfg.mptable, AcpiOptions{cfg.acpi, cfg.acpi_pic}, mem);
 }
 
 // Which programmed source delivers `vector`: an unmasked IOAPIC pin (named

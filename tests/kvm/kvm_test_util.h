@@ -1,8 +1,10 @@
 // Shared helpers for the KVM tests: skip with a reason when /dev/kvm is not
-// usable, locate the built guests, run the rrvm CLI and capture its output.
+// usable, locate the built guests; running the rrvm CLI is tests/cli_test_util.h.
 #pragma once
 
 #include <gtest/gtest.h>
+
+#include "tests/cli_test_util.h"
 
 #include <string>
 #include <vector>
@@ -20,18 +22,5 @@ std::string kvm_unusable_reason();
 
 // Path of a built test guest (tests/guests/<name>.elf).
 std::string guest_path(const std::string& name);
-
-struct CliResult {
-  int status = -1;  // exit status, or 128 + signal
-  std::string out, err;
-};
-// Runs build/tools/rrvm with `args`, stdin from /dev/null.
-CliResult run_rrvm(const std::vector<std::string>& args, int timeout_sec = 120);
-// Runs any program (looked up in PATH), stdin from /dev/null; 127 if it
-// cannot be started.
-CliResult run_command(const std::vector<std::string>& argv, int timeout_sec = 120);
-
-// A fresh temporary directory, removed at process exit.
-std::string temp_dir();
 
 }  // namespace rrvm::test

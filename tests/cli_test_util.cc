@@ -1,0 +1,107 @@
+#include "tests/cli_test_util.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+
+namespace rrvm::test {
+
+namespace {
+// Drains both pipes until the child closes them or the deadline passes.
+void drain(int out_fd, int err_fd, CliResult& r, std::chrono::steady_clock::time_point deadline) {
+  pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
+  int open_fds = 2;
+  char buf[4096];
+  while (open_fds > 0 && std::chrono::steady_clock::now() < deadline) {
+    if (::poll(fds, 2, 200) <= 0) continue;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP))) continue;
+      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n <= 0) {
+        fds[i].fd = -1;
+        --open_fds;
+      } else {
+        (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
+      }
+    }
+  }
+}
+}  // namespace
+
+CliResult run_rrvm(const std::vector<std::string>& args, int timeout_sec) {
+  std::vector<std::string> argv = {RRVM_EXE};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, timeout_sec);
+}
+
+CliResult run_command(const std::vector<std::string>& argv_in, int timeout_sec,
+                      const std::vector<std::string>& env) {
+  int out[2], err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return {};
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int null = ::open("/dev/null", O_RDONLY);
+    ::dup2(null, 0);
+    ::dup2(out[1], 1);
+    ::dup2(err[1], 2);
+    for (const std::string& e : env) {
+      size_t eq = e.find('=');
+      ::setenv(e.substr(0, eq).c_str(), eq == std::string::npos ? "" : e.c_str() + eq + 1, 1);
+    }
+    std::vector<std::string> copy = argv_in;
+    std::vector<char*> argv;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  CliResult r;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_sec);
+  drain(out[0], err[0], r, deadline);
+  ::close(out[0]);
+  ::close(err[0]);
+  int st = 0;
+  // The pipes close a moment before the child becomes reapable: wait for it
+  // up to the deadline rather than killing a child that is just exiting.
+  pid_t reaped = 0;
+  while ((reaped = ::waitpid(pid, &st, WNOHANG)) == 0 &&
+         std::chrono::steady_clock::now() < deadline)
+    ::usleep(1000);
+  if (reaped == 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &st, 0);
+    r.err += "\n[test harness: rrvm killed after " + std::to_string(timeout_sec) + " s]";
+  }
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return r;
+}
+
+namespace {
+// Removes the directories temp_dir() made when the test binary exits.
+struct TempDirs {
+  ~TempDirs() {
+    std::error_code ec;
+    for (auto& d : dirs) std::filesystem::remove_all(d, ec);
+  }
+  std::vector<std::string> dirs;
+};
+}  // namespace
+
+std::string temp_dir() {
+  static TempDirs temps;
+  char tmpl[] = "/tmp/rrvm-test-XXXXXX";
+  const char* d = ::mkdtemp(tmpl);
+  if (!d) return "/tmp";
+  temps.dirs.push_back(d);
+  return d;
+}
+
+}  // namespace rrvm::test
