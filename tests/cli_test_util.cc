@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 namespace rrvm::test {
 
@@ -102,6 +103,27 @@ std::string temp_dir() {
   if (!d) return "/tmp";
   temps.dirs.push_back(d);
   return d;
+}
+
+::testing::AssertionResult parses_as_json(const std::string& text, bool lines) {
+  std::string path = temp_dir() + "/out.json";
+  std::ofstream(path, std::ios::binary) << text;
+  std::vector<std::string> argv = {"python3", "-m", "json.tool"};
+  if (lines) argv.push_back("--json-lines");
+  argv.push_back(path);
+  CliResult r = run_command(argv, 30);
+  if (r.status == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "not JSON (" << r.err << "): " << text;
+}
+
+std::string json_keys(const std::string& text) {
+  std::string path = temp_dir() + "/keys.json";
+  std::ofstream(path, std::ios::binary) << text;
+  CliResult r = run_command(
+      {"python3", "-c",
+       "import json, sys; print(' '.join(sorted(json.load(open(sys.argv[1])))), end='')", path},
+      30);
+  return r.status == 0 ? r.out : "(not JSON: " + r.err + ")";
 }
 
 }  // namespace rrvm::test

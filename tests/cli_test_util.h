@@ -2,6 +2,8 @@
 // the CLI tests in tests/unit/tools_*_test.cc (no KVM) and tests/kvm/.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
 
@@ -21,5 +23,12 @@ CliResult run_command(const std::vector<std::string>& argv, int timeout_sec = 12
 
 // A fresh temporary directory, removed at process exit.
 std::string temp_dir();
+
+// Whether `text` parses as JSON (one document, or one per line) according
+// to `python3 -m json.tool`; a failure carries python's complaint.
+::testing::AssertionResult parses_as_json(const std::string& text, bool lines = false);
+// The top-level member names of the JSON object `text`, sorted and
+// space-separated, by python3 ("(not JSON: ...)" otherwise).
+std::string json_keys(const std::string& text);
 
 }  // namespace rrvm::test

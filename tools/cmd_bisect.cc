@@ -10,6 +10,7 @@
 #include "tools/command.h"
 #include "tools/machine_options.h"
 #include "trace/json_writer.h"
+#include "trace/text_escape.h"
 #include "vmm/kicker.h"
 
 namespace rrvm::cli {
@@ -51,8 +52,8 @@ std::string pages_text(const std::vector<PageDiff>& pages, uint64_t total) {
   return o;
 }
 
-void print_text(const BisectResult& r, const Args& args) {
-  std::ostream& o = std::cout;
+std::string report_text(const BisectResult& r, const Args& args) {
+  std::ostringstream o;
   o << "bisect " << args.a << " vs " << (args.b.empty() ? "the same trace with --override" : args.b)
     << "\n";
   if (!r.start_pages.empty()) {
@@ -60,7 +61,7 @@ void print_text(const BisectResult& r, const Args& args) {
   }
   if (!r.diverged) {
     o << "  " << r.summary << "\n";
-    return;
+    return o.str();
   }
   o << "  first differing exit: " << r.summary << "\n";
   o << "  last common exit: " << r.last_common_exit << "\n";
@@ -87,6 +88,13 @@ void print_text(const BisectResult& r, const Args& args) {
   list("B", r.recent_inputs_b);
   if (!r.side_a_end.empty()) o << "  A: " << r.side_a_end << "\n";
   if (!r.side_b_end.empty()) o << "  B: " << r.side_b_end << "\n";
+  return o.str();
+}
+
+// Symbols, disassembly and inputs come from the traces' guests: the report
+// is escaped as a whole on its way to the terminal.
+void print_text(const BisectResult& r, const Args& args) {
+  std::cout << trace::escape_text(report_text(r, args), trace::Escape::kLines);
 }
 
 void json_pages(trace::JsonWriter& j, const std::vector<PageDiff>& pages) {

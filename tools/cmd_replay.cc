@@ -10,6 +10,7 @@
 #include "tools/run_status.h"
 #include "tools/serial_sink.h"
 #include "trace/json_writer.h"
+#include "trace/text_escape.h"
 #include "vmm/kicker.h"
 
 namespace rrvm::cli {
@@ -70,7 +71,8 @@ int replay(const std::string& path, const po::variables_map& vm) {
     std::cerr << "rrvm: note: " << path << " is incomplete: " << reader.truncation() << "\n";
   if (json) print_json(s, matched);
   if (!matched) return report_run_result(s.result);
-  if (s.result.reason == StopReason::kEndOfTrace) std::cerr << "rrvm: " << s.result.message << "\n";
+  if (s.result.reason == StopReason::kEndOfTrace)
+    std::cerr << "rrvm: " << trace::escape_text(s.result.message, trace::Escape::kLines) << "\n";
   std::cerr << "rrvm: replay matched the recording: " << s.stats.exits << " exits, "
             << s.stats.events << " events, " << s.stats.landmarks << " landmarks ("
             << s.stats.breakpoint_hits << " breakpoint hits, " << s.stats.single_steps

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "tools/command.h"
+#include "trace/text_escape.h"
 
 namespace rrvm::cli {
 
@@ -15,12 +16,12 @@ int report_run_result(const RunResult& r) {
     case StopReason::kTimeout:
       return fail(kExitTimeout, r.message);
     case StopReason::kInterrupted:
-      std::cerr << "rrvm: " << r.message << "\n";
+      std::cerr << "rrvm: " << trace::escape_text(r.message, trace::Escape::kLines) << "\n";
       return r.status;
     case StopReason::kDiverged:
       return fail(kExitDiverged, r.message);
     case StopReason::kEndOfTrace:
-      std::cerr << "rrvm: " << r.message << "\n";
+      std::cerr << "rrvm: " << trace::escape_text(r.message, trace::Escape::kLines) << "\n";
       return kExitOk;
     default:
       return fail(kExitSoftware, r.message);

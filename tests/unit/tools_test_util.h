@@ -1,12 +1,12 @@
 // Shared by the CLI tests that need no KVM (tests/unit/tools_*_test.cc):
-// small traces with a chosen header, and a JSON check by python3.
+// small traces with a chosen header.
 #pragma once
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tests/cli_test_util.h"
 #include "trace/trace_writer.h"
@@ -44,19 +44,6 @@ inline std::string write_small_trace(const std::string& path, trace::HeaderInfo 
   footer.exits = 2;
   w.close(footer);
   return path;
-}
-
-// Whether `text` parses as JSON (one document, or one per line) according
-// to `python3 -m json.tool`; failures print python's complaint.
-inline ::testing::AssertionResult parses_as_json(const std::string& text, bool lines = false) {
-  std::string path = temp_dir() + "/out.json";
-  std::ofstream(path, std::ios::binary) << text;
-  std::vector<std::string> argv = {"python3", "-m", "json.tool"};
-  if (lines) argv.push_back("--json-lines");
-  argv.push_back(path);
-  CliResult r = run_command(argv, 30);
-  if (r.status == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "not JSON (" << r.err << "): " << text;
 }
 
 }  // namespace rrvm::test
