@@ -16,6 +16,7 @@ PACKAGES=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev  # tests and benchmarks
   clang clang-format                                  # libFuzzer target, formatting
   qemu-system-x86                                     # differential tests only
+  gdb                                                 # GDB server tests (tests/gdb)
 )
 
 step() { printf '\n== bootstrap: %s\n' "$*"; }

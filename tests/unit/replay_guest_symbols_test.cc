@@ -66,5 +66,24 @@ TEST(Disassembly, AMarkInsideAnInstructionRestartsThere) {
   EXPECT_TRUE(disassemble_around(code, 0x1000, 0x2000).empty()) << "outside the bytes";
 }
 
+TEST(Disassembly, DecodesInTheCpusModeAndSyntax) {
+  // mov eax, [0x102008]; inc eax — in 32-bit code. In 64-bit code a1 takes
+  // an 8-byte address and 0x40 is a REX prefix.
+  const uint8_t code[] = {0xa1, 0x08, 0x20, 0x10, 0x00, 0x40, 0x90, 0x90, 0x90, 0x90, 0x90};
+  auto insns = disassemble(code, 0x100005, 2, CodeBits::k32);
+  ASSERT_EQ(insns.size(), 2u);
+  EXPECT_EQ(insns[0].text, "mov eax, dword ptr [0x102008]");
+  EXPECT_EQ(insns[0].size, 5);
+  EXPECT_EQ(insns[1].addr, 0x10000au);
+  EXPECT_EQ(insns[1].text, "inc eax");
+  insns = disassemble(code, 0x100005, 1, CodeBits::k64);
+  ASSERT_EQ(insns.size(), 1u);
+  EXPECT_EQ(insns[0].size, 9) << insns[0].text;
+  insns = disassemble(code, 0x100005, 1, CodeBits::k32, AsmSyntax::kAtt);
+  ASSERT_EQ(insns.size(), 1u);
+  EXPECT_EQ(insns[0].text, "movl 0x102008, %eax");
+  EXPECT_EQ(disassemble(code, 0, 100, CodeBits::k32).size(), 7u) << "stops at the end of the bytes";
+}
+
 }  // namespace
 }  // namespace rrvm
