@@ -133,19 +133,10 @@ std::optional<std::string> GdbServer::handle(std::string_view p) {
       return kReadOnly;
     case 'c':
     case 's':
-      // "c ADDR" would move RIP: not something a replay can do.
-      if (!args.empty()) return "E.rrvm: a replay cannot resume at another address";
-      return resume(p[0] == 's' ? ResumeKind::kStep : ResumeKind::kContinue);
     case 'C':
     case 'S':
-      // The signal is dropped: nothing can be injected into a recording.
-      if (args.find(';') != std::string_view::npos)
-        return "E.rrvm: a replay cannot resume at another address";
-      return resume(p[0] == 'S' ? ResumeKind::kStep : ResumeKind::kContinue);
     case 'b':
-      if (p == "bs") return resume(ResumeKind::kReverseStep);
-      if (p == "bc") return resume(ResumeKind::kReverseContinue);
-      return "";
+      return resume_packet(p);
     case 'Z':
     case 'z':
       return breakpoint(p[0] == 'Z', args);
@@ -171,6 +162,20 @@ std::optional<std::string> GdbServer::handle(std::string_view p) {
     default:
       return "";
   }
+}
+
+// s, c, S SIG, C SIG, bs, bc. An address argument ("c ADDR", "C SIG;ADDR")
+// would move RIP, and a signal cannot be injected into a recording: the
+// first is refused, the second dropped.
+std::string GdbServer::resume_packet(std::string_view p) {
+  std::string_view args = p.substr(1);
+  bool with_signal = p[0] == 'C' || p[0] == 'S';
+  if (p == "bs") return resume(ResumeKind::kReverseStep);
+  if (p == "bc") return resume(ResumeKind::kReverseContinue);
+  if (p[0] == 'b') return "";
+  if (with_signal ? args.find(';') != std::string_view::npos : !args.empty())
+    return "E.rrvm: a replay cannot resume at another address";
+  return resume(p[0] == 's' || p[0] == 'S' ? ResumeKind::kStep : ResumeKind::kContinue);
 }
 
 std::string GdbServer::query(std::string_view p) {

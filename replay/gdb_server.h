@@ -44,6 +44,7 @@ class GdbServer {
   std::string read_register(std::string_view args);
   std::string read_memory(std::string_view args);
   std::string breakpoint(bool insert, std::string_view args);
+  std::string resume_packet(std::string_view packet);
   std::string v_packet(std::string_view packet);
   std::string vcont(std::string_view actions);
   std::string resume(ResumeKind kind);

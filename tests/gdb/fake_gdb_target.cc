@@ -6,8 +6,10 @@
 // --truncated: the history ends before the guest's exit instruction;
 // --endless: the guest spins at its end until gdb interrupts it.
 // --gdb: "-" (default: stdin/stdout) or [HOST:]PORT; with a port, the bound
-// address is printed on stderr as "listening on HOST:PORT".
+// address is printed on stderr as "listening on HOST:PORT". Every resume
+// prints a line on stdout, standing in for the guest's serial console.
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -17,7 +19,31 @@
 
 namespace {
 
-int serve(rrvm::testing::HistoryTarget& target, const std::string& spec) {
+// Prints a line on stdout at every resume, as a guest's serial console
+// would: with --gdb -, the server must keep it out of the protocol.
+class ConsoleTarget final : public rrvm::DebugTarget {
+ public:
+  explicit ConsoleTarget(rrvm::testing::HistoryTarget& t) : t_(t) {}
+  rrvm::DebugRegisters registers() override { return t_.registers(); }
+  size_t read_memory(uint64_t addr, std::span<uint8_t> out) override {
+    return t_.read_memory(addr, out);
+  }
+  bool insert_breakpoint(const rrvm::Breakpoint& bp, std::string* why) override {
+    return t_.insert_breakpoint(bp, why);
+  }
+  void remove_breakpoint(const rrvm::Breakpoint& bp) override { t_.remove_breakpoint(bp); }
+  rrvm::StopEvent resume(rrvm::ResumeKind kind, rrvm::InterruptCheck& interrupt) override {
+    std::printf("fake guest console: resumed at position %zu\n", t_.position());
+    std::fflush(stdout);
+    return t_.resume(kind, interrupt);
+  }
+  std::string monitor(std::string_view command) override { return t_.monitor(command); }
+
+ private:
+  rrvm::testing::HistoryTarget& t_;
+};
+
+int serve(rrvm::DebugTarget& target, const std::string& spec) {
   rrvm::GdbEndpoint ep = rrvm::GdbEndpoint::parse(spec);
   if (ep.stdio) {
     rrvm::GdbConnection conn = rrvm::stdio_gdb_connection();
@@ -49,7 +75,8 @@ int main(int argc, char** argv) {
       return 64;
     }
   }
-  rrvm::testing::HistoryTarget target(end);
+  rrvm::testing::HistoryTarget history(end);
+  ConsoleTarget target(history);
   try {
     return serve(target, spec);
   } catch (const rrvm::GdbError& e) {

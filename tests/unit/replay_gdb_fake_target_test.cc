@@ -28,6 +28,17 @@ void expect_script_passes(const std::string& script, const std::string& fake_arg
 TEST(GdbWithFakeTarget, StepAndReverseStepVisitTheSameStates) {
   expect_script_passes("step.py");
 }
+
+TEST(GdbWithFakeTarget, StdoutOfTheServerGoesToStderrNotIntoTheProtocol) {
+  // The fake prints its "guest console" on stdout at every resume; with
+  // --gdb - that must land on stderr (gdb's terminal) and not corrupt the
+  // packets.
+  GdbScriptResult r = run_gdb_script("step.py", RRVM_FAKE_GDB_TARGET, kParams);
+  EXPECT_TRUE(r.ok()) << r.output;
+  EXPECT_NE(r.output.find("fake guest console: resumed at position 4"), std::string::npos)
+      << r.output;
+}
+
 TEST(GdbWithFakeTarget, BreakpointsForwardAndReverse) {
   expect_script_passes("breakpoints.py");
 }
