@@ -4,6 +4,8 @@
 // same scripts against real traces.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "devices/hex.h"
 #include "tests/gdb/gdb_script.h"
 #include "tests/gdb/history_target.h"
@@ -27,6 +29,36 @@ void expect_script_passes(const std::string& script, const std::string& fake_arg
 
 TEST(GdbWithFakeTarget, StepAndReverseStepVisitTheSameStates) {
   expect_script_passes("step.py");
+}
+
+// An ELF32 image with the fake program's symbols, linked like a Multiboot
+// kernel converted to elf32-i386 (as the test guests are).
+std::string elf32_with_symbols() {
+  std::string dir = ::testing::TempDir() + "/gdb_fake_elf32";
+  std::string src = R"(.text
+.globl _start, loop
+_start: .skip 0x39
+loop: .skip 0x10
+.data
+.globl counter
+counter: .long 0
+)";
+  std::string cmd = "mkdir -p " + dir + " && printf '%s' '" + src + "' > " + dir +
+                    "/p.S && as --32 " + dir + "/p.S -o " + dir +
+                    "/p.o && ld -m elf_i386 -Ttext=" + hex(kEntry) + " -Tdata=" + hex(kCounter) +
+                    " " + dir + "/p.o -o " + dir + "/p.elf";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  return dir + "/p.elf";
+}
+
+TEST(GdbWithFakeTarget, SymbolsOfAnElf32ImageWithTheX86_64Description) {
+  // gdb takes i386 from the file; without <compatible>i386</compatible> in
+  // target.xml it rejects the description and cannot read registers.
+  GdbScriptResult r = run_gdb_script("breakpoints.py", RRVM_FAKE_GDB_TARGET,
+                                     {{"loop", "(long)&loop"}, {"counter", "(long)&counter"}},
+                                     elf32_with_symbols());
+  EXPECT_TRUE(r.ok()) << r.output;
+  EXPECT_NE(r.output.find("in loop ()"), std::string::npos) << "stops are shown by symbol";
 }
 
 TEST(GdbWithFakeTarget, StdoutOfTheServerGoesToStderrNotIntoTheProtocol) {
