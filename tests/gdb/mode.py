@@ -46,7 +46,8 @@ def test():
     t.capture(f"break *{t.param('rrvm_loop'):#x}")
     t.capture("continue")
     t.capture("delete")
-    t.report(t.capture("monitor mode").startswith("64-bit"), "the guest is in 64-bit mode at $rrvm_loop")
+    t.report(t.capture("monitor mode").startswith("64-bit"),
+             "the guest is in 64-bit mode at $rrvm_loop")
     t.report(check_steps(steps, "64-bit") >= 3, "64-bit instructions checked")
 
 

@@ -9,7 +9,8 @@ import rrvm_gdb_check as t  # noqa: E402
 
 def test():
     out = t.capture("monitor help")
-    t.report("when" in out and "disas" in out, "monitor help lists the target's and the server's commands", out)
+    t.report("when" in out and "disas" in out,
+             "monitor help lists the target's and the server's commands", out)
     before = t.capture("monitor when")
     t.report(before.strip() != "", "monitor when prints the position", before)
     t.capture("stepi")
