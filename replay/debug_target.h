@@ -28,7 +28,7 @@ enum class CpuMode : uint8_t { kProtected32, kLong64 };
 // i386 core and sse features name. Optional: a target without it leaves
 // DebugRegisters::fpu empty and gdb shows those registers <unavailable>.
 struct FpuRegisters {
-  std::array<std::array<uint8_t, 10>, 8> st{};  // st0..st7, 80-bit, physical order
+  std::array<std::array<uint8_t, 10>, 8> st{};  // ST(0)..ST(7), stack order as FXSAVE has them
   uint16_t fcw = 0x37f, fsw = 0;
   uint8_t ftw = 0;  // abridged tag word (FXSAVE format)
   uint16_t fop = 0;
