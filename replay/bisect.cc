@@ -11,8 +11,8 @@
 #include "replay/dirty_tracker.h"
 #include "replay/landmark.h"
 #include "replay/replayer.h"
-#include "replay/trace_bridge.h"
 #include "replay/trace_header.h"
+#include "trace/trace_inspect.h"
 #include "vmm/cpu_dump.h"
 #include "vmm/machine.h"
 #include "vmm/pc_board.h"
@@ -91,7 +91,7 @@ class Side {
   MachineImages images_;
   DiscardSink sink_;
   Machine machine_;
-  TraceEventSource source_;
+  trace::ReaderSource source_;
   DirtyTracker dirty_;
   Replayer replayer_;
 };
@@ -247,7 +247,8 @@ std::vector<PageDiff> differing_pages(Side& a, Side& b, uint64_t* total) {
 
 std::vector<std::string> recent(Side& s) {
   std::vector<std::string> out;
-  for (const InputEvent& e : s.replayer().recent_events()) out.push_back(describe(e));
+  for (const trace::StoredEvent& e : s.replayer().recent_events())
+    out.push_back(trace::format_event(e.view()));
   return out;
 }
 
@@ -461,11 +462,11 @@ class Bisector {
     const auto& ev = s.replayer().recent_events();
     std::string what;
     for (auto it = ev.rbegin(); it != ev.rend(); ++it) {
-      if (it->kind == InputKind::kInterrupt && it->async && what.empty())
-        what = "takes vector " + hex(it->value);
-      if (it->kind == InputKind::kLandmark)
-        return (what.empty() ? "stops" : what) + " at rip " + hex(it->landmark.regs.rip) +
-               " after exit " + std::to_string(it->ordinal);
+      if (it->event.kind == trace::EventKind::kInterrupt && it->event.at_landmark() && what.empty())
+        what = "takes vector " + hex(it->event.vector());
+      if (it->event.kind == trace::EventKind::kLandmark)
+        return (what.empty() ? "stops" : what) + " at rip " + hex(it->landmark.rip) +
+               " after exit " + std::to_string(it->event.ordinal);
     }
     return "has no asynchronous input there";
   }

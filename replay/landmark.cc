@@ -22,6 +22,25 @@ RegisterSnapshot RegisterSnapshot::from(const kvm_regs& r) {
   return s;
 }
 
+RegisterSnapshot RegisterSnapshot::from(const trace::LandmarkData& lm) {
+  RegisterSnapshot s;
+  s.gpr = lm.gprs;  // both in struct kvm_regs order
+  s.rip = lm.rip;
+  s.rflags = lm.rflags;
+  return s;
+}
+
+trace::LandmarkData landmark_here(KvmVcpu& vcpu, uint64_t mem_digest) {
+  RegisterSnapshot regs = RegisterSnapshot::from(vcpu.get_regs());
+  trace::LandmarkData lm;
+  lm.rip = regs.rip;
+  lm.gprs = regs.gpr;
+  lm.rflags = regs.rflags;
+  lm.mem_digest = mem_digest;
+  lm.cpl = static_cast<uint8_t>(vcpu.get_sregs().cs.selector & 3);
+  return lm;
+}
+
 bool RegisterSnapshot::same_state(const RegisterSnapshot& o) const {
   return gpr == o.gpr && rip == o.rip && (rflags & ~kRflagsRf) == (o.rflags & ~kRflagsRf);
 }
@@ -62,8 +81,9 @@ void LandmarkSeeker::disarm() {
   vcpu_.set_guest_debug(dbg);
 }
 
-bool LandmarkSeeker::matches(const Landmark& lm) {
-  if (!RegisterSnapshot::from(vcpu_.get_regs()).same_state(lm.regs)) return false;
+bool LandmarkSeeker::matches(const trace::LandmarkData& lm) {
+  if (!RegisterSnapshot::from(vcpu_.get_regs()).same_state(RegisterSnapshot::from(lm)))
+    return false;
   ++stats_.register_matches;
   // Registers alone are ambiguous in a loop that counts in memory; the pages
   // written since the last sync point settle it.
@@ -88,11 +108,11 @@ SeekOutcome LandmarkSeeker::step_over() {
   return SeekOutcome::kGuestError;
 }
 
-SeekOutcome LandmarkSeeker::seek(const Landmark& lm) {
+SeekOutcome LandmarkSeeker::seek(const trace::LandmarkData& lm) {
   // The vCPU may already stand on the landmark (kicked right at an exit).
-  if (vcpu_.get_regs().rip == lm.regs.rip && matches(lm)) return SeekOutcome::kReached;
+  if (vcpu_.get_regs().rip == lm.rip && matches(lm)) return SeekOutcome::kReached;
   for (;;) {
-    arm(lm.regs.rip);
+    arm(lm.rip);
     bool ran = vcpu_.run();
     disarm();
     if (!ran) return SeekOutcome::kInterrupted;

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "replay/dirty_tracker.h"
+#include "trace/event.h"
 #include "vmm/kvm.h"
 
 namespace rrvm {
@@ -24,6 +25,7 @@ struct RegisterSnapshot {
   uint64_t rflags = 0;
 
   static RegisterSnapshot from(const kvm_regs& r);
+  static RegisterSnapshot from(const trace::LandmarkData& lm);
   // Equality ignoring RFLAGS.RF (bit 16), which the debug machinery sets.
   bool same_state(const RegisterSnapshot& o) const;
   uint64_t digest() const;
@@ -31,12 +33,10 @@ struct RegisterSnapshot {
   std::string diff(const RegisterSnapshot& other) const;
 };
 
-struct Landmark {
-  uint64_t ordinal = 0;  // last natural exit before it
-  RegisterSnapshot regs;
-  uint64_t mem_digest = 0;
-  uint8_t cpl = 0;  // privilege level the guest was running at
-};
+// The landmark of where the vCPU stands now (stopped by a kick or an
+// interrupt-window exit); `mem_digest` digests the pages written since the
+// last sync point. The exit ordinal is the event's.
+trace::LandmarkData landmark_here(KvmVcpu& vcpu, uint64_t mem_digest);
 
 enum class SeekOutcome {
   kReached,      // vCPU stopped exactly at the landmark, breakpoint disarmed
@@ -54,13 +54,13 @@ struct SeekStats {
 class LandmarkSeeker {
  public:
   LandmarkSeeker(KvmVcpu& vcpu, DirtyTracker& dirty) : vcpu_(vcpu), dirty_(dirty) {}
-  SeekOutcome seek(const Landmark& lm);
+  SeekOutcome seek(const trace::LandmarkData& lm);
   const SeekStats& stats() const { return stats_; }
 
  private:
   void arm(uint64_t rip);
   void disarm();
-  bool matches(const Landmark& lm);
+  bool matches(const trace::LandmarkData& lm);
   SeekOutcome step_over();
 
   KvmVcpu& vcpu_;

@@ -1,20 +1,20 @@
-// Recording: an ExecHooks that turns every input of a live run into
-// InputEvents (DESIGN.md, Determinism model). The event order is the
-// contract with the Replayer: for each natural exit N,
-//   [RegDigest] [MemDigest]                 at the exit, before handling it
-//   (ClockRead device | PortRead | MmioRead)* while devices handle it
-//   ClockRead timer-exit*                    timers brought up to date
-//   Interrupt (async = false)?               injected before re-entry
+// Recording: an ExecHooks that turns every input of a live run into trace
+// Events (DESIGN.md, Determinism model). The event order is the contract
+// with the Replayer: for each natural exit N,
+//   [reg-digest] [mem-digest]                    at the exit, before handling it
+//   (clock-read device | port-read | mmio-read)*  while devices handle it
+//   (clock-read timer-exit | console-input | packet)*  after it, in arrival order
+//   interrupt (at exit)?                          injected before re-entry
 // and, between exits N and N+1, any number of
-//   ClockRead timer-async* [Landmark Interrupt(async = true)]
-// The stop is logged last as GuestExit.
+//   clock-read timer-async* [landmark interrupt (at landmark)]
+// The stop is logged last as guest-exit.
 #pragma once
 
 #include <cstdint>
 
 #include "devices/clock.h"
 #include "replay/dirty_tracker.h"
-#include "replay/input_event.h"
+#include "trace/event_stream.h"
 #include "vmm/exec_hooks.h"
 #include "vmm/kvm.h"
 
@@ -27,7 +27,7 @@ struct RecordOptions {
 
 class Recorder final : public ExecHooks {
  public:
-  Recorder(EventSink& sink, KvmVcpu& vcpu, DirtyTracker& dirty, RecordOptions opts);
+  Recorder(trace::EventSink& sink, KvmVcpu& vcpu, DirtyTracker& dirty, RecordOptions opts);
 
   // Wraps `inner` so that every device clock read is logged.
   Clock& device_clock(Clock& inner);
@@ -41,7 +41,7 @@ class Recorder final : public ExecHooks {
   void on_packet(std::span<const uint8_t> frame) override;
   void on_stop(const RunResult& result) override;
   uint64_t housekeeping_interval_ns() const override { return 1'000'000'000; }
-  void on_housekeeping() override { sink_.flush(); }
+  void on_housekeeping() override { sink_.request_flush(); }
 
   uint64_t ordinal() const { return ordinal_; }
   uint64_t landmarks() const { return landmarks_; }
@@ -58,10 +58,18 @@ class Recorder final : public ExecHooks {
     Recorder& r_;
   };
 
-  void put(InputKind kind, uint64_t addr, uint64_t value, uint8_t size = 0, bool async = false);
-  void put_bytes(InputKind kind, std::span<const uint8_t> bytes);
+  void put(const trace::Event& e) {
+    sink_.append(e);
+    ++events_;
+  }
+  void put_bytes(const trace::Event& e, std::span<const uint8_t> bytes) {
+    sink_.append_bytes(e, bytes);
+    ++events_;
+  }
+  // Where the vCPU stands, for an input that arrives away from an exit.
+  void put_landmark();
 
-  EventSink& sink_;
+  trace::EventSink& sink_;
   KvmVcpu& vcpu_;
   DirtyTracker& dirty_;
   RecordOptions opts_;
@@ -69,7 +77,6 @@ class Recorder final : public ExecHooks {
   uint64_t ordinal_ = 0;
   uint64_t landmarks_ = 0;
   uint64_t events_ = 0;
-  InputEvent scratch_;  // reused so the hot path does not allocate
 };
 
 }  // namespace rrvm

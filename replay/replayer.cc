@@ -2,13 +2,20 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <type_traits>
 
 #include "devices/hex.h"
 #include "devices/io_device.h"
 #include "replay/untrappable.h"
+#include "trace/trace_inspect.h"
 #include "vmm/cpu_dump.h"
 
 namespace rrvm {
+
+using trace::ClockSource;
+using trace::Event;
+using trace::EventKind;
+using trace::StoredEvent;
 
 namespace {
 constexpr size_t kRecentEvents = 8;
@@ -29,7 +36,7 @@ std::string seconds(double s) {
 }
 }  // namespace
 
-Replayer::Replayer(EventSource& events, KvmVcpu& vcpu, GuestMemory& mem, Board& board,
+Replayer::Replayer(trace::EventSource& events, KvmVcpu& vcpu, GuestMemory& mem, Board& board,
                    DirtyTracker& dirty, ReplayOptions opts)
     : events_(events),
       vcpu_(vcpu),
@@ -50,51 +57,150 @@ RunResult Replayer::run() {
 }
 
 std::optional<RunResult> Replayer::step() {
-  if (auto stop = between_exits()) return stop;
+  if (auto stop = place_events(Phase::kInterval)) return stop;
   if (opts_.until && ordinal_ >= opts_.until) {
     return RunResult{StopReason::kEndOfTrace, 0,
                      "replay stopped at exit " + std::to_string(ordinal_) + " (--until)", ordinal_};
   }
   if (auto stop = run_to_exit()) return stop;
-  if (auto stop = at_exit()) return stop;
-  return after_exit();
+  return handle_exit();
 }
 
-// Events recorded after exit `ordinal_` and before the next one: timer
-// advances at kicks, landmarks with their interrupts, or the end of the run.
-std::optional<RunResult> Replayer::between_exits() {
-  for (;;) {
+std::optional<RunResult> Replayer::handle_exit() {
+  if (auto stop = at_exit()) return stop;
+  return place_events(Phase::kExit);
+}
+
+// The events recorded at exit ordinal_ that the replayer places itself, in
+// recording order, while they belong to `phase`: handling the exit, up to
+// the first event of the interval after it; in the interval, up to the next
+// exit's events or the end of the trace.
+std::optional<RunResult> Replayer::place_events(Phase phase) {
+  phase_ = phase;
+  while (phase_ == phase) {
     if (divergence_) return divergence_result();
-    const InputEvent* e = events_.peek();
-    if (!e) {
-      return RunResult{StopReason::kEndOfTrace, 0,
-                       "the trace ends after exit " + std::to_string(ordinal_) +
-                           " without a guest exit record (truncated recording); replayed that far",
-                       ordinal_};
-    }
-    if (e->ordinal != ordinal_) return std::nullopt;
-    if (e->kind == InputKind::kClockRead && e->addr == uint64_t(ClockSource::kTimerAsync)) {
-      pending_async_.push_back(e->value);
-      consume();
-    } else if (e->kind == InputKind::kLandmark) {
-      Landmark lm = e->landmark;
-      consume();
-      if (auto stop = replay_landmark(lm)) return stop;
-    } else if (e->kind == InputKind::kGuestExit) {
-      InputEvent exit_event = *e;
-      consume();
-      return finish(exit_event);
-    } else {
-      diverge("the recording has " + describe(*e) + " where replay is between exits");
-    }
+    const trace::ReadEvent* r = peek();
+    if (!r || r->event.ordinal != ordinal_) break;
+    if (auto stop = place(*r)) return stop;
+  }
+  if (phase == Phase::kExit) return end_of_exit();
+  if (!peek()) {
+    return RunResult{StopReason::kEndOfTrace, 0,
+                     "the trace ends after exit " + std::to_string(ordinal_) +
+                         " without a guest exit record (truncated recording); replayed that far",
+                     ordinal_};
+  }
+  return std::nullopt;
+}
+
+// One case per kind the replayer places itself, saying in which phase the
+// recorder logs it (recorder.h). Reads, device clock reads and digests are
+// not here: the execution asks for them while the exit is handled
+// (on_port_read, on_mmio_read, TraceClock, check_digests).
+std::optional<RunResult> Replayer::place(const trace::ReadEvent& r) {
+  const Event& e = r.event;
+  switch (e.kind) {
+    case EventKind::kClockRead:
+      if (e.is_clock(ClockSource::kTimerExit))
+        return when(Phase::kExit,
+                    [&](const StoredEvent& s) { board_.advance_timers(s.event.value()); });
+      if (e.is_clock(ClockSource::kTimerAsync))
+        return when(Phase::kInterval,
+                    [&](const StoredEvent& s) { pending_async_.push_back(s.event.value()); });
+      break;
+    case EventKind::kConsoleInput:
+      return when(Phase::kExit, [&](const StoredEvent& s) {
+        if (board_.console_input) board_.console_input(s.bytes);
+      });
+    case EventKind::kPacket:
+      return when(Phase::kExit, [&](const StoredEvent& s) {
+        if (board_.net_input) board_.net_input(s.bytes);
+      });
+    case EventKind::kLandmark:
+      return when(Phase::kInterval,
+                  [&](const StoredEvent& s) { return replay_landmark(s.landmark); });
+    case EventKind::kInterrupt:
+      return injection(e, [&](const StoredEvent& s) { return inject(s.event.a); });
+    case EventKind::kGuestExit:
+      return when(Phase::kInterval, [&](const StoredEvent& s) { return finish(s); });
+    default:
+      break;
+  }
+  // No place of its own: it ends the exit phase, and is out of place in
+  // the interval.
+  if (phase_ == Phase::kExit) {
+    phase_ = Phase::kInterval;
+    return std::nullopt;
+  }
+  return misplaced();
+}
+
+// Applies the front event, which the recorder logs in `phase`, if replay is
+// there: it is consumed, then `apply` gets the copy. In the exit phase an
+// event of the interval ends the phase (not consumed); in the interval an
+// event of the exit phase is out of place.
+template <typename Apply>
+std::optional<RunResult> Replayer::when(Phase phase, Apply apply) {
+  if (phase != phase_) {
+    if (phase_ == Phase::kInterval) return misplaced();
+    phase_ = Phase::kInterval;
+    return std::nullopt;
+  }
+  const StoredEvent& s = consume();
+  if constexpr (std::is_void_v<std::invoke_result_t<Apply, const StoredEvent&>>) {
+    apply(s);
+    return std::nullopt;
+  } else {
+    return apply(s);
   }
 }
 
-std::optional<RunResult> Replayer::replay_landmark(const Landmark& lm) {
+// An injected input takes effect at the exit, as the last event of its
+// phase, or right after the landmark recorded for it.
+template <typename Apply>
+std::optional<RunResult> Replayer::injection(const Event& e, Apply apply) {
+  if (!e.at_landmark()) {
+    return when(Phase::kExit, [&](const StoredEvent& s) {
+      injected_ = true;
+      phase_ = Phase::kInterval;
+      return apply(s);
+    });
+  }
+  bool after_landmark = !recent_.empty() && recent_.back().event.kind == EventKind::kLandmark;
+  if (phase_ == Phase::kInterval && !after_landmark) {
+    diverge("the recording has " + next_described() + " without a landmark before it");
+    return divergence_result();
+  }
+  return when(Phase::kInterval, apply);
+}
+
+std::optional<RunResult> Replayer::misplaced() {
+  diverge("the recording has " + next_described() + " where replay is between exits");
+  return divergence_result();
+}
+
+// Re-entry after exit ordinal_: an interrupt the device models raise and
+// the guest could take, which the recording did not inject there, means
+// the two executions differ.
+std::optional<RunResult> Replayer::end_of_exit() {
+  phase_ = Phase::kInterval;
+  if (board_.stop || injected_) return std::nullopt;  // a stop: the guest-exit record follows
+  kvm_run* run = vcpu_.run_area();
+  if (board_.interrupts && board_.interrupts->has_interrupt() && run->if_flag &&
+      run->ready_for_interrupt_injection) {
+    diverge("the device models raise an interrupt at exit " + std::to_string(ordinal_) +
+            " that the recording did not inject");
+    return divergence_result();
+  }
+  return std::nullopt;
+}
+
+std::optional<RunResult> Replayer::replay_landmark(const trace::LandmarkData& lm) {
   double limit =
       lm.cpl == 3 ? std::min(opts_.stall_seconds, kRing3ProbeSeconds) : opts_.stall_seconds;
   uint64_t hits_before = seeker_.stats().hits;
   uint64_t deadline = Kicker::monotonic_ns() + uint64_t(limit * 1e9);
+  std::string where = "landmark after exit " + std::to_string(ordinal_) + " at rip " + hex(lm.rip);
   kicker_.arm(deadline);
   for (;;) {
     SeekOutcome o = seeker_.seek(lm);
@@ -107,16 +213,15 @@ std::optional<RunResult> Replayer::replay_landmark(const Landmark& lm) {
         return RunResult{StopReason::kInterrupted, 130, "interrupted", ordinal_};
       if (Kicker::monotonic_ns() < deadline) continue;
       if (lm.cpl == 3 && seeker_.stats().hits == hits_before) {
-        diverge("landmark after exit " + std::to_string(lm.ordinal) + " at rip " +
-                hex(lm.regs.rip) +
+        diverge(where +
                 " is in ring-3 code, and this host's KVM reports no debug exits from ring 3 "
                 "(nested PVM): landmarks there can be recorded but not replayed here. Replay "
                 "this trace on a host with hardware KVM, or keep the busy loop in ring 0.");
         return divergence_result();
       }
-      diverge("landmark after exit " + std::to_string(lm.ordinal) + " at rip " + hex(lm.regs.rip) +
-              " not reached in " + seconds(limit) + " (" + std::to_string(seeker_.stats().hits) +
-              " breakpoint hits so far, " + std::to_string(seeker_.stats().register_matches) +
+      diverge(where + " not reached in " + seconds(limit) + " (" +
+              std::to_string(seeker_.stats().hits) + " breakpoint hits so far, " +
+              std::to_string(seeker_.stats().register_matches) +
               " with matching registers): the guest's state differs from the recording's");
       return divergence_result();
     }
@@ -124,16 +229,22 @@ std::optional<RunResult> Replayer::replay_landmark(const Landmark& lm) {
                                     "report debug exits from ring 3 (nested PVM), landmarks "
                                     "there can be recorded but not replayed."
                                   : "";
-    diverge("landmark after exit " + std::to_string(lm.ordinal) + " at rip " + hex(lm.regs.rip) +
-            " was not reached: the guest made exit " + std::to_string(ordinal_ + 1) + " first (" +
-            RegisterSnapshot::from(vcpu_.get_regs()).diff(lm.regs) + ")." + why);
+    diverge(where + " was not reached: the guest made exit " + std::to_string(ordinal_ + 1) +
+            " first (" + RegisterSnapshot::from(vcpu_.get_regs()).diff(RegisterSnapshot::from(lm)) +
+            ")." + why);
     return divergence_result();
   }
   dirty_.reset();
   ++stats_.landmarks;
+  advance_pending_timers();
+  return std::nullopt;
+}
+
+// Timer advances from kicks since the last exit: the guest could not see
+// them before the landmark or exit that follows them.
+void Replayer::advance_pending_timers() {
   for (uint64_t t : pending_async_) board_.advance_timers(t);
   pending_async_.clear();
-  return inject(/*async=*/true);
 }
 
 std::optional<RunResult> Replayer::run_to_exit() {
@@ -158,10 +269,8 @@ std::optional<RunResult> Replayer::run_to_exit() {
 std::optional<RunResult> Replayer::at_exit() {
   ++ordinal_;
   ++stats_.exits;
-  // Timer advances from kicks since the last exit: the guest could not see
-  // them before now, so this is where they take effect.
-  for (uint64_t t : pending_async_) board_.advance_timers(t);
-  pending_async_.clear();
+  injected_ = false;
+  advance_pending_timers();
   if (auto stop = check_digests()) return stop;
   switch (vcpu_.run_area()->exit_reason) {
     case KVM_EXIT_IO:
@@ -175,8 +284,9 @@ std::optional<RunResult> Replayer::at_exit() {
     default: {
       // A crash is replayed too: the recording must end with it.
       RunResult crash = dispatch_.fatal(ordinal_);
-      const InputEvent* e = events_.peek();
-      if (e && e->kind == InputKind::kGuestExit && e->addr == uint64_t(crash.reason)) {
+      const trace::ReadEvent* r = peek();
+      if (r && r->event.kind == EventKind::kGuestExit &&
+          r->event.detail() == uint64_t(crash.reason)) {
         consume();
         return crash;
       }
@@ -190,8 +300,8 @@ std::optional<RunResult> Replayer::at_exit() {
 }
 
 std::optional<RunResult> Replayer::check_digests() {
-  if (const InputEvent* e = next_at(InputKind::kRegDigest)) {
-    uint64_t want = e->value;
+  if (const trace::ReadEvent* r = next_at(EventKind::kRegDigest)) {
+    uint64_t want = r->event.digest();
     consume();
     ++stats_.digests_checked;
     if (opts_.verify && RegisterSnapshot::from(vcpu_.get_regs()).digest() != want) {
@@ -199,8 +309,8 @@ std::optional<RunResult> Replayer::check_digests() {
       return divergence_result();
     }
   }
-  if (const InputEvent* e = next_at(InputKind::kMemDigest)) {
-    uint64_t want = e->value;
+  if (const trace::ReadEvent* r = next_at(EventKind::kMemDigest)) {
+    uint64_t want = r->event.digest();
     consume();
     ++stats_.digests_checked;
     uint64_t got = dirty_.digest();
@@ -214,50 +324,8 @@ std::optional<RunResult> Replayer::check_digests() {
   return std::nullopt;
 }
 
-// After the exit was handled: timers the recording advanced here, then the
-// interrupt it injected before re-entering the guest, if any.
-std::optional<RunResult> Replayer::after_exit() {
-  // Timer advances and console input, in the order the recording saw them.
-  for (;;) {
-    const InputEvent* e = events_.peek();
-    if (!e || e->ordinal != ordinal_) break;
-    if (e->kind == InputKind::kClockRead && e->addr == uint64_t(ClockSource::kTimerExit)) {
-      uint64_t t = e->value;
-      consume();
-      board_.advance_timers(t);
-    } else if (e->kind == InputKind::kConsoleInput) {
-      std::vector<uint8_t> bytes = e->bytes;
-      consume();
-      if (board_.console_input) board_.console_input(bytes);
-    } else if (e->kind == InputKind::kPacket) {
-      std::vector<uint8_t> frame = e->bytes;
-      consume();
-      if (board_.net_input) board_.net_input(frame);
-    } else {
-      break;
-    }
-  }
-  if (board_.stop) return std::nullopt;  // the GuestExit record follows
-  if (next_at(InputKind::kInterrupt)) return inject(/*async=*/false);
-  kvm_run* run = vcpu_.run_area();
-  if (board_.interrupts && board_.interrupts->has_interrupt() && run->if_flag &&
-      run->ready_for_interrupt_injection) {
-    diverge("the device models raise an interrupt at exit " + std::to_string(ordinal_) +
-            " that the recording did not inject");
-    return divergence_result();
-  }
-  return std::nullopt;
-}
-
-std::optional<RunResult> Replayer::inject(bool async) {
-  const InputEvent* e = next_at(InputKind::kInterrupt);
-  if (!e || e->async != async) {
-    diverge(std::string("expected an interrupt ") + (async ? "at the landmark" : "at this exit") +
-            (e ? ", the recording has " + describe(*e) : ", the recording has none"));
-    return divergence_result();
-  }
-  uint64_t want = e->value;
-  consume();
+// `want` is the recorded vector, compared whole: a corrupt one never matches.
+std::optional<RunResult> Replayer::inject(uint64_t want) {
   std::optional<uint8_t> vector;
   if (board_.interrupts && board_.interrupts->has_interrupt())
     vector = board_.interrupts->acknowledge();
@@ -275,14 +343,14 @@ std::optional<RunResult> Replayer::inject(bool async) {
   return std::nullopt;
 }
 
-std::optional<RunResult> Replayer::finish(const InputEvent& exit_event) {
+std::optional<RunResult> Replayer::finish(const StoredEvent& exit_event) {
   RunResult r;
-  r.reason = static_cast<StopReason>(exit_event.addr);
-  r.status = static_cast<int>(exit_event.value);
+  r.reason = static_cast<StopReason>(exit_event.event.detail());
+  r.status = static_cast<int>(exit_event.event.code());
   r.exits = ordinal_;
   if (r.reason == StopReason::kGuestExit || r.reason == StopReason::kPowerOff) {
     if (!board_.stop || board_.stop->status != r.status) {
-      diverge("the recording ends with " + describe(exit_event) +
+      diverge("the recording ends with " + trace::format_event(exit_event.view()) +
               (board_.stop ? ", replay with status " + std::to_string(board_.stop->status)
                            : ", but replay did not stop there"));
       return divergence_result();
@@ -294,48 +362,46 @@ std::optional<RunResult> Replayer::finish(const InputEvent& exit_event) {
 }
 
 void Replayer::on_port_read(uint16_t port, std::span<uint8_t> data) {
-  substitute_read(InputKind::kPortRead, port, data);
+  substitute_read(Event::port_read(ordinal_, port, uint8_t(data.size()), load_le(data)), data);
 }
 
 void Replayer::on_mmio_read(uint64_t addr, std::span<uint8_t> data) {
-  substitute_read(InputKind::kMmioRead, addr, data);
+  substitute_read(Event::mmio_read(ordinal_, addr, uint8_t(data.size()), load_le(data)), data);
 }
 
-// The guest gets the recorded value; a device model that computed something
-// else is noted (a newer rrvm replaying an older trace), not fatal.
-void Replayer::substitute_read(InputKind kind, uint64_t addr, std::span<uint8_t> data) {
-  const InputEvent* e = next_at(kind);
-  if (!e || e->addr != addr || e->size != data.size()) {
-    diverge(std::string("the guest reads ") +
-            (kind == InputKind::kPortRead ? "port " : "address ") + hex(addr) + " (" +
-            std::to_string(data.size()) + " bytes) at exit " + std::to_string(ordinal_) +
-            "; the recording has " +
-            (events_.peek() ? describe(*events_.peek()) : std::string("nothing more")));
+// `model` is the read as the device model answered it. The guest gets the
+// recorded value; a device model that computed something else is noted (a
+// newer rrvm replaying an older trace), not fatal.
+void Replayer::substitute_read(const Event& model, std::span<uint8_t> data) {
+  const trace::ReadEvent* r = next_at(model.kind);
+  if (!r || r->event.a != model.a || r->event.size != model.size) {
+    diverge("the guest makes " + trace::format_event({model}) +
+            " (the value from the device model); the recording has " + next_described());
     return;
   }
-  uint64_t model = load_le(data);
-  if (model != e->value) {
+  uint64_t recorded = r->event.value();
+  if (model.value() != recorded) {
     if (stats_.model_mismatches++ == 0) {
-      stats_.first_model_mismatch = "exit " + std::to_string(ordinal_) + ": " + hex(addr) +
-                                    " recorded " + hex(e->value) + ", device model " + hex(model);
+      stats_.first_model_mismatch = "exit " + std::to_string(ordinal_) + ": " + hex(model.a) +
+                                    " recorded " + hex(recorded) + ", device model " +
+                                    hex(model.value());
     }
-    if (!opts_.follow_models) store_le(data, e->value);
+    if (!opts_.follow_models) store_le(data, recorded);
   }
   consume();
 }
 
 uint64_t Replayer::TraceClock::now_ns() {
-  const InputEvent* e = r_.next_at(InputKind::kClockRead);
-  if (r_.opts_.follow_models && (!e || e->addr != uint64_t(ClockSource::kDevice))) {
-    return r_.last_clock_;  // more reads than recorded: time stands still
-  }
-  if (!e || e->addr != uint64_t(ClockSource::kDevice)) {
-    r_.diverge("a device reads the clock at exit " + std::to_string(r_.ordinal_) +
-               "; the recording has " +
-               (r_.events_.peek() ? describe(*r_.events_.peek()) : std::string("nothing more")));
+  const trace::ReadEvent* r = r_.next_at(EventKind::kClockRead);
+  if (!r || !r->event.is_clock(ClockSource::kDevice)) {
+    // A changed machine reading more often than recorded: time stands still.
+    if (!r_.opts_.follow_models) {
+      r_.diverge("a device reads the clock at exit " + std::to_string(r_.ordinal_) +
+                 "; the recording has " + r_.next_described());
+    }
     return r_.last_clock_;
   }
-  r_.last_clock_ = e->value;
+  r_.last_clock_ = r->event.value();
   r_.consume();
   return r_.last_clock_;
 }
@@ -357,26 +423,40 @@ std::string Replayer::untrappable_hint(uint64_t rip) {
          out;
 }
 
-const InputEvent* Replayer::next_at(InputKind kind) {
-  const InputEvent* e = events_.peek();
-  // A changed machine's devices may read the clock less often than the
-  // recorded ones did: skip the device clock values nobody asked for.
-  while (opts_.follow_models && kind != InputKind::kClockRead && e && e->ordinal <= ordinal_ &&
-         e->kind == InputKind::kClockRead && e->addr == uint64_t(ClockSource::kDevice)) {
-    last_clock_ = e->value;
-    consume();
-    e = events_.peek();
+const trace::ReadEvent* Replayer::peek() {
+  const trace::ReadEvent* r = events_.peek();
+  while (r && r->event.kind == EventKind::kNote) {
+    events_.pop();
+    r = events_.peek();
   }
-  return e && e->ordinal == ordinal_ && e->kind == kind ? e : nullptr;
+  return r;
 }
 
-void Replayer::consume() {
-  if (const InputEvent* e = events_.peek()) {
-    recent_.push_back(*e);
-    if (recent_.size() > kRecentEvents) recent_.pop_front();
+const trace::ReadEvent* Replayer::next_at(EventKind kind) {
+  const trace::ReadEvent* r = peek();
+  // A changed machine's devices may read the clock less often than the
+  // recorded ones did: skip the device clock values nobody asked for.
+  while (opts_.follow_models && kind != EventKind::kClockRead && r &&
+         r->event.ordinal <= ordinal_ && r->event.is_clock(ClockSource::kDevice)) {
+    last_clock_ = r->event.value();
+    consume();
+    r = peek();
   }
+  return r && r->event.ordinal == ordinal_ && r->event.kind == kind ? r : nullptr;
+}
+
+// Callers have peeked: there is an event.
+const StoredEvent& Replayer::consume() {
+  recent_.emplace_back(*peek());
+  if (recent_.size() > kRecentEvents) recent_.pop_front();
   events_.pop();
   ++stats_.events;
+  return recent_.back();
+}
+
+std::string Replayer::next_described() {
+  const trace::ReadEvent* r = peek();
+  return r ? trace::format_event(*r) : std::string("nothing more");
 }
 
 void Replayer::diverge(const std::string& what) {
@@ -384,7 +464,7 @@ void Replayer::diverge(const std::string& what) {
   divergence_ = what;
   // Nothing left at all: not a disagreement but the end of a cut-off trace
   // (SIGKILL, power loss) that stopped inside this exit's events.
-  truncated_ = events_.peek() == nullptr;
+  truncated_ = peek() == nullptr;
 }
 
 RunResult Replayer::divergence_result() {
@@ -398,7 +478,7 @@ RunResult Replayer::divergence_result() {
                     ": " + *divergence_;
   kvm_regs r = vcpu_.get_regs();
   msg += "\n  rip " + hex(r.rip) + "\n  last recorded events replayed:";
-  for (const auto& e : recent_) msg += "\n    " + describe(e);
+  for (const auto& e : recent_) msg += "\n    " + trace::format_event(e.view());
   msg += untrappable_hint(r.rip);
   return RunResult{StopReason::kDiverged, 1, msg, ordinal_};
 }

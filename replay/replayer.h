@@ -1,9 +1,10 @@
-// Replay: re-executes a recording from its InputEvents as an explicit step
-// machine (rr's ReplaySession shape). Between natural exits it places the
-// asynchronous events (timer advances, landmark + interrupt); at each exit it
-// checks digests, dispatches to the same device models, feeds the recorded
-// read and clock values back, and injects where the recording injected.
-// Nothing here reads the host clock, network or console.
+// Replay: re-executes a recording from its trace Events as an explicit step
+// machine (rr's ReplaySession shape). Each step places the events recorded
+// between exits (timer advances, landmark + interrupt), runs to the next
+// natural exit, checks digests, dispatches it to the same device models,
+// feeds the recorded read and clock values back, and places the events
+// recorded after it (timers, console input, packets, the interrupt injected
+// there). Nothing here reads the host clock, network or console.
 //
 // Every disagreement stops replay with a report: which exit, what the
 // recording says, what this execution did (DESIGN.md, Verification).
@@ -17,8 +18,8 @@
 
 #include "devices/clock.h"
 #include "replay/dirty_tracker.h"
-#include "replay/input_event.h"
 #include "replay/landmark.h"
+#include "trace/event_stream.h"
 #include "vmm/board.h"
 #include "vmm/exec_hooks.h"
 #include "vmm/exit_dispatch.h"
@@ -52,27 +53,24 @@ struct ReplayStats {
 
 class Replayer final : public ExecHooks {
  public:
-  Replayer(EventSource& events, KvmVcpu& vcpu, GuestMemory& mem, Board& board, DirtyTracker& dirty,
-           ReplayOptions opts);
+  Replayer(trace::EventSource& events, KvmVcpu& vcpu, GuestMemory& mem, Board& board,
+           DirtyTracker& dirty, ReplayOptions opts);
 
   // The clock the machine's devices must read during replay.
   Clock& device_clock() { return clock_; }
   RunResult run();
-  // One step of the machine: the asynchronous events after the current
-  // exit, then on to the next natural exit and its handling. Returns the
-  // end of the replay (finished, diverged, end of trace) when there is one.
+  // One step of the machine: the events recorded before the next exit, then
+  // on to that exit and its handling. Returns the end of the replay
+  // (finished, diverged, end of trace) when there is one.
   std::optional<RunResult> step();
   // step() in two halves, for bisect's single-stepping in between: the
   // events due before the next exit, then the handling of the natural exit
   // the vCPU stopped at (however it got there).
-  std::optional<RunResult> before_next_exit() { return between_exits(); }
-  std::optional<RunResult> handle_exit() {
-    if (auto stop = at_exit()) return stop;
-    return after_exit();
-  }
+  std::optional<RunResult> before_next_exit() { return place_events(Phase::kInterval); }
+  std::optional<RunResult> handle_exit();
   uint64_t ordinal() const { return ordinal_; }
   // The last recorded events consumed, oldest first.
-  const std::deque<InputEvent>& recent_events() const { return recent_; }
+  const std::deque<trace::StoredEvent>& recent_events() const { return recent_; }
   const ReplayStats& stats() const { return stats_; }
 
   // ExecHooks: the dispatcher shows us each read; we substitute the recording.
@@ -89,24 +87,39 @@ class Replayer final : public ExecHooks {
     Replayer& r_;
   };
 
-  std::optional<RunResult> between_exits();
+  // Where the replayer stands relative to exit ordinal_: handling it (its
+  // events up to the re-entry), or in the interval after it.
+  enum class Phase { kExit, kInterval };
+
+  std::optional<RunResult> place_events(Phase phase);
+  std::optional<RunResult> place(const trace::ReadEvent& r);
+  template <typename Apply>
+  std::optional<RunResult> when(Phase phase, Apply apply);
+  template <typename Apply>
+  std::optional<RunResult> injection(const trace::Event& e, Apply apply);
+  std::optional<RunResult> misplaced();
+  std::optional<RunResult> end_of_exit();
   std::optional<RunResult> run_to_exit();
   std::optional<RunResult> at_exit();
   std::optional<RunResult> check_digests();
-  std::optional<RunResult> after_exit();
-  std::optional<RunResult> replay_landmark(const Landmark& lm);
-  std::optional<RunResult> inject(bool async);
-  std::optional<RunResult> finish(const InputEvent& exit_event);
-  void substitute_read(InputKind kind, uint64_t addr, std::span<uint8_t> data);
+  std::optional<RunResult> replay_landmark(const trace::LandmarkData& lm);
+  std::optional<RunResult> inject(uint64_t want);
+  std::optional<RunResult> finish(const trace::StoredEvent& exit_event);
+  void advance_pending_timers();
+  void substitute_read(const trace::Event& model, std::span<uint8_t> data);
 
+  // The next event, notes skipped (they are for people).
+  const trace::ReadEvent* peek();
   // The next event if it belongs to exit `ordinal_` and has `kind`.
-  const InputEvent* next_at(InputKind kind);
-  void consume();
+  const trace::ReadEvent* next_at(trace::EventKind kind);
+  // Takes the next event; the copy stays valid until the next consume().
+  const trace::StoredEvent& consume();
+  std::string next_described();
   void diverge(const std::string& what);
   RunResult divergence_result();
   std::string untrappable_hint(uint64_t rip);
 
-  EventSource& events_;
+  trace::EventSource& events_;
   KvmVcpu& vcpu_;
   GuestMemory& mem_;
   Board& board_;
@@ -118,8 +131,10 @@ class Replayer final : public ExecHooks {
   Kicker kicker_;  // stall watchdog only: replay never kicks for timers
   uint64_t ordinal_ = 0;
   uint64_t last_clock_ = 0;
-  std::vector<uint64_t> pending_async_;  // timer advances waiting for their place
-  std::deque<InputEvent> recent_;        // last events consumed, for reports
+  Phase phase_ = Phase::kInterval;
+  bool injected_ = false;                  // an injection ended the exit phase
+  std::vector<uint64_t> pending_async_;    // timer advances waiting for their place
+  std::deque<trace::StoredEvent> recent_;  // last events consumed, for reports
   std::optional<std::string> divergence_;
   bool truncated_ = false;  // the divergence is the trace running out
   ReplayStats stats_;

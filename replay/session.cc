@@ -4,7 +4,7 @@
 
 namespace rrvm {
 
-RecordSummary record_machine(Machine& machine, EventSink& sink, const RecordOptions& opts) {
+RecordSummary record_machine(Machine& machine, trace::EventSink& sink, const RecordOptions& opts) {
   DirtyTracker dirty(machine.vm(), machine.ram());
   Recorder recorder(sink, machine.vcpu(), dirty, opts);
   machine.set_device_clock(recorder.device_clock(machine.loop_clock()));
@@ -19,7 +19,8 @@ RecordSummary record_machine(Machine& machine, EventSink& sink, const RecordOpti
   return s;
 }
 
-ReplaySummary replay_machine(Machine& machine, EventSource& source, const ReplayOptions& opts) {
+ReplaySummary replay_machine(Machine& machine, trace::EventSource& source,
+                             const ReplayOptions& opts) {
   DirtyTracker dirty(machine.vm(), machine.ram());
   Replayer replayer(source, machine.vcpu(), machine.ram(), machine.board().board(), dirty, opts);
   machine.set_device_clock(replayer.device_clock());

@@ -2,7 +2,6 @@
 // and the engine's Recorder / Replayer, independent of the trace file.
 #pragma once
 
-#include "replay/input_event.h"
 #include "replay/recorder.h"
 #include "replay/replayer.h"
 #include "vmm/machine.h"
@@ -17,7 +16,7 @@ struct RecordSummary {
 };
 
 // Runs `machine` to its end, sending every input to `sink`.
-RecordSummary record_machine(Machine& machine, EventSink& sink, const RecordOptions& opts);
+RecordSummary record_machine(Machine& machine, trace::EventSink& sink, const RecordOptions& opts);
 
 struct ReplaySummary {
   RunResult result;
@@ -27,6 +26,7 @@ struct ReplaySummary {
 
 // Re-executes `machine` (built from the recording's configuration and
 // images) from `source`.
-ReplaySummary replay_machine(Machine& machine, EventSource& source, const ReplayOptions& opts);
+ReplaySummary replay_machine(Machine& machine, trace::EventSource& source,
+                             const ReplayOptions& opts);
 
 }  // namespace rrvm

@@ -2,7 +2,6 @@
 #include <iostream>
 
 #include "replay/session.h"
-#include "replay/trace_bridge.h"
 #include "replay/trace_header.h"
 #include "tools/command.h"
 #include "tools/machine_options.h"
@@ -61,10 +60,9 @@ int record(const MachineConfig& cfg, const po::variables_map& vm) {
   trace::TraceWriter writer =
       create_trace(out, make_trace_header(cfg, machine.cpuid(), images, RRVM_VERSION), wopts);
   write_image_blobs(writer, images);
-  TraceEventSink sink(writer);
   RecordOptions ropts{vm["reg-digest-every"].as<Count>().value,
                       vm["mem-digest-every"].as<Count>().value};
-  RecordSummary s = record_machine(machine, sink, ropts);
+  RecordSummary s = record_machine(machine, writer, ropts);
   trace::FooterInfo footer;
   footer.total_events = s.events;
   footer.exits = s.result.exits;

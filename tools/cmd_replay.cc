@@ -3,7 +3,6 @@
 
 #include "firmware/load_error.h"
 #include "replay/session.h"
-#include "replay/trace_bridge.h"
 #include "replay/trace_header.h"
 #include "tools/command.h"
 #include "tools/machine_options.h"
@@ -51,7 +50,7 @@ int replay(const std::string& path, const po::variables_map& vm) {
   auto serial = open_serial(cfg.serial);
   Kicker::install_stop_signals();
   Machine machine(cfg, images, *serial);
-  TraceEventSource source(reader);
+  trace::ReaderSource source(reader);
   ReplayOptions opts;
   opts.until = vm["until"].as<Count>().value;
   opts.verify = !vm["no-verify"].as<bool>();

@@ -13,57 +13,42 @@ constexpr uint8_t kKindMask = 0x3f;
 constexpr uint8_t kReservedBit = 0x40;
 constexpr uint8_t kFlagBit = 0x80;
 
-bool kind_has_flag(EventKind k) {
-  return kind_is_read(k) || k == EventKind::kInterrupt;
-}
-
 uint8_t kind_byte(const Event& e) {
   bool flag = e.flag != 0 && kind_has_flag(e.kind);
   return static_cast<uint8_t>(static_cast<uint8_t>(e.kind) | (flag ? kFlagBit : 0));
 }
 
-// The layout of every kind's fields, written once and used in both
-// directions (trace.capnp, Chunk, has the same table for people). `Io` is
-// Writer or Reader below.
 template <typename Io>
-void code_fields(Io& io, Event& e) {
-  switch (e.kind) {
-    case EventKind::kPortRead:
-    case EventKind::kMmioRead:
-      io.arg(e.a);
-      io.arg_byte(e.size);
-      if (!e.flag) io.delta(e.kind, e.a, e.b);  // "as modelled": replay recomputes it
+void code_field(Io& io, Coding coding, EventKind kind, uint64_t key, uint64_t& v) {
+  switch (coding) {
+    case Coding::kNone:
       break;
-    case EventKind::kMsrRead:
-    case EventKind::kClockRead:
-      io.arg(e.a);
-      io.delta(e.kind, e.a, e.b);
+    case Coding::kVarint:
+      io.arg(v);
       break;
-    case EventKind::kDmaWrite:
-      io.arg(e.a);
-      io.side();
+    case Coding::kZigzag:
+      io.signed_arg(v);
       break;
-    case EventKind::kInterrupt:
-      io.arg(e.a);
+    case Coding::kDelta:
+      io.delta(kind, key, v);
       break;
-    case EventKind::kPacket:
-    case EventKind::kConsoleInput:
-    case EventKind::kNote:
-      io.side();
-      break;
-    case EventKind::kLandmark:
-      io.landmark();
-      break;
-    case EventKind::kRegDigest:
-    case EventKind::kMemDigest:
-      io.raw64(e.b);
-      break;
-    case EventKind::kGuestExit:
-      io.signed_arg(e.a);
-      io.arg(e.b);
-      io.side();
+    case Coding::kRaw64:
+      io.raw64(v);
       break;
   }
+}
+
+// Every kind's fields as its row in kKindLayouts (trace/event.h) lays them
+// out, used in both directions. `Io` is Writer or Reader below.
+template <typename Io>
+void code_fields(Io& io, Event& e) {
+  const KindLayout& k = kind_layout(e.kind);
+  code_field(io, k.a.coding, e.kind, 0, e.a);
+  if (k.sized) io.arg_byte(e.size);
+  bool modelled = k.flag == FlagUse::kModelled && e.flag;  // replay recomputes the value
+  if (!modelled) code_field(io, k.b.coding, e.kind, e.a, e.b);
+  if (k.side == SideData::kLandmark) io.landmark();
+  if (k.side == SideData::kBytes || k.side == SideData::kText) io.side();
 }
 
 struct Writer {

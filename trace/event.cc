@@ -9,10 +9,6 @@ namespace rrvm::trace {
 
 namespace {
 
-constexpr const char* kNames[kEventKinds] = {
-    "port-read",     "mmio-read", "msr-read",   "dma-write",  "interrupt",  "clock-read", "packet",
-    "console-input", "landmark",  "reg-digest", "mem-digest", "guest-exit", "note"};
-
 // "Port-Read", "port_read", "portRead" -> "portread".
 std::string fold(std::string_view s) {
   std::string out;
@@ -25,16 +21,31 @@ std::string fold(std::string_view s) {
 }  // namespace
 
 const char* kind_name(EventKind k) {
-  auto i = static_cast<unsigned>(k);
-  return i < kEventKinds ? kNames[i] : "unknown";
+  return kind_layout(k).name;
 }
 
 std::optional<EventKind> kind_from_name(std::string_view name) {
   std::string want = fold(name);
   for (int i = 0; i < kEventKinds; ++i) {
-    if (fold(kNames[i]) == want) return static_cast<EventKind>(i);
+    if (fold(kKindLayouts[i].name) == want) return static_cast<EventKind>(i);
   }
   return std::nullopt;
+}
+
+StoredEvent::StoredEvent(const ReadEvent& r) : event(r.event) {
+  if (r.landmark) landmark = *r.landmark;
+  if (r.payload) bytes = *r.payload;
+  if (r.text) text = *r.text;
+}
+
+ReadEvent StoredEvent::view() const {
+  ReadEvent r;
+  r.event = event;
+  const SideData side = kind_layout(event.kind).side;
+  if (side == SideData::kLandmark) r.landmark = &landmark;
+  if (side == SideData::kBytes) r.payload = &bytes;
+  if (side == SideData::kText) r.text = &text;
+  return r;
 }
 
 std::string content_hash(std::span<const uint8_t> bytes) {

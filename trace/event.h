@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -19,6 +20,9 @@
 namespace rrvm::trace {
 
 // The numbers are the file format (trace.capnp, EventKind); never reorder.
+// A new kind gets the next number here and in trace.capnp, a row in
+// kKindLayouts below, and a named constructor in Event: the codec, the
+// writer, the reader and `rrvm dump` follow from the row.
 enum class EventKind : uint8_t {
   kPortRead = 0,      // port, size, value           (may be "as modelled")
   kMmioRead = 1,      // address, size, value        (may be "as modelled")
@@ -34,7 +38,117 @@ enum class EventKind : uint8_t {
   kGuestExit = 11,    // code, detail + reason text
   kNote = 12,         // text
 };
-constexpr int kEventKinds = 13;
+
+// How a kind's fields are stored in a chunk (trace.capnp, Chunk, has the same
+// table for people) and shown by `rrvm dump`.
+enum class Coding : uint8_t {
+  kNone,    // not stored; reads back as 0
+  kVarint,  // args column, LEB128
+  kZigzag,  // args column, signed
+  kDelta,   // values column, signed difference from the previous value with
+            // the same kind and `a` in the chunk (b only)
+  kRaw64,   // values column, 8 bytes little-endian (b only)
+};
+enum class Shown : uint8_t { kHex, kDec, kInt, kText };  // kText: quoted, escaped
+enum class FlagUse : uint8_t {
+  kNone,        // the flag bit is reserved
+  kModelled,    // set: a read "as modelled", b is not stored
+  kAtLandmark,  // set: injected at the landmark just before, else at the exit
+};
+enum class SideData : uint8_t {
+  kNone,
+  kBytes,     // bytes in the payloads column
+  kText,      // UTF-8 in the payloads column
+  kLandmark,  // LandmarkData in the landmarks list
+};
+
+struct FieldLayout {
+  Coding coding = Coding::kNone;
+  const char* name = nullptr;  // in `rrvm dump`
+  Shown shown = Shown::kHex;
+};
+
+struct KindLayout {
+  EventKind kind;
+  const char* name;    // "port-read"
+  FieldLayout a = {};  // stored first, in the args column
+  bool sized = false;  // a byte access width ("size") follows a in args
+  FieldLayout b = {};
+  FlagUse flag = FlagUse::kNone;
+  SideData side = SideData::kNone;
+  const char* side_name = nullptr;
+  Shown side_shown = Shown::kHex;  // kHex: the first bytes in hex; kText: all, quoted
+};
+
+inline constexpr KindLayout kKindLayouts[] = {
+    {.kind = EventKind::kPortRead,
+     .name = "port-read",
+     .a = {Coding::kVarint, "port"},
+     .sized = true,
+     .b = {Coding::kDelta, "value"},
+     .flag = FlagUse::kModelled},
+    {.kind = EventKind::kMmioRead,
+     .name = "mmio-read",
+     .a = {Coding::kVarint, "addr"},
+     .sized = true,
+     .b = {Coding::kDelta, "value"},
+     .flag = FlagUse::kModelled},
+    {.kind = EventKind::kMsrRead,
+     .name = "msr-read",
+     .a = {Coding::kVarint, "msr"},
+     .b = {Coding::kDelta, "value"}},
+    {.kind = EventKind::kDmaWrite,
+     .name = "dma-write",
+     .a = {Coding::kVarint, "gpa"},
+     .side = SideData::kBytes,
+     .side_name = "data"},
+    {.kind = EventKind::kInterrupt,
+     .name = "interrupt",
+     .a = {Coding::kVarint, "vector"},
+     .flag = FlagUse::kAtLandmark},
+    {.kind = EventKind::kClockRead,
+     .name = "clock-read",
+     .a = {Coding::kVarint, "source", Shown::kDec},
+     .b = {Coding::kDelta, "value", Shown::kDec}},
+    {.kind = EventKind::kPacket, .name = "packet", .side = SideData::kBytes, .side_name = "data"},
+    {.kind = EventKind::kConsoleInput,
+     .name = "console-input",
+     .side = SideData::kBytes,
+     .side_name = "text",
+     .side_shown = Shown::kText},
+    {.kind = EventKind::kLandmark, .name = "landmark", .side = SideData::kLandmark},
+    {.kind = EventKind::kRegDigest, .name = "reg-digest", .b = {Coding::kRaw64, "digest"}},
+    {.kind = EventKind::kMemDigest, .name = "mem-digest", .b = {Coding::kRaw64, "digest"}},
+    {.kind = EventKind::kGuestExit,
+     .name = "guest-exit",
+     .a = {Coding::kZigzag, "code", Shown::kInt},
+     .b = {Coding::kVarint, "detail", Shown::kDec},
+     .side = SideData::kText,
+     .side_name = "reason",
+     .side_shown = Shown::kText},
+    {.kind = EventKind::kNote,
+     .name = "note",
+     .side = SideData::kText,
+     .side_name = "text",
+     .side_shown = Shown::kText},
+};
+constexpr int kEventKinds = static_cast<int>(std::size(kKindLayouts));
+
+constexpr bool kind_layouts_in_order() {
+  for (int i = 0; i < kEventKinds; ++i) {
+    if (static_cast<int>(kKindLayouts[i].kind) != i) return false;
+  }
+  return true;
+}
+static_assert(kind_layouts_in_order(), "kKindLayouts rows must follow the EventKind numbers");
+
+inline constexpr KindLayout kUnknownKind{.kind = EventKind(0xff), .name = "unknown"};
+
+// The row of `k`; a kind outside the enum has no fields at all.
+constexpr const KindLayout& kind_layout(EventKind k) {
+  auto i = static_cast<unsigned>(k);
+  return i < static_cast<unsigned>(kEventKinds) ? kKindLayouts[i] : kUnknownKind;
+}
 
 // "port-read", "clock-read", ... ("unknown" outside the enum).
 const char* kind_name(EventKind k);
@@ -42,15 +156,26 @@ const char* kind_name(EventKind k);
 std::optional<EventKind> kind_from_name(std::string_view name);
 
 constexpr bool kind_has_bytes(EventKind k) {
-  return k == EventKind::kDmaWrite || k == EventKind::kPacket || k == EventKind::kConsoleInput;
+  return kind_layout(k).side == SideData::kBytes;
 }
 constexpr bool kind_has_text(EventKind k) {
-  return k == EventKind::kGuestExit || k == EventKind::kNote;
+  return kind_layout(k).side == SideData::kText;
+}
+constexpr bool kind_has_flag(EventKind k) {
+  return kind_layout(k).flag != FlagUse::kNone;
 }
 // Reads whose value may be left to the device model.
 constexpr bool kind_is_read(EventKind k) {
-  return k == EventKind::kPortRead || k == EventKind::kMmioRead;
+  return kind_layout(k).flag == FlagUse::kModelled;
 }
+
+// Why guest time was read (clock-read's source); replay hands each value to
+// the same consumer.
+enum class ClockSource : uint8_t {
+  kDevice = 0,      // a device model asked for the time during an exit
+  kTimerExit = 1,   // timers advanced at a natural exit
+  kTimerAsync = 2,  // timers advanced at a kick / interrupt-window exit
+};
 
 // One event, the exit ordinal at which it happened, and a fixed payload whose
 // meaning depends on the kind. Build events with the named constructors and
@@ -87,6 +212,9 @@ struct Event {
   static constexpr Event clock_read(uint64_t ord, uint32_t source, uint64_t value) {
     return {EventKind::kClockRead, 0, 0, ord, source, value};
   }
+  static constexpr Event clock_read(uint64_t ord, ClockSource source, uint64_t value) {
+    return clock_read(ord, static_cast<uint32_t>(source), value);
+  }
   static constexpr Event packet(uint64_t ord) { return {EventKind::kPacket, 0, 0, ord, 0, 0}; }
   static constexpr Event console_input(uint64_t ord) {
     return {EventKind::kConsoleInput, 0, 0, ord, 0, 0};
@@ -113,7 +241,12 @@ struct Event {
   constexpr uint64_t digest() const { return b; }
   constexpr uint64_t detail() const { return b; }
   constexpr bool modelled() const { return flag != 0 && kind_is_read(kind); }
-  constexpr bool at_landmark() const { return flag != 0 && kind == EventKind::kInterrupt; }
+  constexpr bool at_landmark() const {
+    return flag != 0 && kind_layout(kind).flag == FlagUse::kAtLandmark;
+  }
+  constexpr bool is_clock(ClockSource s) const {
+    return kind == EventKind::kClockRead && a == static_cast<uint64_t>(s);
+  }
 
   friend constexpr bool operator==(const Event&, const Event&) = default;
 };
@@ -132,6 +265,30 @@ struct LandmarkData {
   friend bool operator==(const LandmarkData&, const LandmarkData&) = default;
 };
 static_assert(std::is_trivially_copyable_v<LandmarkData>);
+
+// One event with its side data (null where the kind has none), as a reader
+// or an EventSource hands it out; the pointers belong to whoever produced it.
+struct ReadEvent {
+  Event event;
+  const LandmarkData* landmark = nullptr;
+  const std::vector<uint8_t>* payload = nullptr;  // dma-write, packet, console-input
+  const std::string* text = nullptr;              // guest-exit reason, note
+};
+
+// The same, owning its side data: in-memory streams, replay reports.
+struct StoredEvent {
+  Event event;
+  LandmarkData landmark;       // landmark
+  std::vector<uint8_t> bytes;  // dma-write, packet, console-input
+  std::string text;            // guest-exit reason, note
+
+  StoredEvent() = default;
+  explicit StoredEvent(const Event& e) : event(e) {}
+  explicit StoredEvent(const ReadEvent& r);
+  // Points into this object: valid while it lives unchanged.
+  ReadEvent view() const;
+  friend bool operator==(const StoredEvent&, const StoredEvent&) = default;
+};
 
 struct CpuidLeaf {
   uint32_t function = 0, index = 0, flags = 0, eax = 0, ebx = 0, ecx = 0, edx = 0;

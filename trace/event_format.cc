@@ -42,23 +42,21 @@ std::string hex_bytes(const std::vector<uint8_t>& b) {
   return b.size() > kPreviewBytes ? out + "..." : out;
 }
 
-void add_read(std::vector<Field>& f, const Event& e, const char* where) {
-  f.push_back(hex(where, e.a));
-  f.push_back(dec("size", e.size));
-  if (e.modelled())
-    f.push_back({Field::kBool, "modelled", 1, {}});
-  else
-    f.push_back(hex("value", e.b));
+Field field(const FieldLayout& l, uint64_t v) {
+  Field::Type t = l.shown == Shown::kDec   ? Field::kDec
+                  : l.shown == Shown::kInt ? Field::kInt
+                                           : Field::kHex;
+  return {t, l.name, v, {}};
 }
 
-void add_bytes(std::vector<Field>& f, const ReadEvent& r, bool as_text) {
+void add_bytes(std::vector<Field>& f, const ReadEvent& r, const KindLayout& k) {
   static const std::vector<uint8_t> kNone;
   const std::vector<uint8_t>& b = r.payload ? *r.payload : kNone;
   f.push_back(dec("bytes", b.size()));
-  if (as_text)
-    f.push_back(str("text", std::string(b.begin(), b.end())));
+  if (k.side_shown == Shown::kText)
+    f.push_back(str(k.side_name, std::string(b.begin(), b.end())));
   else
-    f.push_back(str("data", hex_bytes(b)));
+    f.push_back(str(k.side_name, hex_bytes(b)));
 }
 
 void add_landmark(std::vector<Field>& f, const LandmarkData& lm) {
@@ -70,48 +68,30 @@ void add_landmark(std::vector<Field>& f, const LandmarkData& lm) {
   for (int i = 0; i < 16; ++i) f.push_back(hex(kGprNames[i], lm.gprs[i]));
 }
 
+// The event's fields in its kind's order (kKindLayouts): a, size, b or the
+// flag's meaning, side data.
 std::vector<Field> fields_of(const ReadEvent& r) {
   const Event& e = r.event;
+  const KindLayout& k = kind_layout(e.kind);
   std::vector<Field> f;
-  const std::string text = r.text ? *r.text : "";
-  switch (e.kind) {
-    case EventKind::kPortRead:
-      add_read(f, e, "port");
+  if (k.a.coding != Coding::kNone) f.push_back(field(k.a, e.a));
+  if (k.sized) f.push_back(dec("size", e.size));
+  if (e.modelled())
+    f.push_back({Field::kBool, "modelled", 1, {}});
+  else if (k.b.coding != Coding::kNone)
+    f.push_back(field(k.b, e.b));
+  if (k.flag == FlagUse::kAtLandmark) f.push_back(str("at", e.flag ? "landmark" : "exit"));
+  switch (k.side) {
+    case SideData::kBytes:
+      add_bytes(f, r, k);
       break;
-    case EventKind::kMmioRead:
-      add_read(f, e, "addr");
+    case SideData::kText:
+      f.push_back(str(k.side_name, r.text ? *r.text : ""));
       break;
-    case EventKind::kMsrRead:
-      f = {hex("msr", e.a), hex("value", e.b)};
-      break;
-    case EventKind::kDmaWrite:
-      f.push_back(hex("gpa", e.a));
-      add_bytes(f, r, false);
-      break;
-    case EventKind::kInterrupt:
-      f = {hex("vector", e.a), str("at", e.at_landmark() ? "landmark" : "exit")};
-      break;
-    case EventKind::kClockRead:
-      f = {dec("source", e.a), dec("value", e.b)};
-      break;
-    case EventKind::kPacket:
-      add_bytes(f, r, false);
-      break;
-    case EventKind::kConsoleInput:
-      add_bytes(f, r, true);
-      break;
-    case EventKind::kLandmark:
+    case SideData::kLandmark:
       if (r.landmark) add_landmark(f, *r.landmark);
       break;
-    case EventKind::kRegDigest:
-    case EventKind::kMemDigest:
-      f = {hex("digest", e.b)};
-      break;
-    case EventKind::kGuestExit:
-      f = {{Field::kInt, "code", e.a, {}}, dec("detail", e.b), str("reason", text)};
-      break;
-    case EventKind::kNote:
-      f = {str("text", text)};
+    case SideData::kNone:
       break;
   }
   return f;

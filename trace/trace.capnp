@@ -96,7 +96,9 @@ struct Blob {
 }
 
 # Event kinds as stored in Chunk.kinds (bits 0-5 of each byte). The numbers
-# are the format; names are for people.
+# are the format; names are for people. trace/event.h has the same list
+# (EventKind) and one row per kind saying how its fields are stored
+# (kKindLayouts, the table below); a unit test checks that they agree.
 enum EventKind {
   portRead @0;
   mmioRead @1;

@@ -27,15 +27,6 @@
 
 namespace rrvm::trace {
 
-// One event with its side data (null where the kind has none). The pointers
-// stay valid until the next call to next() or seek().
-struct ReadEvent {
-  Event event;
-  const LandmarkData* landmark = nullptr;
-  const std::vector<uint8_t>* payload = nullptr;  // dma-write, packet, console-input
-  const std::string* text = nullptr;              // guest-exit reason, note
-};
-
 struct TraceStatus {
   bool complete = false;     // ends with index, footer and trailer (or at least a footer)
   uint64_t valid_bytes = 0;  // bytes of whole frames from the start
@@ -76,8 +67,9 @@ class TraceReader {
   // Event counts by kind as the index records them; empty without an index.
   const std::vector<uint64_t>& index_counts() const { return index_counts_; }
 
-  // The next event in order; false at the end. Throws TraceError on a
-  // damaged chunk (events before it were returned).
+  // The next event in order; false at the end. Its side data stays valid
+  // until the next call to next() or seek(). Throws TraceError on a damaged
+  // chunk (events before it were returned).
   bool next(ReadEvent& out);
   // Positions before the first event whose ordinal is >= `ordinal`
   // (through the index; a cut-off trace uses the chunk table of its scan).

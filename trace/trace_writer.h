@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "trace/event.h"
+#include "trace/event_stream.h"
 
 namespace rrvm::trace {
 
@@ -45,7 +46,17 @@ struct WriterOptions {
   bool sync_on_flush = true;  // fdatasync at every periodic flush (power-loss safety)
 };
 
-class TraceWriter {
+// Kinds with side data, one bit each: the writer's hot-path test.
+constexpr uint64_t side_kind_bits() {
+  static_assert(kEventKinds <= 64);
+  uint64_t bits = 0;
+  for (const KindLayout& k : kKindLayouts) {
+    if (k.side != SideData::kNone) bits |= uint64_t{1} << static_cast<unsigned>(k.kind);
+  }
+  return bits;
+}
+
+class TraceWriter final : public EventSink {
  public:
   // Creates `path` (replacing it) and writes the header record. Throws
   // TraceWriteError when the file cannot be created or written.
@@ -64,7 +75,7 @@ class TraceWriter {
   // (dma-write, packet, console-input, guest-exit, note, landmark) should use
   // the calls below; here they get empty side data. Throws TraceWriteError
   // after a write failure, std::invalid_argument for an unknown kind.
-  void append(const Event& e) {
+  void append(const Event& e) override {
     auto k = static_cast<unsigned>(e.kind);
     if (k >= kEventKinds || ((kSideKinds >> k) & 1u) || failed_.load(std::memory_order_relaxed)) {
       append_side(e, {});
@@ -76,9 +87,11 @@ class TraceWriter {
   }
   // Side data is copied; one item may be at most arena_bytes / 2
   // (std::length_error otherwise).
-  void append_bytes(const Event& e, std::span<const uint8_t> bytes) { append_side(e, bytes); }
-  void append_text(const Event& e, std::string_view text);
-  void append_landmark(const Event& e, const LandmarkData& lm);
+  void append_bytes(const Event& e, std::span<const uint8_t> bytes) override {
+    append_side(e, bytes);
+  }
+  void append_text(const Event& e, std::string_view text) override;
+  void append_landmark(const Event& e, const LandmarkData& lm) override;
   // Older spelling of append_bytes.
   void append_payload(const Event& e, const std::vector<uint8_t>& bytes) { append_bytes(e, bytes); }
 
@@ -88,7 +101,7 @@ class TraceWriter {
   // The same without waiting: the worker writes everything appended so far
   // soon. For the recorder's once-a-second push, so the vCPU never waits
   // for compression or the disk. Errors surface at the next append/close.
-  void request_flush();
+  void request_flush() override;
   // Writes everything, the index, the footer (total and per-kind counts are
   // the writer's own; exits defaults to the last ordinal + 1) and the trailer,
   // then fsyncs and closes. Throws TraceWriteError if anything failed to
@@ -104,10 +117,7 @@ class TraceWriter {
 
  private:
   struct Impl;
-  static constexpr unsigned kSideKinds =
-      1u << unsigned(EventKind::kDmaWrite) | 1u << unsigned(EventKind::kPacket) |
-      1u << unsigned(EventKind::kConsoleInput) | 1u << unsigned(EventKind::kLandmark) |
-      1u << unsigned(EventKind::kGuestExit) | 1u << unsigned(EventKind::kNote);
+  static constexpr uint64_t kSideKinds = side_kind_bits();
 
   void append_side(const Event& e, std::span<const uint8_t> side);
   void publish() {

@@ -15,6 +15,9 @@
 namespace rrvm {
 namespace {
 
+using trace::EventKind;
+using trace::VectorEvents;
+
 constexpr uint64_t kCode = 0x100000, kHandler = 0x100800, kIdt = 0x101000, kData = 0x200000;
 constexpr uint8_t kVector = 0x20;
 
@@ -151,7 +154,7 @@ TEST(ReplayEngine, BusyLoopWithTimerInterruptsReplaysExactly) {
   ASSERT_EQ(rec.rr.reason, StopReason::kGuestExit) << rec.rr.message;
   ASSERT_EQ(rec.rr.status, 5);
   size_t landmarks = 0;
-  for (auto& e : events.events) landmarks += e.kind == InputKind::kLandmark;
+  for (auto& e : events.events) landmarks += e.event.kind == EventKind::kLandmark;
   ASSERT_GT(landmarks, 0u) << "no interrupt landed in the busy loop; the test proves nothing";
 
   for (int i = 0; i < 3; ++i) {
@@ -184,8 +187,8 @@ TEST(ReplayEngine, CorruptedReadValueIsCaught) {
   // The recorded value is what the guest gets: change it and the guest's
   // result changes accordingly, and the register digest catches it.
   for (auto& e : events.events) {
-    if (e.kind == InputKind::kPortRead) {
-      e.value ^= 0x1;
+    if (e.event.kind == EventKind::kPortRead) {
+      e.event.b ^= 0x1;
       break;
     }
   }
@@ -201,7 +204,7 @@ TEST(ReplayEngine, MissingEventIsADivergenceNamingTheExit) {
   VectorEvents events;
   ASSERT_EQ(record(events).rr.reason, StopReason::kGuestExit);
   for (size_t i = 0; i < events.events.size(); ++i) {
-    if (events.events[i].kind == InputKind::kPortRead) {
+    if (events.events[i].event.kind == EventKind::kPortRead) {
       events.events.erase(events.events.begin() + long(i));
       break;
     }
@@ -209,6 +212,25 @@ TEST(ReplayEngine, MissingEventIsADivergenceNamingTheExit) {
   Outcome rep = replay(events, nullptr, 2);
   EXPECT_EQ(rep.rr.reason, StopReason::kDiverged);
   EXPECT_NE(rep.rr.message.find("at exit"), std::string::npos) << rep.rr.message;
+}
+
+// Notes are for people: replay passes over them wherever they stand.
+TEST(ReplayEngine, NotesAnywhereInTheStreamChangeNothing) {
+  RRVM_REQUIRE_KVM();
+  VectorEvents recorded;
+  Outcome rec = record(recorded);
+  ASSERT_EQ(rec.rr.reason, StopReason::kGuestExit) << rec.rr.message;
+  VectorEvents annotated;
+  for (size_t i = 0; i < recorded.events.size(); ++i) {
+    if (i % 5 == 0)
+      annotated.append_text(trace::Event::note(recorded.events[i].event.ordinal), "n");
+    annotated.put(recorded.events[i].view());
+  }
+  ReplayStats stats;
+  Outcome rep = replay(annotated, &stats);
+  EXPECT_EQ(rep.rr.reason, StopReason::kGuestExit) << rep.rr.message;
+  EXPECT_EQ(rep.result, rec.result);
+  EXPECT_EQ(stats.events, recorded.events.size());
 }
 
 // A guest that reads the TSC diverges on replay (KVM runs RDTSC without an
@@ -222,7 +244,7 @@ TEST(ReplayEngine, DivergenceReportPointsAtRdtscNearRip) {
       0xE4, 0x90,              // in al, 0x90
       0xB0, 0x00, 0xE6, 0xF4,  // mov al, 0; out 0xf4, al
   };
-  auto run = [&](EventSink* sink, EventSource* source) {
+  auto run = [&](trace::EventSink* sink, trace::EventSource* source) {
     Kvm kvm;
     KvmVm vm(kvm);
     GuestRam ram(4 << 20);

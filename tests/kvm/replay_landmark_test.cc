@@ -28,7 +28,7 @@ struct LoopVm {
 };
 
 // Runs `code` until a kick `after_us` microseconds in; returns the landmark.
-Landmark record_landmark(const std::vector<uint8_t>& code, int after_us) {
+trace::LandmarkData record_landmark(const std::vector<uint8_t>& code, int after_us) {
   LoopVm v(code);
   DirtyTracker dirty(v.vm, v.ram);
   dirty.reset();
@@ -36,16 +36,13 @@ Landmark record_landmark(const std::vector<uint8_t>& code, int after_us) {
   kicker.arm(Kicker::monotonic_ns() + uint64_t(after_us) * 1000);
   EXPECT_FALSE(v.vcpu.run()) << "guest exited instead of being kicked";
   kicker.acknowledge();
-  Landmark lm;
-  lm.regs = RegisterSnapshot::from(v.vcpu.get_regs());
-  lm.mem_digest = dirty.digest();
-  return lm;
+  return landmark_here(v.vcpu, dirty.digest());
 }
 
 // A kick signal from the recording VM can still be in flight when the
 // seeker starts (timer_delete does not recall a queued signal); seek() then
 // returns kInterrupted and is simply called again, as the Replayer does.
-SeekOutcome seek(LandmarkSeeker& seeker, const Landmark& lm) {
+SeekOutcome seek(LandmarkSeeker& seeker, const trace::LandmarkData& lm) {
   SeekOutcome o;
   do {
     o = seeker.seek(lm);
@@ -57,16 +54,16 @@ TEST(Landmark, FoundAgainWhereRegistersAlreadyDiffer) {
   RRVM_REQUIRE_KVM();
   // loop: inc rbx; jmp loop — every iteration has a different rbx.
   std::vector<uint8_t> code = {0x48, 0xFF, 0xC3, 0xEB, 0xFB};
-  Landmark lm = record_landmark(code, 2000);
-  ASSERT_GT(lm.regs.gpr[1], 10u) << "the guest barely ran; the test proves nothing";
+  trace::LandmarkData lm = record_landmark(code, 2000);
+  ASSERT_GT(lm.gprs[1], 10u) << "the guest barely ran; the test proves nothing";
 
   LoopVm v(code);
   DirtyTracker dirty(v.vm, v.ram);
   dirty.reset();
   LandmarkSeeker seeker(v.vcpu, dirty);
   ASSERT_EQ(seek(seeker, lm), SeekOutcome::kReached);
-  EXPECT_TRUE(RegisterSnapshot::from(v.vcpu.get_regs()).same_state(lm.regs));
-  EXPECT_GE(seeker.stats().hits, lm.regs.gpr[1] / 2);
+  EXPECT_TRUE(RegisterSnapshot::from(v.vcpu.get_regs()).same_state(RegisterSnapshot::from(lm)));
+  EXPECT_GE(seeker.stats().hits, lm.gprs[1] / 2);
 }
 
 TEST(Landmark, MemoryDigestDisambiguatesIdenticalRegisters) {
@@ -75,7 +72,7 @@ TEST(Landmark, MemoryDigestDisambiguatesIdenticalRegisters) {
   // only memory tells the iterations apart.
   std::vector<uint8_t> code = {0x48, 0xFF, 0x04, 0x25, 0x00, 0x00, 0x20, 0x00,  // inc qword [abs]
                                0xEB, 0xF6};                                     // jmp -10
-  Landmark lm = record_landmark(code, 2000);
+  trace::LandmarkData lm = record_landmark(code, 2000);
 
   LoopVm v(code);
   DirtyTracker dirty(v.vm, v.ram);
@@ -93,7 +90,7 @@ TEST(Landmark, MemoryDigestDisambiguatesIdenticalRegisters) {
 TEST(Landmark, NaturalExitBeforeTheLandmarkIsReported) {
   RRVM_REQUIRE_KVM();
   std::vector<uint8_t> code = {0x48, 0xFF, 0xC3, 0xEB, 0xFB};
-  Landmark lm = record_landmark(code, 2000);
+  trace::LandmarkData lm = record_landmark(code, 2000);
   // A different guest that does port I/O right away never reaches it.
   LoopVm v({0xE6, 0x80, 0xEB, 0xFC});
   DirtyTracker dirty(v.vm, v.ram);

@@ -6,7 +6,6 @@
 #include <fstream>
 
 #include "replay/guest_symbols.h"
-#include "replay/trace_bridge.h"
 #include "replay/trace_header.h"
 #include "tests/kvm/kvm_test_util.h"
 #include "trace/trace_reader.h"
@@ -30,17 +29,16 @@ std::string record(const std::string& guest, const std::string& out,
 
 // Copies a trace, letting `edit` change its events.
 void rewrite_trace(const std::string& in, const std::string& out,
-                   const std::function<void(InputEvent&)>& edit) {
+                   const std::function<void(trace::StoredEvent&)>& edit) {
   trace::TraceReader reader(in);
   MachineImages images = images_from_trace(reader);
   trace::TraceWriter writer(out, reader.header());
   write_image_blobs(writer, images);
-  TraceEventSource source(reader);
-  TraceEventSink sink(writer);
-  while (const InputEvent* e = source.peek()) {
-    InputEvent copy = *e;
+  trace::ReaderSource source(reader);
+  while (const trace::ReadEvent* e = source.peek()) {
+    trace::StoredEvent copy(*e);
     edit(copy);
-    sink.put(copy);
+    writer.put(copy.view());
     source.pop();
   }
   writer.close(reader.footer().value_or(trace::FooterInfo{}));
@@ -59,9 +57,9 @@ TEST(Bisect, FindsTheInstructionThatReadTheDifferingValue) {
   std::string dir = test::temp_dir();
   std::string a = record("diverge", dir + "/a.rrt");
   bool edited = false;
-  rewrite_trace(a, dir + "/b.rrt", [&](InputEvent& e) {
-    if (!edited && e.kind == InputKind::kPortRead && e.addr == 0x71) {
-      e.value ^= 1;  // the other parity: the guest takes the other branch
+  rewrite_trace(a, dir + "/b.rrt", [&](trace::StoredEvent& e) {
+    if (!edited && e.event.kind == trace::EventKind::kPortRead && e.event.port() == 0x71) {
+      e.event.b ^= 1;  // the other parity: the guest takes the other branch
       edited = true;
     }
   });

@@ -147,7 +147,7 @@ inline std::vector<Item> random_items(uint64_t seed, size_t n) {
   return out;
 }
 
-inline void append_item(TraceWriter& w, const Item& it) {
+inline void append_item(EventSink& w, const Item& it) {
   if (it.event.kind == EventKind::kLandmark)
     w.append_landmark(it.event, it.landmark);
   else if (kind_has_bytes(it.event.kind) || kind_has_text(it.event.kind))
