@@ -22,6 +22,11 @@ constexpr const char* kHelp =
     "Not trappable by KVM: RDTSC, RDRAND, RDSEED; guests must not rely on them.\n"
     "Landmarks inside ring-3 code record fine but replay only on hosts whose KVM\n"
     "reports debug exits from ring 3 (not nested PVM hosts).\n\n"
+    "Recording twice gives the same trace only under --clock virtual, and only for\n"
+    "a guest that never spins and gets no console or network input: its time comes\n"
+    "from its exits and HLTs, so host load and stalls do not show. A spinning\n"
+    "guest's timer interrupts (and everything under --clock host) differ between\n"
+    "recordings; each trace still replays exactly.\n\n"
     "SIGINT/SIGTERM end the recording cleanly with a complete trace; a killed\n"
     "recording leaves a trace that replays up to its last complete frame.";
 

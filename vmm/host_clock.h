@@ -15,8 +15,10 @@ class LoopClock : public Clock {
   virtual uint64_t host_time(uint64_t guest_ns) = 0;
   // A natural exit is about to be handled.
   virtual void on_exit() {}
-  // The vCPU was kicked out of a stretch with no exits.
-  virtual void on_kick() {}
+  // The vCPU was kicked out of KVM_RUN without an exit (the kick timer, a
+  // stray signal). True if guest time moved on, so timers and interrupts
+  // get their turn; false if the kick must leave no trace in the guest.
+  virtual bool on_kick() { return true; }
   // The guest halted until `guest_ns`. True if the clock simply moved there
   // (virtual time); false if the caller must wait in host time.
   virtual bool skip_to(uint64_t guest_ns) {
@@ -38,42 +40,61 @@ class HostClock final : public LoopClock {
 };
 
 // Guest time from the execution (--clock virtual): every natural exit takes
-// kExitNs, HLT jumps straight to the next timer deadline, and only a guest
-// that spins without exits advances with host time (at kicks), which is the
-// one nondeterministic part. A guest that waits through I/O or HLT sees the
-// same times in every run, so its recordings are identical.
+// kExitNs and HLT jumps straight to the next timer deadline, so a guest that
+// waits through I/O or HLT sees the same times in every run, whatever the
+// host does meanwhile (load, stalls, the recorder being stopped).
+//
+// Only a guest that spins (runs kSpinNs of CPU time without a natural exit)
+// moves time on by itself, kSpinNs at a time, so that its timers still
+// fire. Where those kicks land is the host's timing: that part is not
+// reproducible, and a trace records it (landmarks). Host time never counts:
+// the vCPU is kicked at host-time intervals, but each kick measures the CPU
+// time the vCPU thread used since the previous one (a descheduled, stalled
+// or stopped thread uses none), and any natural exit in between restarts
+// the count. A kick that finds no whole kSpinNs is invisible to the guest.
 class VirtualClock final : public LoopClock {
  public:
   static constexpr uint64_t kExitNs = 1000;  // about one port access on real hardware
-  // A guest that makes no exit for this long (host time) is kicked so that
-  // its timers can still fire; a guest that exits or halts sooner never is.
-  static constexpr uint64_t kSpinKickNs = 10'000'000;
+  static constexpr uint64_t kSpinNs = 10'000'000;
 
-  VirtualClock() : last_host_(Kicker::monotonic_ns()) {}
+  // `cpu_ns`: the vCPU thread's CPU time (replaceable for tests).
+  explicit VirtualClock(uint64_t (*cpu_ns)() = Kicker::thread_cpu_ns)
+      : cpu_ns_(cpu_ns), check_at_(Kicker::monotonic_ns() + kSpinNs) {}
   uint64_t now_ns() override { return now_; }
+  // The next spin check, whatever the deadline: a guest that exits or halts
+  // before it never notices.
   uint64_t host_time(uint64_t guest_ns) override {
     (void)guest_ns;
-    return last_host_ + kSpinKickNs;
+    return check_at_;
   }
   void on_exit() override {
     now_ += kExitNs;
-    last_host_ = Kicker::monotonic_ns();
+    exited_ = true;
   }
-  void on_kick() override {
-    uint64_t host = Kicker::monotonic_ns();
-    now_ += host - last_host_;
-    last_host_ = host;
+  bool on_kick() override {
+    uint64_t cpu = cpu_ns_();
+    spun_ = exited_ ? 0 : spun_ + (cpu - cpu_at_check_);
+    exited_ = false;
+    cpu_at_check_ = cpu;
+    uint64_t quanta = spun_ / kSpinNs;
+    spun_ -= quanta * kSpinNs;
+    now_ += quanta * kSpinNs;
+    check_at_ = Kicker::monotonic_ns() + (kSpinNs - spun_);
+    return quanta > 0;
   }
   bool can_skip() const override { return true; }
   bool skip_to(uint64_t guest_ns) override {
     if (guest_ns > now_) now_ = guest_ns;
-    last_host_ = Kicker::monotonic_ns();
     return true;
   }
 
  private:
+  uint64_t (*cpu_ns_)();
   uint64_t now_ = 0;
-  uint64_t last_host_;
+  uint64_t check_at_;          // CLOCK_MONOTONIC time of the next spin check
+  uint64_t cpu_at_check_ = 0;  // the thread's CPU time then
+  uint64_t spun_ = 0;          // CPU time run without an exit, not yet guest time
+  bool exited_ = true;         // a natural exit since the last check
 };
 
 }  // namespace rrvm

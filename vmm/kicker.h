@@ -31,6 +31,10 @@ class Kicker {
   void kick_now();
 
   static uint64_t monotonic_ns();
+  // CPU time the calling thread has used (CLOCK_THREAD_CPUTIME_ID): for a
+  // vCPU thread, mostly time inside KVM_RUN; time spent descheduled or
+  // stopped does not count.
+  static uint64_t thread_cpu_ns();
 
   // SIGINT/SIGTERM end the run cleanly: the handler records the signal and
   // kicks the vCPU; the run loop sees stop_signal() at its next turn.

@@ -165,9 +165,12 @@ std::vector<MachineOption> make_table() {
           "RTC wall-clock time at power-on, in seconds since 1970 (default 2009-01-01)"),
       row("clock", 0, "C", "host", kMachine, choice(&C::clock, kClocks),
           "guest time: host (the host's clock; every read is recorded) or virtual (from the "
-          "execution: each exit is 1 us, HLT skips to the next timer; a guest that waits "
-          "through I/O or HLT then runs, and records, identically every time; only a guest "
-          "spinning without exits still advances with host time)"),
+          "execution: each exit is 1 us, HLT skips to the next timer). Under virtual, a guest "
+          "that waits for time through port/MMIO reads and HLT runs, and records, identically "
+          "every time, however loaded or stalled the host. Not reproducible without a trace: "
+          "a guest that spins (10 ms or more of CPU time without an exit) moves its time on "
+          "10 ms per spin, and its timer interrupts land where the host's timing puts them; "
+          "console and network input are not either, nor is any time value under host)"),
       row("cpu", 0, "NAME", "rrvm64", kMachine, choice(&C::cpu, kCpus),
           "CPU model the guest sees: rrvm64 (default; the same on every host, stored in the "
           "trace) or host (what this host's KVM offers; traces may not replay elsewhere)"),

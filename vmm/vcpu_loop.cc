@@ -34,20 +34,24 @@ VcpuLoop::VcpuLoop(KvmVcpu& vcpu, GuestMemory& mem, Board& board, LoopClock& clo
 // execution and are numbered; kicks and interrupt-window exits happen
 // wherever the host's timing put them and are not (DESIGN.md, exit ordinal).
 RunResult VcpuLoop::run() {
-  bool async = false;
+  bool async = false, quiet = false;
   for (;;) {
     if (auto stop = check_stop()) return finish(*stop);
-    prepare_entry(async);
+    if (!quiet) prepare_entry(async);
     kicker_.arm(next_wakeup_host());
-    if (!vcpu_.run()) {
+    if (!vcpu_.run() || run_->exit_reason == KVM_EXIT_INTR) {
       kicker_.acknowledge();
       ++kicks_;
-      clock_.on_kick();
       housekeeping();
-      advance_timers(async = true);
+      // A kick that did not move guest time (a virtual-time spin check, a
+      // host stall, a stray signal) re-enters as if it never happened: no
+      // timers, no injection at a place the host's timing chose.
+      quiet = !clock_.on_kick();
+      if (!quiet) advance_timers(async = true);
       continue;
     }
-    if (run_->exit_reason == KVM_EXIT_IRQ_WINDOW_OPEN || run_->exit_reason == KVM_EXIT_INTR) {
+    quiet = false;
+    if (run_->exit_reason == KVM_EXIT_IRQ_WINDOW_OPEN) {
       ++windows_;
       advance_timers(async = true);
       continue;
