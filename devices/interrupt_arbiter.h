@@ -14,6 +14,9 @@
 // Vectors the LAPIC already holds in IRR stay deliverable after a software
 // disable (SDM 11.4.7.2: pending interrupts are held for the CPU).
 //
+// An APIC disabled through IA32_APIC_BASE (EN=0) is reset with SVR bit 8
+// clear, so the 8259 reaches the CPU directly then too (SDM 11.4.3).
+//
 // Record/replay hooks here: the run loop asks has_interrupt() at an exit,
 // requests an interrupt window, and calls acknowledge() at the window exit;
 // the recorder logs the returned vector with the exit ordinal, and replay
@@ -43,8 +46,11 @@ class InterruptArbiter final : public InterruptController {
 
   // Whether the 8259's INTR currently reaches the CPU (PIC or virtual wire mode).
   bool pic_connected() const;
-  // An NMI the VMM must inject (KVM_NMI), taken from the LAPIC.
-  bool take_nmi() { return lapic_.take_nmi(); }
+  // The CPU's NMI input: the one place the VMM asks for an NMI to inject
+  // (KVM_NMI). Every NMI source (ICR, IOAPIC NMI entries, LVT LINT1, the
+  // LINT1 pin of a disabled APIC) ends in the LAPIC's latch.
+  bool nmi_pending() const override { return lapic_.nmi_pending(); }
+  bool take_nmi() override { return lapic_.take_nmi(); }
 
  private:
   InterruptController& pic_;

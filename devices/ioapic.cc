@@ -35,6 +35,17 @@ constexpr uint32_t kHighWritable = 0xff000000;
 // Delivery modes (datasheet 3.2.4, bits 10:8).
 enum DeliveryMode { kFixed = 0, kLowestPriority = 1, kSmi = 2, kNmi = 4, kInit = 5, kExtInt = 7 };
 
+int delivery_mode(uint64_t e) {
+  return static_cast<int>((e >> kDeliveryModeShift) & 7);
+}
+
+// Whether the entry behaves level-triggered. 3.2.4 on NMI mode: "NMI is
+// treated as an edge triggered interrupt, even if it is programmed as a
+// level triggered interrupt" (and its vector is ignored).
+bool level_triggered(uint64_t e) {
+  return (e & kLevelTriggered) && delivery_mode(e) != kNmi;
+}
+
 }  // namespace
 
 Ioapic::Ioapic(ApicMessageSink& cpu, uint8_t id, WarnFn warn) : cpu_(cpu), warn_(std::move(warn)) {
@@ -137,7 +148,7 @@ void Ioapic::write_redirection(int pin, bool high_half, uint32_t value) {
   uint64_t lo = (e & ~uint64_t{kLowWritable}) | (value & kLowWritable);
   e = (e & ~uint64_t{0xffffffff}) | (lo & 0xffffffff);
   // Remote IRR is meaningless for edge inputs; switching clears it (as KVM does).
-  if (!(e & kLevelTriggered)) e &= ~kRemoteIrr;
+  if (!level_triggered(e)) e &= ~kRemoteIrr;
   deliver_if_pending(pin);
 }
 
@@ -150,7 +161,7 @@ void Ioapic::set_input(int pin, bool level) {
   // 3.2.4 bit 16: edges on a masked input are lost; level changes on a
   // masked input have no side effects.
   if (e & kMasked) return;
-  if (e & kLevelTriggered) {
+  if (level_triggered(e)) {
     deliver_if_pending(pin);
   } else if (level && !was) {
     deliver(pin);
@@ -161,7 +172,7 @@ void Ioapic::set_input(int pin, bool level) {
 // service (Remote IRR clear) sends a message.
 void Ioapic::deliver_if_pending(int pin) {
   uint64_t e = s_.redirection[pin];
-  if ((e & kLevelTriggered) && !(e & (kMasked | kRemoteIrr)) && asserted(pin)) deliver(pin);
+  if (level_triggered(e) && !(e & (kMasked | kRemoteIrr)) && asserted(pin)) deliver(pin);
 }
 
 void Ioapic::deliver(int pin) {
@@ -169,8 +180,8 @@ void Ioapic::deliver(int pin) {
   auto vector = static_cast<uint8_t>(e & kVectorMask);
   auto dest = static_cast<uint8_t>(e >> kDestinationShift);
   bool logical = (e & kDestLogical) != 0;
-  bool level = (e & kLevelTriggered) != 0;
-  int mode = (e >> kDeliveryModeShift) & 7;
+  bool level = level_triggered(e);
+  int mode = delivery_mode(e);
   if (mode != kFixed && mode != kLowestPriority && mode != kNmi) {
     warn(warn_, "IOAPIC: input " + std::to_string(pin) + " uses delivery mode " +
                     std::to_string(mode) + " (SMI/INIT/ExtINT/reserved), not supported; dropped");

@@ -9,6 +9,10 @@
 // Inputs are logical levels (asserted / not asserted), as in QEMU and KVM:
 // the Interrupt Input Pin Polarity bit is stored and read back but does not
 // invert the input. Delivery is instant (Delivery Status always reads idle).
+// Delivery modes: fixed and lowest priority (to the one LAPIC) and NMI
+// (edge-triggered whatever the trigger mode bit says, vector ignored, as
+// 3.2.4 requires; it ends as the LAPIC's pending NMI). SMI, INIT and ExtINT
+// are dropped with a warning.
 #pragma once
 
 #include <array>

@@ -5,52 +5,13 @@
 #include <string>
 
 #include "devices/hex.h"
+#include "devices/lapic_registers.h"
 
 namespace rrvm {
 namespace {
 
-// Register offsets (SDM Table 11-1, "Local APIC Register Address Map").
-constexpr uint32_t kRegId = 0x020, kRegVersion = 0x030, kRegTpr = 0x080, kRegApr = 0x090;
-constexpr uint32_t kRegPpr = 0x0a0, kRegEoi = 0x0b0, kRegRrd = 0x0c0, kRegLdr = 0x0d0;
-constexpr uint32_t kRegDfr = 0x0e0, kRegSvr = 0x0f0;
-constexpr uint32_t kRegIsr = 0x100, kRegTmr = 0x180, kRegIrr = 0x200, kRegEsr = 0x280;
-constexpr uint32_t kRegIcrLow = 0x300, kRegIcrHigh = 0x310, kRegLvtTimer = 0x320;
-constexpr uint32_t kRegLvtEnd = 0x380;  // LVTs occupy 0x320-0x370
-constexpr uint32_t kRegInitialCount = 0x380, kRegCurrentCount = 0x390, kRegDivide = 0x3e0;
-
-// SVR (11.9): vector 7:0, APIC software enable 8, focus processor checking 9.
-constexpr uint32_t kSvrEnable = 1u << 8;
-constexpr uint32_t kSvrWritable = 0x3ff;
-// DFR (11.6.2.2): model in 31:28 (1111 flat, 0000 cluster), 27:0 read as 1s.
-constexpr uint32_t kDfrModelMask = 0xf0000000;
-constexpr uint32_t kDfrFlat = 0xf0000000;
-
-// LVT fields (11.5.1, Figure 11-8).
-constexpr uint32_t kLvtMasked = 1u << 16;
-constexpr uint32_t kLvtTimerPeriodic = 1u << 17;
-constexpr int kDeliveryModeShift = 8;
-constexpr uint32_t kModeFixed = 0, kModeNmi = 4, kModeExtInt = 7;
-// Writable bits per LVT: timer (vector, mask, mode 17; 18 = TSC-deadline not
-// offered), thermal and perf (vector, delivery mode, mask), LINT0/1 (plus
-// polarity 13, trigger 15), error (vector, mask). Delivery status and
-// remote IRR are read-only.
-constexpr std::array<uint32_t, Lapic::kLvtCount> kLvtWritable = {
-    0x000300ff, 0x000107ff, 0x000107ff, 0x0001a7ff, 0x0001a7ff, 0x000100ff};
-
-// ESR bits (11.5.3, Figure 11-9).
-constexpr uint32_t kErrSendIllegalVector = 1u << 5;
-constexpr uint32_t kErrReceiveIllegalVector = 1u << 6;
-constexpr uint32_t kErrIllegalRegister = 1u << 7;
-
-// ICR (11.6.1, Figure 11-12).
-constexpr uint32_t kIcrLowWritable = 0x000ccfff;  // delivery status (12) is read-only
-constexpr uint32_t kIcrDestLogical = 1u << 11;
-constexpr int kIcrShorthandShift = 18;
-enum Shorthand { kNoShorthand = 0, kSelf = 1, kAllIncludingSelf = 2, kAllExcludingSelf = 3 };
-constexpr uint32_t kHighByte = 0xff000000;
-
-// Vectors 0-15 are reserved for exceptions; an APIC refuses them (11.5.2).
-constexpr uint8_t kFirstLegalVector = 16;
+using namespace lapic_regs;
+static_assert(kLvtWritable.size() == Lapic::kLvtCount);
 
 bool is_read_only(uint32_t reg) {
   return reg == kRegVersion || reg == kRegApr || reg == kRegPpr || reg == kRegRrd ||
@@ -73,14 +34,25 @@ int highest(const std::array<uint32_t, 8>& r) {
 
 }  // namespace
 
-Lapic::Lapic(Clock& clock, uint8_t apic_id, WarnFn warn) : clock_(clock), warn_(std::move(warn)) {
-  s_.id = apic_id;
-  s_.lvt.fill(kLvtMasked);  // 11.4.7.1: LVTs reset to masked
+Lapic::Lapic(Clock& clock, uint8_t apic_id, WarnFn warn)
+    : clock_(clock), initial_id_(apic_id), warn_(std::move(warn)) {
+  reset_registers();  // 11.4.7.1: ID = initial ID, LVTs masked, SVR FFh
+}
+
+void Lapic::restore(const State& s) {
+  s_ = s;
+  if (on_mmio_move_) on_mmio_move_(mmio_base());
 }
 
 // --- MMIO -------------------------------------------------------------------
 
 void Lapic::read(uint64_t offset, std::span<uint8_t> data) {
+  if (mode() != Mode::kXapic) {
+    // The board unmaps the page then; this is for a stale mapping or a test.
+    warn(warn_, "LAPIC: MMIO read at " + hex(offset) + " while not in xAPIC mode; reads all-ones");
+    store_le(data, ~uint64_t{0});
+    return;
+  }
   uint64_t within = offset & 0xf;
   if (offset >= kMmioSize || within + data.size() > 4) {
     warn(warn_, "LAPIC: " + std::to_string(data.size()) + "-byte read at " + hex(offset) +
@@ -96,6 +68,10 @@ void Lapic::read(uint64_t offset, std::span<uint8_t> data) {
 }
 
 void Lapic::write(uint64_t offset, std::span<const uint8_t> data) {
+  if (mode() != Mode::kXapic) {
+    warn(warn_, "LAPIC: MMIO write at " + hex(offset) + " while not in xAPIC mode; ignored");
+    return;
+  }
   if (offset >= kMmioSize || (offset & 0xf) != 0 || data.size() != 4) {
     warn(warn_, "LAPIC: " + std::to_string(data.size()) + "-byte write at " + hex(offset) +
                     " is not an aligned register dword; ignored");
@@ -326,8 +302,27 @@ bool Lapic::take_nmi() {
   return pending;
 }
 
-// 11.6.2: physical (APIC ID, FFh broadcast) and logical (flat / cluster) destinations.
+// 11.6.2: physical (APIC ID, FFh broadcast) and logical (flat / cluster)
+// destinations. IOAPIC messages carry 8 bits; in x2APIC mode their FFh is
+// the broadcast, as KVM treats it (no interrupt remapping here).
 bool Lapic::is_destination(uint8_t destination, bool logical) const {
+  uint32_t d = destination;
+  if (mode() == Mode::kX2apic && destination == 0xff) d = 0xffffffff;
+  return matches(d, logical);
+}
+
+bool Lapic::matches(uint32_t destination, bool logical) const {
+  switch (mode()) {
+    case Mode::kDisabled:
+      return false;  // 11.4.3: a disabled APIC takes no messages
+    case Mode::kX2apic:
+      // 11.12.10.2: logical = cluster (31:16) and a bit in 15:0.
+      if (destination == 0xffffffff) return true;
+      if (!logical) return destination == initial_id_;
+      return (destination >> 16) == (s_.ldr >> 16) && (destination & s_.ldr & 0xffff) != 0;
+    case Mode::kXapic:
+      break;
+  }
   if (destination == 0xff) return true;
   if (!logical) return destination == s_.id;
   auto ldr = static_cast<uint8_t>(s_.ldr >> 24);
@@ -335,30 +330,64 @@ bool Lapic::is_destination(uint8_t destination, bool logical) const {
   return (ldr >> 4) == (destination >> 4) && (ldr & destination & 0x0f) != 0;
 }
 
-// 11.6.1: with one CPU, only fixed interrupts to this APIC (self, all
-// including self, or its own destination) go anywhere.
+// 11.6.1: with one CPU, only fixed and NMI IPIs to this APIC (self, all
+// including self, or its own destination) go anywhere. The x2APIC ICR
+// holds a 32-bit destination in its high half (11.12.9).
 void Lapic::send_ipi() {
   auto vector = static_cast<uint8_t>(s_.icr_low);
-  uint32_t mode = (s_.icr_low >> kDeliveryModeShift) & 7;
+  uint32_t delivery = (s_.icr_low >> kDeliveryModeShift) & 7;
   int shorthand = (s_.icr_low >> kIcrShorthandShift) & 3;
-  bool to_self =
-      shorthand == kSelf || shorthand == kAllIncludingSelf ||
-      (shorthand == kNoShorthand &&
-       is_destination(static_cast<uint8_t>(s_.icr_high >> 24), s_.icr_low & kIcrDestLogical));
-  if (mode == kModeFixed && to_self) {
-    if (vector < kFirstLegalVector) {
-      signal_error(kErrSendIllegalVector);
-      return;
-    }
-    accept(vector, false);
-    return;
-  }
-  if (mode == kModeNmi && to_self) {
-    accept_nmi();
+  uint32_t dest = mode() == Mode::kX2apic ? s_.icr_high : s_.icr_high >> 24;
+  bool to_self = shorthand == kSelf || shorthand == kAllIncludingSelf ||
+                 (shorthand == kNoShorthand && matches(dest, s_.icr_low & kIcrDestLogical));
+  if (to_self && (delivery == kModeFixed || delivery == kModeNmi)) {
+    deliver_self(delivery, vector, "IPI");
     return;
   }
   warn(warn_, "LAPIC: IPI " + hex(s_.icr_low) + " / " + hex(s_.icr_high) +
                   " has no target on this single-CPU machine; ignored");
+}
+
+// A fixed or NMI interrupt this APIC sends itself (ICR, SELF IPI): an
+// illegal fixed vector is a send error (11.5.3).
+void Lapic::deliver_self(uint32_t delivery, uint8_t vector, const char* source) {
+  if (delivery == kModeNmi) {
+    accept_nmi();
+    return;
+  }
+  if (vector < kFirstLegalVector) {
+    warn(warn_, std::string("LAPIC: ") + source + " with illegal vector " + hex(vector) +
+                    "; ESR Send Illegal Vector");
+    signal_error(kErrSendIllegalVector);
+    return;
+  }
+  accept(vector, false);
+}
+
+// --- LINT1 (11.5.1) -----------------------------------------------------------
+
+void Lapic::set_lint1(bool level) {
+  bool rising = level && !s_.lint1_level;
+  s_.lint1_level = level;
+  if (!rising) return;
+  if (mode() == Mode::kDisabled) {  // 11.4.3: the pin is the CPU's NMI input
+    accept_nmi();
+    return;
+  }
+  uint32_t e = s_.lvt[kLvtLint1];
+  if (e & kLvtMasked) return;
+  uint32_t delivery = (e >> kDeliveryModeShift) & 7;
+  auto vector = static_cast<uint8_t>(e);
+  if (delivery == kModeNmi) {
+    accept_nmi();  // NMI ignores the vector and is always edge-triggered
+  } else if (delivery != kModeFixed) {
+    warn(warn_, "LAPIC: LINT1 edge with LVT delivery mode " + std::to_string(delivery) +
+                    " (SMI/INIT/ExtINT/reserved), not supported; dropped");
+  } else if (vector < kFirstLegalVector) {
+    signal_error(kErrReceiveIllegalVector);
+  } else {
+    accept(vector, false);
+  }
 }
 
 // --- Timer (11.5.4) -----------------------------------------------------------

@@ -91,12 +91,39 @@ TEST(InterruptArbiter, HeldLapicVectorStillReachesCpuAfterDisable) {
   EXPECT_EQ(r.arbiter.acknowledge(), 0x20);
 }
 
-TEST(InterruptArbiter, NmiComesFromTheLapic) {
+// The run loop sees only an InterruptController (Board::interrupts): every
+// NMI source must reach it there.
+TEST(InterruptArbiter, EveryNmiSourceReachesTheCpuNmiInput) {
   Rig r;
-  EXPECT_FALSE(r.arbiter.take_nmi());
-  r.lapic.accept_nmi();
-  EXPECT_TRUE(r.arbiter.take_nmi());
-  EXPECT_FALSE(r.arbiter.take_nmi());
+  InterruptController& cpu = r.arbiter;
+  EXPECT_FALSE(cpu.nmi_pending());
+  EXPECT_FALSE(cpu.take_nmi());
+  r.lapic.accept_nmi();  // an IOAPIC entry in NMI mode
+  EXPECT_TRUE(cpu.nmi_pending());
+  EXPECT_TRUE(cpu.take_nmi());
+  EXPECT_FALSE(cpu.take_nmi());
+  r.enable_lapic();
+  r.w(0x300, (1u << 18) | 0x400);  // NMI IPI to self
+  EXPECT_TRUE(cpu.take_nmi());
+  r.w(0x360, 0x400);  // LVT LINT1: NMI
+  r.lapic.set_lint1(true);
+  EXPECT_TRUE(cpu.take_nmi());
+  EXPECT_FALSE(cpu.has_interrupt());
+  FakePic pic;  // the 8259 has no NMI output
+  EXPECT_FALSE(static_cast<InterruptController&>(pic).take_nmi());
+}
+
+// SDM 11.4.3: with IA32_APIC_BASE.EN clear the CPU has no APIC: INTR comes
+// straight from the 8259, whatever LINT0 was programmed to.
+TEST(InterruptArbiter, GloballyDisabledApicConnectsThePic) {
+  Rig r;
+  r.enable_lapic();
+  r.w(0x350, 0x10000);  // LINT0 masked: the PIC is cut off
+  r.pic.pending.push_back(0x20);
+  EXPECT_FALSE(r.arbiter.pic_connected());
+  ASSERT_TRUE(r.lapic.set_apic_base(Lapic::kDefaultBase | Lapic::kApicBaseBsp));
+  EXPECT_TRUE(r.arbiter.pic_connected());
+  EXPECT_EQ(r.arbiter.acknowledge(), 0x20);
 }
 
 }  // namespace

@@ -215,6 +215,26 @@ TEST(Ioapic, NmiDeliveryModeSendsNmi) {
   EXPECT_TRUE(r.apic.got.empty());
 }
 
+// 3.2.4: "NMI is treated as an edge triggered interrupt, even if it is
+// programmed as a level triggered interrupt"; its vector is ignored.
+TEST(Ioapic, NmiEntryIsEdgeTriggeredEvenWhenProgrammedLevel) {
+  Rig r;
+  r.program(7, kLevel | (4u << 8) | 0x03);
+  r.ioapic.irq(7).set_level(true);
+  EXPECT_EQ(r.apic.nmis, 1);
+  EXPECT_EQ(r.low(7) & kRemoteIrr, 0u);
+  r.ioapic.eoi(0x03);
+  r.program(7, kLevel | (4u << 8) | 0x03);  // rewriting the entry while asserted: no new edge
+  EXPECT_EQ(r.apic.nmis, 1);
+  r.ioapic.irq(7).set_level(false);
+  r.ioapic.irq(7).set_level(true);
+  EXPECT_EQ(r.apic.nmis, 2);
+  EXPECT_TRUE(r.apic.got.empty());
+  r.apic.id = 5;  // not for this APIC: nothing
+  r.ioapic.irq(7).pulse();
+  EXPECT_EQ(r.apic.nmis, 2);
+}
+
 TEST(Ioapic, UnsupportedDeliveryModesAreDroppedWithWarning) {
   Rig r;
   r.program(0, 7u << 8);  // ExtINT

@@ -316,6 +316,50 @@ TEST(Lapic, NmiMessagesAreHeldForTheVmm) {
   EXPECT_FALSE(r.apic.take_nmi());
 }
 
+// LINT1 (11.5.1): an edge delivers per its LVT; a disabled APIC (EN=0)
+// passes the pin through as the CPU's NMI input (11.4.3).
+TEST(Lapic, Lint1DeliversPerItsLvtOnRisingEdges) {
+  Rig r;
+  r.enable();
+  r.apic.set_lint1(true);  // masked at reset: nothing
+  r.apic.set_lint1(false);
+  EXPECT_FALSE(r.apic.nmi_pending());
+  r.w(0x360, 0x400 | 0x33);  // NMI mode: the vector is ignored
+  r.apic.set_lint1(true);
+  EXPECT_TRUE(r.apic.take_nmi());
+  r.apic.set_lint1(true);  // still high: no new edge
+  EXPECT_FALSE(r.apic.take_nmi());
+  r.apic.set_lint1(false);
+  r.apic.set_lint1(true);
+  EXPECT_TRUE(r.apic.take_nmi());
+  EXPECT_FALSE(r.apic.has_interrupt());
+  r.apic.set_lint1(false);
+  r.w(0x360, 0x8000 | 0x52);  // fixed; level trigger is not supported on LINT1: edge
+  r.apic.set_lint1(true);
+  EXPECT_TRUE(r.bit(0x200, 0x52));
+  EXPECT_FALSE(r.bit(0x180, 0x52));
+  EXPECT_FALSE(r.apic.nmi_pending());
+  r.apic.set_lint1(false);
+  r.w(0x360, 0x200);  // SMI: not modelled
+  r.apic.set_lint1(true);
+  EXPECT_FALSE(r.apic.nmi_pending());
+  EXPECT_FALSE(r.warnings.empty());
+  r.apic.set_lint1(false);
+  r.w(0x360, 0x05);  // fixed, illegal vector: Receive Illegal Vector
+  r.apic.set_lint1(true);
+  r.w(0x280, 0);
+  EXPECT_EQ(r.r(0x280), 1u << 6);
+}
+
+TEST(Lapic, Lint1IsTheNmiPinOfADisabledApic) {
+  Rig r;
+  ASSERT_TRUE(r.apic.set_apic_base(Lapic::kDefaultBase | Lapic::kApicBaseBsp));
+  r.apic.set_lint1(true);
+  EXPECT_TRUE(r.apic.take_nmi());
+  r.apic.set_lint1(false);
+  EXPECT_FALSE(r.apic.take_nmi());
+}
+
 TEST(Lapic, SaveRestoreRoundTripKeepsTheTimerRunning) {
   Rig a;
   a.enable();
