@@ -18,6 +18,20 @@ std::vector<E820Entry> build_e820(uint64_t ram_size) {
   return map;
 }
 
+std::vector<uint8_t> e820_bytes(const std::vector<E820Entry>& map) {
+  std::vector<uint8_t> out;
+  out.reserve(map.size() * kE820EntryBytes);
+  auto put = [&out](uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  };
+  for (const E820Entry& e : map) {
+    put(e.addr, 8);
+    put(e.size, 8);
+    put(e.type, 4);
+  }
+  return out;
+}
+
 bool e820_contains(const std::vector<E820Entry>& map, uint64_t addr, uint64_t len, uint32_t type) {
   return std::any_of(map.begin(), map.end(), [&](const E820Entry& e) {
     return e.type == type && addr >= e.addr && addr - e.addr <= e.size &&

@@ -3,6 +3,7 @@
 // so every boot protocol sees the same machine.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -42,6 +43,12 @@ constexpr uint64_t kIoApicBase = 0xFEC00000, kLapicBase = 0xFEE00000, kApicPageS
 // Sizes below 1 MiB (never configured; GuestRam's minimum is 2 MiB) clamp the
 // low entry and omit the upper one rather than list RAM that does not exist.
 std::vector<E820Entry> build_e820(uint64_t ram_size);
+
+// The map as packed 20-byte entries (u64 address, u64 length, u32 type,
+// little-endian): the BIOS E820 record that the Linux zero page's
+// e820_table (boot_e820_entry) and QEMU's fw_cfg file "etc/e820" both use.
+constexpr size_t kE820EntryBytes = 20;
+std::vector<uint8_t> e820_bytes(const std::vector<E820Entry>& map);
 
 // True when [addr, addr + len) lies entirely inside one entry of `type`.
 bool e820_contains(const std::vector<E820Entry>& map, uint64_t addr, uint64_t len,

@@ -32,7 +32,7 @@ constexpr uint64_t kEntry64Offset = 0x200;  // 64-bit entry: load address + 0x20
 // struct boot_params (zero-page.rst).
 constexpr size_t kZeroPageSize = 4096;
 constexpr uint64_t kHdrAreaEnd = 0x290;  // setup header plus _pad7
-constexpr size_t kE820Entries = 0x1e8, kE820Table = 0x2d0, kE820Max = 128, kE820EntrySize = 20;
+constexpr size_t kE820Entries = 0x1e8, kE820Table = 0x2d0, kE820Max = 128;
 
 // hvm_start_info (start_info.h), version 1.
 constexpr size_t kSiVersion = 4, kSiNrModules = 12, kSiModlist = 16, kSiCmdline = 24;
@@ -112,12 +112,8 @@ void put_e820(std::vector<uint8_t>& zp, GuestMemory& mem) {
   std::vector<E820Entry> map = build_e820(mem.size());
   if (map.size() > kE820Max) throw ImageError("E820 map has more than 128 entries");
   zp[kE820Entries] = static_cast<uint8_t>(map.size());
-  for (size_t i = 0; i < map.size(); ++i) {
-    size_t at = kE820Table + i * kE820EntrySize;
-    put64(zp, at, map[i].addr);
-    put64(zp, at + 8, map[i].size);
-    put32(zp, at + 16, map[i].type);
-  }
+  std::vector<uint8_t> table = e820_bytes(map);
+  std::copy(table.begin(), table.end(), zp.begin() + kE820Table);
 }
 
 // The zero page: the image's setup header copied in, then the fields a boot

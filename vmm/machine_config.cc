@@ -175,8 +175,9 @@ std::vector<MachineOption> make_table() {
           "CPU model the guest sees: rrvm64 (default; the same on every host, stored in the "
           "trace) or host (what this host's KVM offers; traces may not replay elsewhere)"),
       row("pc-testdev", 0, "on|off", "off", kMachine, on_off(&C::pc_testdev),
-          "QEMU's pc-testdev test device (ports 0xe0-0xe7, 0x2000-0x2017 IRQ lines, 0xe4 "
-          "flush page), for kvm-unit-tests"),
+          "QEMU's pc-testdev test device, for kvm-unit-tests: IRQ line ports 0x2000-0x200f "
+          "(ISA IRQs 0-15), scratch ports 0xe0-0xe3 and 0xe8-0xeb, flush-page port 0xe4, "
+          "64 KiB scratch memory at 0xff000000"),
       row("serial", 0, "WHERE", "stdio", kHost, serial(), "COM1 output: stdio, file:PATH or none"),
       row("timeout", 0, "SEC", "0", kHost, seconds(&C::timeout_sec, kMaxTimeoutSec),
           "stop the guest after SEC host seconds (exit 124); 0 = no limit"),

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "devices/hex.h"
+#include "firmware/e820.h"
 
 namespace rrvm {
 
@@ -26,7 +27,9 @@ PcBoard::PcBoard(const MachineConfig& cfg, GuestRam& ram, Clock& clock, CharSink
           [this] {
             board_.stop = RunResult{StopReason::kPowerOff, 0, "guest powered off (ACPI S5)", 0};
           },
-          warnings_.sink("acpi-pm")) {
+          warnings_.sink("acpi-pm")),
+      fw_cfg_(fw_cfg_content(cfg, ram, layout_), ram, warnings_.sink("fw_cfg")),
+      ram_(ram) {
   uint64_t low = ram.regions()[0].size;
   rtc_.set_memory_size(low, ram.size() - low);
   // The IOAPIC's EOI register is absent on the 82093AA: a level-triggered
@@ -42,6 +45,32 @@ PcBoard::PcBoard(const MachineConfig& cfg, GuestRam& ram, Clock& clock, CharSink
   map_legacy();
   map_platform();
   if (cfg.net.kind != NetKind::kNone) attach_nic(cfg, ram, clock);
+  if (cfg.pc_testdev) attach_testdev();
+}
+
+// What fw_cfg tells the guest: the configuration's RAM, CPUs and command
+// line, and "etc/e820", the memory map every boot protocol hands over
+// (firmware/e820.h) in the file SeaBIOS and OVMF read it from on QEMU, so
+// firmware-style guests see the same map through fw_cfg.
+FwCfg::Content PcBoard::fw_cfg_content(const MachineConfig& cfg, const GuestRam& ram,
+                                       const PlatformLayout& layout) {
+  FwCfg::Content c;
+  c.ram_size = ram.size();
+  c.cpus = static_cast<uint16_t>(layout.num_cpus);
+  c.cmdline = cfg.cmdline;
+  c.files["etc/e820"] = e820_bytes(build_e820(ram.size()));
+  return c;
+}
+
+// Lines 0-15 are the ISA IRQs (QEMU: isa_get_irq, which also reaches the
+// IOAPIC pin, IRQ0 on pin 2); QEMU aborts on 16-23, here they stay unwired.
+void PcBoard::attach_testdev() {
+  std::array<IrqLine*, PcTestdev::kIrqLines> lines{};
+  for (int n = 0; n < pc::kIsaIrqs; ++n) lines[n] = &isa_irq(n);
+  testdev_ = std::make_unique<PcTestdev>(lines, warnings_.sink("pc-testdev"));
+  board_.pio.add(pc::kTestdevPorts, PcTestdev::kPortsSize, testdev_->ports());
+  board_.pio.add(pc::kTestdevIrqLines, PcTestdev::kIrqLines, testdev_->irq_lines());
+  board_.mmio.add(pc::kTestdevIomem, PcTestdev::kIomemSize, testdev_->iomem());
 }
 
 // The RTL8139C+ at 00:03.0 INTA# (firmware/platform_layout.h); its BARs
@@ -60,18 +89,37 @@ void PcBoard::attach_nic(const MachineConfig& cfg, GuestMemory& mem, Clock& cloc
 
 void PcBoard::map_nic_bar(int bar, uint64_t base, bool enabled) {
   if (bar > 1) return;
-  Bus& bus = bar == 0 ? board_.pio : board_.mmio;
-  if (nic_bars_[bar]) bus.remove(*nic_bars_[bar]);
-  nic_bars_[bar].reset();
-  if (!enabled) return;
+  move_window(bar == 0 ? board_.pio : board_.mmio, nic_bars_[bar],
+              enabled ? std::optional(base) : std::nullopt, Rtl8139::kRegisterSpace,
+              bar == 0 ? nic_->io() : nic_->mmio(), "BAR" + std::to_string(bar));
+}
+
+// The xAPIC page follows IA32_APIC_BASE: gone while the APIC is disabled or
+// in x2APIC mode, at the new base after a relocation (SDM vol. 3A 11.4.4).
+// A base inside RAM stays RAM: KVM's memslot answers there before any MMIO
+// exit, so the APIC page is not reachable (real chipsets differ; say so).
+void PcBoard::map_lapic(std::optional<uint64_t> base) {
+  if (base && ram_.host_ptr(*base, Lapic::kMmioSize)) {
+    warnings_.sink("lapic")("APIC base " + hex(*base) +
+                            " lies in RAM: accesses there reach RAM, not the APIC");
+  }
+  move_window(board_.mmio, lapic_page_, base, Lapic::kMmioSize, lapic_, "page");
+}
+
+// Moves `dev`'s window on `bus` from `at` to `base` (nullopt: removes it).
+// A window over another device is not decoded, as a real bus would resolve
+// the conflict in someone's favour; the device's warning says so.
+void PcBoard::move_window(Bus& bus, std::optional<uint64_t>& at, std::optional<uint64_t> base,
+                          uint64_t size, IoDevice& dev, const std::string& what) {
+  if (at) bus.remove(*at);
+  at.reset();
+  if (!base) return;
   try {
-    bus.add(base, Rtl8139::kRegisterSpace, bar == 0 ? nic_->io() : nic_->mmio());
-    nic_bars_[bar] = base;
+    bus.add(*base, size, dev);
+    at = base;
   } catch (const std::exception& e) {
-    // A guest placing the BAR over another device: the NIC does not
-    // decode there, as a real bus would resolve it in someone's favour.
-    warnings_.sink("rtl8139")("BAR" + std::to_string(bar) + " at " + hex(base) +
-                              " overlaps another device: not decoded (" + e.what() + ")");
+    warnings_.sink(std::string(dev.name()))(
+        what + " at " + hex(*base) + " overlaps another device: not decoded (" + e.what() + ")");
   }
 }
 
@@ -146,8 +194,14 @@ void PcBoard::map_platform() {
   io.add(pc::kPciConfigAddress, 4, pci_.address_io());
   io.add(pc::kPciConfigData, 4, pci_.data_io());
   io.add(layout_.pm1a_evt_port, AcpiPm::kSize, acpi_pm_);
+  io.add(pc::kFwCfg, FwCfg::kIoSize, fw_cfg_);
   board_.mmio.add(layout_.ioapic_address, Ioapic::kMmioSize, ioapic_);
-  board_.mmio.add(layout_.lapic_address, Lapic::kMmioSize, lapic_);
+  // The MADT and MP table name layout_.lapic_address; the APIC resets to its
+  // architectural base, so the two must agree.
+  if (lapic_.mmio_base() != layout_.lapic_address)
+    throw std::logic_error("platform layout puts the LAPIC away from its reset base");
+  lapic_.set_mmio_observer([this](std::optional<uint64_t> base) { map_lapic(base); });
+  map_lapic(lapic_.mmio_base());
 }
 
 }  // namespace rrvm

@@ -13,9 +13,11 @@
 #include "devices/char_backend.h"
 #include "devices/clock.h"
 #include "devices/debug_exit.h"
+#include "devices/fw_cfg.h"
 #include "devices/interrupt_arbiter.h"
 #include "devices/ioapic.h"
 #include "devices/lapic.h"
+#include "devices/pc_testdev.h"
 #include "devices/pci_host.h"
 #include "devices/pci_irq_router.h"
 #include "devices/pic.h"
@@ -44,6 +46,11 @@ constexpr uint16_t kCom1 = 0x3F8;
 constexpr uint16_t kPostCode = 0x80;
 constexpr uint16_t kDebugExit = 0xF4;  // QEMU's isa-debug-exit,iobase=0xf4,iosize=4
 constexpr uint16_t kPciConfigAddress = 0xCF8, kPciConfigData = 0xCFC;
+// QEMU's fw_cfg (docs/specs/fw_cfg.rst: selector 0x510, data 0x511, DMA 0x514).
+constexpr uint16_t kFwCfg = 0x510;
+// QEMU's pc-testdev (hw/misc/pc-testdev.c), with --pc-testdev on.
+constexpr uint16_t kTestdevPorts = 0xE0, kTestdevIrqLines = 0x2000;
+constexpr uint64_t kTestdevIomem = 0xFF000000;
 // ISA IRQs.
 constexpr int kIrqPit = 0, kIrqCom1 = 4, kIrqRtc = 8;
 constexpr int kIsaIrqs = 16;
@@ -90,8 +97,11 @@ class PcBoard {
   PiixIsa& isa_bridge() { return isa_bridge_; }
   PciIrqRouter& pci_irqs() { return pci_irqs_; }
   DeviceWarnings& warnings() { return warnings_; }
+  FwCfg& fw_cfg() { return fw_cfg_; }
   // The RTL8139C+ when the configuration has a network (--net), else null.
   Rtl8139* nic() { return nic_.get(); }
+  // QEMU's pc-testdev with --pc-testdev on, else null.
+  PcTestdev* testdev() { return testdev_.get(); }
   // The line ISA IRQ `n` drives (8259 input and IOAPIC pin).
   IrqLine& isa_irq(int n) { return *isa_irqs_.at(n); }
 
@@ -99,10 +109,16 @@ class PcBoard {
   static std::array<IrqLine*, PciIrqRouter::kPicIrqs> pic_lines(PicPair& pic);
   static std::array<IrqLine*, PiixIsa::kPirqs> pirq_pins(Ioapic& io, const PlatformLayout& l);
   std::vector<std::unique_ptr<IsaIrq>> make_isa_irqs();
+  static FwCfg::Content fw_cfg_content(const MachineConfig& cfg, const GuestRam& ram,
+                                       const PlatformLayout& layout);
   void map_legacy();
   void map_platform();
   void attach_nic(const MachineConfig& cfg, GuestMemory& mem, Clock& clock);
+  void attach_testdev();
   void map_nic_bar(int bar, uint64_t base, bool enabled);
+  void map_lapic(std::optional<uint64_t> base);
+  void move_window(Bus& bus, std::optional<uint64_t>& at, std::optional<uint64_t> base,
+                   uint64_t size, IoDevice& dev, const std::string& what);
   std::string vector_source(uint8_t vector) const;
 
   DeviceWarnings warnings_;
@@ -122,8 +138,12 @@ class PcBoard {
   PostPort post_;
   DebugExit debug_exit_;
   AcpiPm acpi_pm_;
+  FwCfg fw_cfg_;
+  std::unique_ptr<PcTestdev> testdev_;
   std::unique_ptr<Rtl8139> nic_;
   std::array<std::optional<uint64_t>, 2> nic_bars_;  // where BAR0 (I/O) and BAR1 are mapped
+  std::optional<uint64_t> lapic_page_;               // where the xAPIC page is mapped
+  const GuestRam& ram_;
   BiosTablesInfo tables_;
   std::vector<PciBarAssignment> bars_;
 };

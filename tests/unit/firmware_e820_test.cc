@@ -89,5 +89,21 @@ TEST(E820, ContainsRejectsRangesThatWrap) {
   EXPECT_TRUE(e820_contains(map, 64 * MiB, 0));  // empty range at the end
 }
 
+// The BIOS E820 record (ACPI 6.5, 15.1: base, length, type) as the Linux
+// zero page and QEMU's etc/e820 pack it: 20 bytes, little-endian.
+TEST(E820, BytesArePacked20ByteRecords) {
+  std::vector<E820Entry> map = {{0x1122334455667788, 0x0102030405060708, kE820Reserved},
+                                {0x100000, 0x200000, kE820Ram}};
+  std::vector<uint8_t> b = e820_bytes(map);
+  ASSERT_EQ(b.size(), 2 * kE820EntryBytes);
+  std::vector<uint8_t> first(b.begin(), b.begin() + 20);
+  EXPECT_EQ(first, (std::vector<uint8_t>{0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 8, 7,
+                                         6,    5,    4,    3,    2,    1,    2,    0,    0, 0}));
+  EXPECT_EQ(b[20 + 2], 0x10);  // 0x100000
+  EXPECT_EQ(b[20 + 8 + 2], 0x20);
+  EXPECT_EQ(b[20 + 16], kE820Ram);
+  EXPECT_TRUE(e820_bytes({}).empty());
+}
+
 }  // namespace
 }  // namespace rrvm

@@ -1,11 +1,15 @@
 // The board's wiring: ISA IRQs reach both the 8259 and the IOAPIC pin the
 // layout names, the LAPIC takes over from the PIC once enabled, ACPI S5
-// stops the machine, and the firmware tables land where an OS looks.
+// stops the machine, the firmware tables land where an OS looks, fw_cfg
+// describes the machine, pc-testdev is there only when asked for, and the
+// xAPIC page follows IA32_APIC_BASE.
 #include "vmm/pc_board.h"
 
 #include <gtest/gtest.h>
 
 #include <cstring>
+
+#include "firmware/e820.h"
 
 namespace rrvm {
 namespace {
@@ -26,6 +30,23 @@ struct BoardFixture : ::testing::Test {
   void out16(uint16_t port, uint16_t v) {
     uint8_t b[2] = {uint8_t(v), uint8_t(v >> 8)};
     ASSERT_TRUE(pc.board().pio.write(port, b));
+  }
+  uint8_t in8(uint16_t port) {
+    uint8_t v = 0;
+    EXPECT_TRUE(pc.board().pio.read(port, {&v, 1}));
+    return v;
+  }
+  std::optional<uint32_t> mmio_read32(PcBoard& board, uint64_t addr) {
+    uint8_t b[4];
+    if (!board.board().mmio.read(addr, b)) return std::nullopt;
+    return static_cast<uint32_t>(load_le(b));
+  }
+  // fw_cfg the way kvm-unit-tests reads it: select, then bytes from 0x511.
+  std::vector<uint8_t> fw_cfg_item(uint16_t key, size_t n) {
+    out16(0x510, key);
+    std::vector<uint8_t> v;
+    for (size_t i = 0; i < n; ++i) v.push_back(in8(0x511));
+    return v;
   }
   bool has_signature(uint64_t from, uint64_t to, const char* sig) {
     size_t n = std::strlen(sig);
@@ -78,6 +99,98 @@ TEST_F(BoardFixture, FirmwareTablesFollowTheConfiguration) {
     ASSERT_NE(std::memcmp(bios.data() + i, "_MP_", 4), 0) << "at " << std::hex << 0xE0000 + i;
     ASSERT_NE(std::memcmp(bios.data() + i, "RSD ", 4), 0) << "at " << std::hex << 0xE0000 + i;
   }
+}
+
+TEST_F(BoardFixture, FwCfgDescribesTheMachine) {
+  EXPECT_EQ(fw_cfg_item(0x0000, 4), (std::vector<uint8_t>{'Q', 'E', 'M', 'U'}));
+  EXPECT_EQ(fw_cfg_item(0x0005, 2), (std::vector<uint8_t>{1, 0}));                    // NB_CPUS
+  EXPECT_EQ(fw_cfg_item(0x0003, 8), (std::vector<uint8_t>{0, 0, 0, 1, 0, 0, 0, 0}));  // 16 MiB
+  EXPECT_EQ(fw_cfg_item(0x0015, 1), (std::vector<uint8_t>{0}));  // empty command line
+  std::vector<uint8_t> e820 = e820_bytes(build_e820(16 << 20));
+  EXPECT_EQ(fw_cfg_item(0x0020, e820.size()), e820) << "etc/e820, the only file";
+  MachineConfig with_cmdline = cfg;
+  with_cmdline.cmdline = "nox2apic";
+  GuestRam ram2{16 << 20};
+  PcBoard pc2{with_cmdline, ram2, clock, serial};
+  EXPECT_EQ(pc2.fw_cfg().item(0x0015).size(), 9u);
+}
+
+TEST_F(BoardFixture, PcTestdevOnlyWithTheOption) {
+  uint8_t one = 1;
+  EXPECT_EQ(pc.testdev(), nullptr);
+  EXPECT_FALSE(pc.board().pio.write(0x2000, {&one, 1}));
+  EXPECT_FALSE(pc.board().pio.write(0xE0, {&one, 1}));
+  EXPECT_FALSE(mmio_read32(pc, 0xFF000000));
+  MachineConfig on = cfg;
+  on.set("pc-testdev", "on");
+  EXPECT_EQ(on.to_pairs().back(), std::make_pair(std::string("pc-testdev"), std::string("on")));
+  GuestRam ram2{16 << 20};
+  PcBoard pc2{on, ram2, clock, serial};
+  ASSERT_NE(pc2.testdev(), nullptr);
+  EXPECT_TRUE(pc2.board().pio.write(0xE0, {&one, 1}));
+  EXPECT_EQ(mmio_read32(pc2, 0xFF00FFFC), 0u);
+  EXPECT_THROW(on.set("pc-testdev", "maybe"), std::invalid_argument);
+}
+
+// ioapic.c: set_irq_line(0x0e, 1) with pin 14 programmed reaches the CPU;
+// an NMI entry on pin 15 reaches the CPU's NMI input.
+TEST_F(BoardFixture, PcTestdevLinesReachTheCpuThroughTheIoapic) {
+  MachineConfig on = cfg;
+  on.pc_testdev = true;
+  GuestRam ram2{16 << 20};
+  PcBoard pc2{on, ram2, clock, serial};
+  auto w = [&](uint64_t addr, uint32_t v) {
+    uint8_t b[4];
+    store_le(b, v);
+    ASSERT_TRUE(pc2.board().mmio.write(addr, b));
+  };
+  const uint64_t ioapic = pc2.layout().ioapic_address;
+  w(pc2.layout().lapic_address + 0xF0, 0x1FF);
+  w(ioapic, 0x10 + 2 * 14);
+  w(ioapic + 0x10, 0x76);  // vector 0x76, fixed, edge
+  w(ioapic, 0x10 + 2 * 15);
+  w(ioapic + 0x10, 0x400);  // NMI
+  uint8_t high = 1, low = 0;
+  ASSERT_TRUE(pc2.board().pio.write(0x2000 + 14, {&high, 1}));
+  ASSERT_TRUE(pc2.board().pio.write(0x2000 + 14, {&low, 1}));
+  EXPECT_EQ(pc2.board().interrupts->acknowledge(), std::optional<uint8_t>(0x76));
+  EXPECT_FALSE(pc2.board().interrupts->nmi_pending());
+  ASSERT_TRUE(pc2.board().pio.write(0x2000 + 15, {&high, 1}));
+  EXPECT_TRUE(pc2.board().interrupts->take_nmi());
+  EXPECT_FALSE(pc2.board().interrupts->take_nmi());
+}
+
+TEST_F(BoardFixture, LapicPageFollowsApicBase) {
+  const uint64_t fee = 0xFEE00000, alt = 0xFED40000, en_bsp = 0x900;
+  EXPECT_EQ(mmio_read32(pc, fee + 0x30), Lapic::kVersion);
+  ASSERT_TRUE(pc.lapic().set_apic_base(alt | en_bsp));  // apic.c test_apicbase
+  EXPECT_EQ(mmio_read32(pc, alt + 0x30), Lapic::kVersion);
+  EXPECT_FALSE(mmio_read32(pc, fee + 0x30));
+  ASSERT_TRUE(pc.lapic().set_apic_base(alt | 0x100));  // disabled
+  EXPECT_FALSE(mmio_read32(pc, alt + 0x30));
+  ASSERT_TRUE(pc.lapic().set_apic_base(fee | en_bsp));
+  EXPECT_EQ(mmio_read32(pc, fee + 0x30), Lapic::kVersion);
+  ASSERT_TRUE(pc.lapic().set_apic_base(fee | en_bsp | 0x400));  // x2APIC
+  EXPECT_FALSE(mmio_read32(pc, fee + 0x30));
+  ASSERT_TRUE(pc.lapic().set_apic_base(fee | 0x100));
+  ASSERT_TRUE(pc.lapic().set_apic_base(fee | en_bsp));
+  EXPECT_EQ(mmio_read32(pc, fee + 0x30), Lapic::kVersion);
+}
+
+TEST_F(BoardFixture, LapicOverAnotherDeviceOrRamIsNotDecoded) {
+  const uint64_t en_bsp = 0x900;
+  const uint64_t ioapic = pc.layout().ioapic_address;
+  int before = pc.warnings().count("lapic");
+  ASSERT_TRUE(pc.lapic().set_apic_base(ioapic | en_bsp));
+  EXPECT_EQ(pc.warnings().count("lapic"), before + 1);
+  mmio_write32(ioapic, 0x01);
+  EXPECT_EQ(mmio_read32(pc, ioapic + 0x10), Ioapic::kVersion) << "the IOAPIC still answers";
+  ASSERT_TRUE(pc.lapic().set_apic_base(0x100000 | en_bsp));  // in RAM
+  EXPECT_EQ(pc.warnings().count("lapic"), before + 2);
+  ASSERT_TRUE(pc.lapic().set_apic_base(Lapic::kDefaultBase | en_bsp));
+  EXPECT_EQ(mmio_read32(pc, Lapic::kDefaultBase + 0x30), Lapic::kVersion);
+  pc.lapic().restore(pc.lapic().save());  // a restore re-maps in place
+  EXPECT_EQ(mmio_read32(pc, Lapic::kDefaultBase + 0x30), Lapic::kVersion);
 }
 
 }  // namespace
