@@ -78,8 +78,10 @@ const char* mode_name(std::optional<Lapic::Mode> m) {
 
 // --- IA32_APIC_BASE -----------------------------------------------------------
 
+// set_apic_base never stores EN=0/EXTD=1; a restored State might: it counts
+// as disabled.
 Lapic::Mode Lapic::mode() const {
-  return *mode_of(s_.apic_base);  // set_apic_base never stores the invalid state
+  return mode_of(s_.apic_base).value_or(Mode::kDisabled);
 }
 
 std::optional<uint64_t> Lapic::mmio_base() const {

@@ -322,6 +322,12 @@ TEST(LapicX2apic, SaveRestoreKeepsModeAndTellsTheObserver) {
   Rig c;
   c.apic.restore(Rig().apic.save());
   EXPECT_EQ(c.pages, std::vector<std::optional<uint64_t>>{kDefault});
+  Lapic::State invalid;
+  invalid.apic_base = kDefault | kExtd;  // EN=0, EXTD=1: never reachable by WRMSR
+  c.apic.restore(invalid);
+  EXPECT_EQ(c.apic.mode(), Lapic::Mode::kDisabled);
+  EXPECT_FALSE(c.apic.read_msr(0x802));
+  EXPECT_TRUE(c.apic.set_apic_base(kDefault | kBsp | kEn));
 }
 
 TEST(LapicX2apic, GarbageMsrsNeverCrash) {
