@@ -59,7 +59,7 @@ class PcTestdev {
   PcTestdev& operator=(const PcTestdev&) = delete;
 
   IoDevice& ports() { return ports_; }
-  IoDevice& irq_lines() { return irq_; }
+  IoDevice& irq_lines() { return irq_lines_; }
   IoDevice& iomem() { return iomem_; }
 
   State save() const { return s_; }
@@ -68,48 +68,37 @@ class PcTestdev {
   void restore(const State& s);
 
  private:
-  // One facet per QEMU region, each with its own read/write switch.
-  class Ports final : public IoDevice {
+  // QEMU's regions, each mapped on its own (ports, IRQ line ports, iomem).
+  enum class Region { kPorts, kIrqLines, kIomem };
+  class Facet final : public IoDevice {
    public:
-    explicit Ports(PcTestdev& t) : t_(t) {}
-    std::string_view name() const override { return "pc-testdev"; }
-    void read(uint64_t offset, std::span<uint8_t> data) override;
-    void write(uint64_t offset, std::span<const uint8_t> data) override;
+    Facet(PcTestdev& t, Region r) : t_(t), region_(r) {}
+    std::string_view name() const override;
+    void read(uint64_t offset, std::span<uint8_t> data) override { t_.read(region_, offset, data); }
+    void write(uint64_t offset, std::span<const uint8_t> data) override {
+      t_.write(region_, offset, data);
+    }
     std::string register_name(uint64_t offset) const override;
 
    private:
     PcTestdev& t_;
-  };
-  class IrqPorts final : public IoDevice {
-   public:
-    explicit IrqPorts(PcTestdev& t) : t_(t) {}
-    std::string_view name() const override { return "pc-testdev-irq"; }
-    void read(uint64_t offset, std::span<uint8_t> data) override;
-    void write(uint64_t offset, std::span<const uint8_t> data) override;
-
-   private:
-    PcTestdev& t_;
-  };
-  class Iomem final : public IoDevice {
-   public:
-    explicit Iomem(PcTestdev& t) : t_(t) {}
-    std::string_view name() const override { return "pc-testdev-iomem"; }
-    void read(uint64_t offset, std::span<uint8_t> data) override;
-    void write(uint64_t offset, std::span<const uint8_t> data) override;
-
-   private:
-    PcTestdev& t_;
+    Region region_;
   };
 
+  void read(Region r, uint64_t offset, std::span<uint8_t> data);
+  void write(Region r, uint64_t offset, std::span<const uint8_t> data);
+  void read_port(uint64_t offset, std::span<uint8_t> data);
+  void write_port(uint64_t offset, std::span<const uint8_t> data);
   bool scratch_access(uint64_t offset, size_t size, const char* what);
-  void set_line(int n, uint8_t value);
+  void set_line(uint64_t n, std::span<const uint8_t> data);
+  bool in_iomem(uint64_t offset, size_t size, const char* what);
 
   std::array<IrqLine*, kIrqLines> lines_;
   WarnFn warn_;
   State s_;
-  Ports ports_{*this};
-  IrqPorts irq_{*this};
-  Iomem iomem_{*this};
+  Facet ports_{*this, Region::kPorts};
+  Facet irq_lines_{*this, Region::kIrqLines};
+  Facet iomem_{*this, Region::kIomem};
 };
 
 }  // namespace rrvm

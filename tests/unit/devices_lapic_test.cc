@@ -7,36 +7,14 @@
 #include <vector>
 
 #include "devices/lapic.h"
+#include "tests/unit/lapic_test_rig.h"
 
 namespace rrvm {
 namespace {
 
 constexpr uint32_t kMasked = 1u << 16, kPeriodic = 1u << 17;
 
-struct Rig {
-  ManualClock clock;
-  std::vector<std::string> warnings;
-  Lapic apic{clock, 0, [this](const std::string& m) { warnings.push_back(m); }};
-
-  void w(uint64_t off, uint32_t v) {
-    uint8_t b[4];
-    store_le(b, v);
-    apic.write(off, b);
-  }
-  uint32_t r(uint64_t off) {
-    uint8_t b[4];
-    apic.read(off, b);
-    return static_cast<uint32_t>(load_le(b));
-  }
-  void enable() { w(0xf0, 0x1ff); }
-  // Bit `v` of a 256-bit register at base 0x100 / 0x180 / 0x200.
-  bool bit(uint64_t base, uint8_t v) { return (r(base + 0x10 * (v / 32)) >> (v % 32)) & 1; }
-  // Runs the VMM's side: advance timers to `ns`.
-  void run_to(uint64_t ns) {
-    clock.set(ns);
-    apic.advance(ns);
-  }
-};
+using Rig = test::LapicRig;
 
 TEST(Lapic, ResetState) {
   Rig r;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "devices/lapic.h"
+#include "tests/unit/lapic_test_rig.h"
 
 namespace rrvm {
 namespace {
@@ -20,36 +21,7 @@ constexpr uint64_t kBsp = Lapic::kApicBaseBsp, kExtd = Lapic::kApicBaseExtd;
 constexpr uint64_t kEn = Lapic::kApicBaseEnable;
 constexpr uint64_t kDefault = Lapic::kDefaultBase;
 
-struct Rig {
-  explicit Rig(uint8_t id = 0)
-      : apic(clock, id, [this](const std::string& m) { warnings.push_back(m); }) {
-    apic.set_mmio_observer([this](std::optional<uint64_t> b) { pages.push_back(b); });
-  }
-  ManualClock clock;
-  std::vector<std::string> warnings;
-  std::vector<std::optional<uint64_t>> pages;  // what the board was told, in order
-  Lapic apic;
-
-  void w(uint64_t off, uint32_t v) {
-    uint8_t b[4];
-    store_le(b, v);
-    apic.write(off, b);
-  }
-  uint32_t r(uint64_t off) {
-    uint8_t b[4];
-    apic.read(off, b);
-    return static_cast<uint32_t>(load_le(b));
-  }
-  uint64_t msr(uint32_t index) {
-    std::optional<uint64_t> v = apic.read_msr(index);
-    EXPECT_TRUE(v.has_value()) << std::hex << index;
-    return v.value_or(0xdeadbeef);
-  }
-  void to_x2apic() {
-    ASSERT_TRUE(apic.set_apic_base(kDefault | kBsp | kEn | kExtd));
-    ASSERT_TRUE(apic.write_msr(0x80f, 0x1ff));  // SVR: software-enable
-  }
-};
+using Rig = test::LapicRig;
 
 TEST(LapicApicBase, ResetValueIsEnabledBspAtFee00000) {
   Rig r;
