@@ -225,6 +225,33 @@ TEST(Lapic, DivideChangeKeepsCurrentCount) {
   EXPECT_EQ(r.apic.next_deadline_ns(), 1600u);
 }
 
+// kvm-unit-tests apic.c test_apic_change_mode: a mode change keeps the
+// current count; periodic then reloads from the initial count; one-shot
+// stops at zero; periodic with a spent count stays at zero.
+TEST(Lapic, TimerModeChangeKeepsTheCurrentCount) {
+  Rig r;
+  r.w(0x3e0, 0xb);  // divide by 1: one count per ns
+  r.w(0x380, 1000);
+  r.w(0x320, kPeriodic | kMasked);
+  EXPECT_EQ(r.r(0x380), 1000u);
+  r.w(0x320, kMasked);  // one-shot
+  r.w(0x380, 1000);
+  r.run_to(600);
+  EXPECT_EQ(r.r(0x390), 400u);
+  r.w(0x320, kPeriodic | kMasked);
+  EXPECT_EQ(r.r(0x390), 400u) << "not reset to the initial count";
+  r.run_to(1000);
+  EXPECT_EQ(r.r(0x390), 1000u) << "periodic: reloaded at zero";
+  r.run_to(1700);
+  EXPECT_EQ(r.r(0x390), 300u);
+  r.w(0x320, kMasked);  // back to one-shot
+  EXPECT_EQ(r.r(0x390), 300u);
+  r.run_to(2100);
+  EXPECT_EQ(r.r(0x390), 0u);
+  r.w(0x320, kPeriodic | kMasked);
+  EXPECT_EQ(r.r(0x390), 0u) << "a spent one-shot stays at zero";
+}
+
 TEST(Lapic, SelfIpiAndIgnoredIpis) {
   Rig r;
   r.enable();
