@@ -25,8 +25,9 @@ void DebugExit::read(uint64_t, std::span<uint8_t> data) {
 void DebugExit::write(uint64_t, std::span<const uint8_t> data) {
   if (data.empty()) return;
   uint64_t value = load_le(data.first(std::min(data.size(), kMaxWidth)));
+  s_.requested = true;
   s_.status = status_for(value);
-  if (on_exit_) on_exit_(*s_.status);
+  if (on_exit_) on_exit_(s_.status);
 }
 
 }  // namespace rrvm

@@ -9,7 +9,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <span>
 #include <string_view>
 
@@ -21,8 +20,11 @@ namespace rrvm {
 // isa-debug-exit,iobase=0xf4,iosize=0x02). Every offset behaves the same.
 class DebugExit final : public IoDevice {
  public:
+  // Plain fields rather than std::optional: a disengaged optional leaves
+  // bytes indeterminate, and checkpoints compare States as bytes.
   struct State {
-    std::optional<int> status;  // the last exit requested, if any
+    bool requested = false;  // an exit was requested
+    int status = 0;          // the last one's status
   };
 
   // `on_exit` is called once per write with the exit status; the VMM stops

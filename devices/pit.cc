@@ -183,13 +183,19 @@ uint8_t status_byte(const Channel& c, uint64_t tick) {
                               (c.mode_bits & 7) << 1 | (c.bcd ? 1 : 0));
 }
 
+// Repairs only what would break the arithmetic (a zero or oversized
+// count): a state the chip reached itself comes back unchanged, which
+// machine checkpoints rely on. A binary count of 0x10000 stays valid after
+// a control word selects BCD, and pending_reload means nothing unless a
+// count is pending.
 void sanitize(Channel& c) {
+  constexpr uint32_t kMaxCount = 0x10000;
   c.mode_bits &= 7;
   c.access &= 3;
   if (c.access == kAccessLatch) c.access = 3;
   uint32_t m = modulus(c);
-  if (c.reload == 0 || c.reload > m) c.reload = m;
-  if (c.pending_reload == 0 || c.pending_reload > m) c.pending_reload = m;
+  if (c.reload == 0 || c.reload > kMaxCount) c.reload = m;
+  if (c.pending && (c.pending_reload == 0 || c.pending_reload > kMaxCount)) c.pending_reload = m;
   c.held_count %= m;
 }
 

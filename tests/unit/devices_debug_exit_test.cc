@@ -76,8 +76,9 @@ TEST(DebugExit, SaveRestoreRoundTrip) {
   const uint8_t v[1] = {0x2a};
   a.dev.write(0, v);
   Rig b;
-  EXPECT_FALSE(b.dev.save().status.has_value());
+  EXPECT_FALSE(b.dev.save().requested);
   b.dev.restore(a.dev.save());
+  EXPECT_TRUE(b.dev.save().requested);
   EXPECT_EQ(b.dev.save().status, 0x55);
   EXPECT_TRUE(b.statuses.empty());  // restoring does not request an exit again
 }
