@@ -3,14 +3,17 @@
 // points of the execution (landmarks and memory-digest checkpoints), so the
 // page sets — and so the digests — agree exactly when the executions do.
 //
-// KVM_GET_DIRTY_LOG clears KVM's bitmap as it reads it; we OR every fetch
-// into our own accumulated bitmap, so probing a landmark candidate several
-// times (replay) loses nothing.
+// The pages come from the RAM's DirtyLog (vmm/dirty_log.h), which owns
+// KVM_GET_DIRTY_LOG and shares it with the machine checkpoints; probing a
+// landmark candidate several times (replay) loses nothing. Guest writes
+// only, as in every trace recorded so far: the VMM's own writes (device
+// DMA) are not part of these digests.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "vmm/dirty_log.h"
 #include "vmm/guest_ram.h"
 #include "vmm/kvm.h"
 
@@ -18,11 +21,12 @@ namespace rrvm {
 
 class DirtyTracker {
  public:
-  // `ram` must be attached to `vm` with dirty logging on.
+  // `ram` must be attached to `vm` with dirty logging on (throws
+  // std::logic_error otherwise).
   DirtyTracker(KvmVm& vm, const GuestRam& ram);
 
   // Fetches KVM's dirty bitmaps into the accumulated set.
-  void collect();
+  void collect() { interval_.collect(); }
   // collect(), then xxh3-64 over (page address, page bytes) of every page in
   // the set, in address order. The set is unchanged.
   uint64_t digest();
@@ -33,15 +37,18 @@ class DirtyTracker {
   uint64_t run_digest();
   // Empties the set (a new interval starts).
   void reset();
-  size_t pages() const;
+  size_t pages() const { return interval_.count(); }
+  // The set of the current interval, for a machine checkpoint: restoring
+  // one must also put back the interval its digests continue from.
+  const DirtyPages::Bits& interval() const { return interval_.bits(); }
+  void set_interval(const DirtyPages::Bits& bits) { interval_.assign(bits); }
 
  private:
-  KvmVm& vm_;
+  uint64_t digest_of(const DirtyPages& set) const;
+
   const GuestRam& ram_;
-  std::vector<std::vector<uint64_t>> accumulated_;  // per region, 1 bit per page
-  std::vector<std::vector<uint64_t>> run_;          // never reset: the whole run
-  std::vector<uint64_t> scratch_;
-  uint64_t digest_of(const std::vector<std::vector<uint64_t>>& set) const;
+  DirtyPages interval_;
+  DirtyPages run_;  // never reset: the whole run
 };
 
 }  // namespace rrvm

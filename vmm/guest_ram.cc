@@ -45,15 +45,31 @@ void GuestRam::attach(KvmVm& vm, bool log_dirty) {
     vm.set_memory_region(static_cast<uint32_t>(i), regions_[i].gpa, regions_[i].size,
                          regions_[i].host, log_dirty);
   }
+  if (log_dirty) {
+    enable_dirty_log(
+        [&vm](uint32_t slot, std::span<uint64_t> bitmap) { vm.get_dirty_log(slot, bitmap); });
+  }
 }
 
-uint8_t* GuestRam::host_ptr(uint64_t gpa, uint64_t len) const {
-  for (const auto& r : regions_) {
+void GuestRam::enable_dirty_log(DirtyLog::Fetch fetch) {
+  std::vector<uint64_t> pages;
+  for (const auto& r : regions_) pages.push_back(r.size / DirtyLog::kPageSize);
+  dirty_log_ = std::make_unique<DirtyLog>(std::move(pages), std::move(fetch));
+}
+
+int GuestRam::region_of(uint64_t gpa, uint64_t len) const {
+  for (size_t i = 0; i < regions_.size(); ++i) {
+    const Region& r = regions_[i];
     if (gpa >= r.gpa && gpa - r.gpa <= r.size && len <= r.size - (gpa - r.gpa)) {
-      return r.host + (gpa - r.gpa);
+      return static_cast<int>(i);
     }
   }
-  return nullptr;
+  return -1;
+}
+
+const uint8_t* GuestRam::host_ptr(uint64_t gpa, uint64_t len) const {
+  int i = region_of(gpa, len);
+  return i < 0 ? nullptr : regions_[i].host + (gpa - regions_[i].gpa);
 }
 
 bool GuestRam::read(uint64_t gpa, std::span<uint8_t> out) const {
@@ -64,9 +80,17 @@ bool GuestRam::read(uint64_t gpa, std::span<uint8_t> out) const {
 }
 
 bool GuestRam::write(uint64_t gpa, std::span<const uint8_t> in) {
-  uint8_t* p = host_ptr(gpa, in.size());
-  if (!p) return false;
-  if (!in.empty()) std::memcpy(p, in.data(), in.size());
+  int i = region_of(gpa, in.size());
+  if (i < 0) return false;
+  if (in.empty()) return true;
+  uint64_t offset = gpa - regions_[i].gpa;
+  std::memcpy(regions_[i].host + offset, in.data(), in.size());
+  written_ = true;
+  if (dirty_log_) {
+    uint64_t first = offset / DirtyLog::kPageSize;
+    uint64_t last = (offset + in.size() - 1) / DirtyLog::kPageSize;
+    dirty_log_->mark_host_write(static_cast<uint32_t>(i), first, last - first + 1);
+  }
   return true;
 }
 

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
 #include "devices/guest_memory.h"
+#include "vmm/dirty_log.h"
 
 namespace rrvm {
 
@@ -34,20 +36,35 @@ class GuestRam final : public GuestMemory {
   GuestRam(const GuestRam&) = delete;
   GuestRam& operator=(const GuestRam&) = delete;
 
-  // Registers every region as a memslot (slot = region index).
+  // Registers every region as a memslot (slot = region index); with
+  // log_dirty, KVM logs the guest's writes and dirty_log() reads them.
   void attach(KvmVm& vm, bool log_dirty);
+  // The dirty log over these regions (attach() calls it with KVM's; unit
+  // tests pass their own). From here on write() reports the VMM's writes.
+  void enable_dirty_log(DirtyLog::Fetch fetch);
+  // Null unless enabled. Consumers subscribe with DirtyPages; the log is
+  // not part of RAM's contents, hence available through a const RAM.
+  DirtyLog* dirty_log() const { return dirty_log_.get(); }
 
   bool read(uint64_t gpa, std::span<uint8_t> out) const override;
   bool write(uint64_t gpa, std::span<const uint8_t> in) override;
   uint64_t size() const override { return total_; }
 
-  // Host pointer for [gpa, gpa + len) if it lies inside one region, else null.
-  uint8_t* host_ptr(uint64_t gpa, uint64_t len) const;
+  // Host pointer for [gpa, gpa + len) if it lies inside one region, else
+  // null. Read-only: writes go through write(), which the dirty log sees.
+  const uint8_t* host_ptr(uint64_t gpa, uint64_t len) const;
   const std::vector<Region>& regions() const { return regions_; }
+  // Whether write() stored anything yet.
+  bool written() const { return written_; }
 
  private:
+  // The region holding all of [gpa, gpa + len), or -1.
+  int region_of(uint64_t gpa, uint64_t len) const;
+
   std::vector<Region> regions_;
   uint64_t total_ = 0;
+  std::unique_ptr<DirtyLog> dirty_log_;
+  bool written_ = false;
 };
 
 }  // namespace rrvm
