@@ -145,6 +145,7 @@ KvmVcpu::KvmVcpu(const Kvm& kvm, const KvmVm& vm, int id) {
   void* p = ::mmap(nullptr, run_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) throw KvmError("mmap of the vCPU run area", errno);
   run_ = static_cast<kvm_run*>(p);
+  xsave_ = kvm.check_extension(KVM_CAP_XSAVE) > 0;
 }
 
 KvmVcpu::~KvmVcpu() {
@@ -191,32 +192,18 @@ void KvmVcpu::set_cpuid(std::span<const CpuidEntry> entries) {
   xioctl(fd_.get(), kvm::kSetCpuid2, buf.data(), "KVM_SET_CPUID2");
 }
 
-namespace {
-// C layout of kvm_msrs with one entry: u32 nmsrs, u32 pad, kvm_msr_entry.
-struct OneMsr {
-  uint32_t nmsrs;
-  uint32_t pad;
-  kvm_msr_entry entry;
-};
-static_assert(sizeof(OneMsr) == kvm::kMsrsHeaderSize + sizeof(kvm_msr_entry));
-}  // namespace
-
 uint64_t KvmVcpu::get_msr(uint32_t index) const {
-  OneMsr m{1, 0, {}};
-  m.entry.index = index;
-  if (xioctl(fd_.get(), kvm::kGetMsrs, &m, "KVM_GET_MSRS") != 1) {
-    throw KvmError("KVM_GET_MSRS " + std::to_string(index), EINVAL);
-  }
-  return m.entry.data;
+  kvm_msr_entry e{};
+  e.index = index;
+  if (get_msrs({&e, 1}) != 1) throw KvmError("KVM_GET_MSRS " + std::to_string(index), EINVAL);
+  return e.data;
 }
 
 void KvmVcpu::set_msr(uint32_t index, uint64_t value) {
-  OneMsr m{1, 0, {}};
-  m.entry.index = index;
-  m.entry.data = value;
-  if (xioctl(fd_.get(), kvm::kSetMsrs, &m, "KVM_SET_MSRS") != 1) {
-    throw KvmError("KVM_SET_MSRS " + std::to_string(index), EINVAL);
-  }
+  kvm_msr_entry e{};
+  e.index = index;
+  e.data = value;
+  if (set_msrs({&e, 1}) != 1) throw KvmError("KVM_SET_MSRS " + std::to_string(index), EINVAL);
 }
 
 void KvmVcpu::interrupt(uint8_t vector) {
@@ -235,6 +222,98 @@ bool KvmVcpu::translate(uint64_t gva, uint64_t* gpa) const {
 
 void KvmVcpu::set_guest_debug(const kvm_guest_debug& dbg) {
   xioctl(fd_.get(), kvm::kSetGuestDebug, &dbg, "KVM_SET_GUEST_DEBUG");
+}
+
+// ---- Machine checkpoints ----------------------------------------------------
+
+void KvmVcpu::set_events(const kvm_vcpu_events& e) {
+  xioctl(fd_.get(), kvm::kSetVcpuEvents, &e, "KVM_SET_VCPU_EVENTS");
+}
+
+kvm_debugregs KvmVcpu::get_debugregs() const {
+  kvm_debugregs d{};
+  xioctl(fd_.get(), kvm::kGetDebugRegs, &d, "KVM_GET_DEBUGREGS");
+  return d;
+}
+
+void KvmVcpu::set_debugregs(const kvm_debugregs& d) {
+  xioctl(fd_.get(), kvm::kSetDebugRegs, &d, "KVM_SET_DEBUGREGS");
+}
+
+kvm_xcrs KvmVcpu::get_xcrs() const {
+  kvm_xcrs x{};
+  if (xsave_) xioctl(fd_.get(), kvm::kGetXcrs, &x, "KVM_GET_XCRS");
+  return x;
+}
+
+void KvmVcpu::set_xcrs(const kvm_xcrs& x) {
+  if (xsave_) xioctl(fd_.get(), kvm::kSetXcrs, &x, "KVM_SET_XCRS");
+}
+
+std::vector<uint8_t> KvmVcpu::get_fpu_state() const {
+  if (xsave_) {
+    std::vector<uint8_t> region(kvm::kXsaveSize);
+    xioctl(fd_.get(), kvm::kGetXsave, region.data(), "KVM_GET_XSAVE");
+    return region;
+  }
+  kvm_fpu f{};
+  xioctl(fd_.get(), kvm::kGetFpu, &f, "KVM_GET_FPU");
+  const auto* p = reinterpret_cast<const uint8_t*>(&f);
+  return {p, p + sizeof f};
+}
+
+void KvmVcpu::set_fpu_state(std::span<const uint8_t> state) {
+  size_t want = xsave_ ? kvm::kXsaveSize : sizeof(kvm_fpu);
+  if (state.size() != want) {
+    throw KvmError("FPU state of " + std::to_string(state.size()) + " bytes for this KVM", EINVAL);
+  }
+  if (xsave_) {
+    xioctl(fd_.get(), kvm::kSetXsave, state.data(), "KVM_SET_XSAVE");
+  } else {
+    xioctl(fd_.get(), kvm::kSetFpu, state.data(), "KVM_SET_FPU");
+  }
+}
+
+namespace {
+// C layout of kvm_msrs: u32 nmsrs, u32 pad, then the entries.
+std::vector<uint8_t> msrs_buffer(std::span<const kvm_msr_entry> entries) {
+  std::vector<uint8_t> buf(kvm::kMsrsHeaderSize + entries.size_bytes());
+  uint32_t n = static_cast<uint32_t>(entries.size());
+  std::memcpy(buf.data(), &n, sizeof n);
+  if (!entries.empty()) {
+    std::memcpy(buf.data() + kvm::kMsrsHeaderSize, entries.data(), entries.size_bytes());
+  }
+  return buf;
+}
+}  // namespace
+
+size_t KvmVcpu::get_msrs(std::span<kvm_msr_entry> entries) const {
+  std::vector<uint8_t> buf = msrs_buffer(entries);
+  int n = xioctl(fd_.get(), kvm::kGetMsrs, buf.data(), "KVM_GET_MSRS");
+  if (!entries.empty()) {
+    std::memcpy(entries.data(), buf.data() + kvm::kMsrsHeaderSize, entries.size_bytes());
+  }
+  return static_cast<size_t>(n);
+}
+
+size_t KvmVcpu::set_msrs(std::span<const kvm_msr_entry> entries) {
+  std::vector<uint8_t> buf = msrs_buffer(entries);
+  return static_cast<size_t>(xioctl(fd_.get(), kvm::kSetMsrs, buf.data(), "KVM_SET_MSRS"));
+}
+
+bool KvmVcpu::finish_pending_exit() {
+  const uint8_t if_flag = run_->if_flag, ready = run_->ready_for_interrupt_injection;
+  const uint64_t cr8 = run_->cr8;
+  run_->immediate_exit = 1;
+  int r = ::ioctl(fd_.get(), kvm::kRun, 0);
+  int err = errno;
+  run_->immediate_exit = 0;
+  if (r == 0) return false;  // a new exit, not a completion
+  if (err != EINTR && err != EAGAIN) throw KvmError("KVM_RUN (completing an exit)", err);
+  run_->if_flag = if_flag;
+  run_->ready_for_interrupt_injection = ready;
+  run_->cr8 = cr8;
+  return true;
 }
 
 }  // namespace rrvm

@@ -74,7 +74,9 @@ class KvmVm {
   explicit KvmVm(const Kvm& kvm);
   int fd() const { return fd_.get(); }
   void set_memory_region(uint32_t slot, uint64_t gpa, uint64_t size, void* host, bool log_dirty);
-  // Fills `bitmap` (one bit per 4 KiB page of the slot) and clears KVM's copy.
+  // Fills `bitmap` (one bit per 4 KiB page of the slot) and clears KVM's
+  // copy. Only the RAM's DirtyLog (vmm/dirty_log.h) calls this: a second
+  // reader would take pages away from the other consumers.
   void get_dirty_log(uint32_t slot, std::span<uint64_t> bitmap);
 
  private:
@@ -109,10 +111,41 @@ class KvmVcpu {
   bool translate(uint64_t gva, uint64_t* gpa) const;
   void set_guest_debug(const kvm_guest_debug& dbg);
 
+  // --- Machine checkpoints (vmm/vcpu_state.h composes these) ---
+  void set_events(const kvm_vcpu_events& e);
+  kvm_debugregs get_debugregs() const;
+  void set_debugregs(const kvm_debugregs& d);
+  // XCR0 and friends; empty (nr_xcrs 0) where KVM has no XSAVE support.
+  kvm_xcrs get_xcrs() const;
+  void set_xcrs(const kvm_xcrs& x);
+  // The x87/SSE/AVX state: the 4096-byte KVM_GET_XSAVE region where KVM
+  // supports XSAVE, else the bytes of a kvm_fpu. rrvm never grants the
+  // process dynamic XSAVE features (arch_prctl), so 4096 bytes hold all of
+  // it (KVM_CAP_XSAVE2 reports 4096 then).
+  std::vector<uint8_t> get_fpu_state() const;
+  void set_fpu_state(std::span<const uint8_t> state);
+  // Batched KVM_GET/SET_MSRS: KVM processes entries in order and stops at
+  // the first it refuses; returns how many it processed.
+  size_t get_msrs(std::span<kvm_msr_entry> entries) const;
+  size_t set_msrs(std::span<const kvm_msr_entry> entries);
+  // Finishes the instruction of the last I/O or MMIO exit without running
+  // the guest any further: KVM completes a pending exit only at the next
+  // KVM_RUN and keeps that pending state where no GET ioctl shows it
+  // (api.rst, KVM_CAP_IMMEDIATE_EXIT), so a snapshot must be taken after
+  // it. Runs KVM_RUN with immediate_exit set and puts back the kvm_run
+  // fields the run loop decides its next entry on (if_flag,
+  // ready_for_interrupt_injection, cr8), so the guest's future does not
+  // depend on whether a snapshot was taken. Returns false when completing
+  // produced a new exit instead (string I/O continues with its next
+  // chunk): the run area holds it and the caller must handle it as the
+  // next natural exit. Harmless with nothing pending.
+  bool finish_pending_exit();
+
  private:
   Fd fd_;
   kvm_run* run_ = nullptr;
   size_t run_size_ = 0;
+  bool xsave_ = false;  // KVM_CAP_XSAVE: FPU state through KVM_GET_XSAVE
 };
 
 }  // namespace rrvm

@@ -49,6 +49,17 @@ constexpr unsigned long kSetCpuid2 = ioc(kWrite, 0x90, kCpuid2HeaderSize);
 constexpr unsigned long kSetGuestDebug = ioc(kWrite, 0x9b, sizeof(kvm_guest_debug));
 constexpr unsigned long kGetVcpuEvents = ioc(kRead, 0x9f, sizeof(kvm_vcpu_events));
 constexpr unsigned long kSetVcpuEvents = ioc(kWrite, 0xa0, sizeof(kvm_vcpu_events));
+// Machine checkpoints (vmm/vcpu_state.h). kvm_xsave ends in a flexible
+// array too: its C size is the 4096-byte region alone.
+constexpr unsigned kXsaveSize = 4096;
+constexpr unsigned long kGetFpu = ioc(kRead, 0x8c, sizeof(kvm_fpu));
+constexpr unsigned long kSetFpu = ioc(kWrite, 0x8d, sizeof(kvm_fpu));
+constexpr unsigned long kGetDebugRegs = ioc(kRead, 0xa1, sizeof(kvm_debugregs));
+constexpr unsigned long kSetDebugRegs = ioc(kWrite, 0xa2, sizeof(kvm_debugregs));
+constexpr unsigned long kGetXsave = ioc(kRead, 0xa4, kXsaveSize);
+constexpr unsigned long kSetXsave = ioc(kWrite, 0xa5, kXsaveSize);
+constexpr unsigned long kGetXcrs = ioc(kRead, 0xa6, sizeof(kvm_xcrs));
+constexpr unsigned long kSetXcrs = ioc(kWrite, 0xa7, sizeof(kvm_xcrs));
 
 // Values as a C compiler computes them from <linux/kvm.h> on x86-64.
 static_assert(kGetApiVersion == 0xae00);
@@ -74,6 +85,14 @@ static_assert(kSetCpuid2 == 0x4008ae90);
 static_assert(kSetGuestDebug == 0x4048ae9b);
 static_assert(kGetVcpuEvents == 0x8040ae9f);
 static_assert(kSetVcpuEvents == 0x4040aea0);
+static_assert(kGetFpu == 0x81a0ae8c);
+static_assert(kSetFpu == 0x41a0ae8d);
+static_assert(kGetDebugRegs == 0x8080aea1);
+static_assert(kSetDebugRegs == 0x4080aea2);
+static_assert(kGetXsave == 0x9000aea4);
+static_assert(kSetXsave == 0x5000aea5);
+static_assert(kGetXcrs == 0x8188aea6);
+static_assert(kSetXcrs == 0x4188aea7);
 
 // The fixed-size structs must match the C layout too.
 static_assert(sizeof(kvm_regs) == 144);
@@ -81,5 +100,9 @@ static_assert(sizeof(kvm_sregs) == 312);
 static_assert(sizeof(kvm_guest_debug) == 72);
 static_assert(sizeof(kvm_cpuid_entry2) == 40);
 static_assert(sizeof(kvm_msr_entry) == 16);
+static_assert(sizeof(kvm_fpu) == 416);
+static_assert(sizeof(kvm_debugregs) == 128);
+static_assert(sizeof(kvm_xcrs) == 392);
+static_assert(sizeof(kvm_vcpu_events) == 64);
 
 }  // namespace rrvm::kvm
