@@ -58,6 +58,18 @@ struct Board {
     for (auto* t : timers) t->advance(now_ns);
   }
 
+  // For machine checkpoints: the stop request and the CR8 mirror. The
+  // devices' States are the board's DeviceStates (vmm/device_states.h).
+  struct State {
+    std::optional<RunResult> stop;
+    uint64_t cr8_seen = 0;
+  };
+  State save() const { return {stop, cr8_seen_}; }
+  void restore(const State& s) {
+    stop = s.stop;
+    cr8_seen_ = s.cr8_seen;
+  }
+
  private:
   uint64_t cr8_seen_ = 0;
 };

@@ -41,6 +41,11 @@ class Bus {
   bool write(uint64_t addr, std::span<const uint8_t> data) const;
 
   const std::string& name() const { return name_; }
+  // fn(base, size, device) for every mapping, in address order.
+  template <class Fn>
+  void for_each(Fn&& fn) const {
+    for (const auto& [base, r] : ranges_) fn(base, r.size, *r.dev);
+  }
 
  private:
   struct Range {

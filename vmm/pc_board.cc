@@ -46,6 +46,7 @@ PcBoard::PcBoard(const MachineConfig& cfg, GuestRam& ram, Clock& clock, CharSink
   map_platform();
   if (cfg.net.kind != NetKind::kNone) attach_nic(cfg, ram, clock);
   if (cfg.pc_testdev) attach_testdev();
+  register_states();
 }
 
 // What fw_cfg tells the guest: the configuration's RAM, CPUs and command
@@ -71,6 +72,34 @@ void PcBoard::attach_testdev() {
   board_.pio.add(pc::kTestdevPorts, PcTestdev::kPortsSize, testdev_->ports());
   board_.pio.add(pc::kTestdevIrqLines, PcTestdev::kIrqLines, testdev_->irq_lines());
   board_.mmio.add(pc::kTestdevIomem, PcTestdev::kIomemSize, testdev_->iomem());
+}
+
+// Restores run in this order: the NIC first (its restore recomputes INTx
+// and its BAR mappings), then the devices without outputs on restore, the
+// interrupt controllers last, so that the line levels their States hold
+// are what stays. A device added to the board goes here too: the
+// device_states unit test fails for any bus device, timer or PCI function
+// left out.
+void PcBoard::register_states() {
+  if (nic_) {
+    states_.add("rtl8139-pci", nic_->pci());
+    states_.add("rtl8139", *nic_);
+  }
+  states_.add("pci-host", pci_,
+              {&pci_.address_io(), &pci_.data_io(), static_cast<PciDevice*>(&pci_.host_bridge())});
+  states_.add("piix3", isa_bridge_);
+  states_.add("pci-irq-router", pci_irqs_);
+  states_.add("pit", pit_, {&pit_.port61()});
+  states_.add("rtc", rtc_);
+  states_.add("uart", uart_);
+  states_.add("acpi-pm", acpi_pm_);
+  states_.add("post", post_);
+  states_.add("debug-exit", debug_exit_);
+  states_.add("ioapic", ioapic_);
+  states_.add("lapic", lapic_);
+  states_.add("pic", pic_, {&pic_.master_io(), &pic_.slave_io(), &pic_.elcr_io()});
+  states_.add_stateless("interrupt-arbiter", {static_cast<InterruptController*>(&arbiter_)},
+                        "decides from the PIC's and the LAPIC's states");
 }
 
 // The RTL8139C+ at 00:03.0 INTA# (firmware/platform_layout.h); its BARs

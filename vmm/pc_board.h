@@ -30,6 +30,7 @@
 #include "firmware/bios_tables.h"
 #include "firmware/platform_layout.h"
 #include "vmm/board.h"
+#include "vmm/device_states.h"
 #include "vmm/device_warnings.h"
 #include "vmm/guest_ram.h"
 #include "vmm/machine_config.h"
@@ -104,6 +105,8 @@ class PcBoard {
   PcTestdev* testdev() { return testdev_.get(); }
   // The line ISA IRQ `n` drives (8259 input and IOAPIC pin).
   IrqLine& isa_irq(int n) { return *isa_irqs_.at(n); }
+  // Every device's State, for machine checkpoints.
+  const DeviceStates& states() const { return states_; }
 
  private:
   static std::array<IrqLine*, PciIrqRouter::kPicIrqs> pic_lines(PicPair& pic);
@@ -119,6 +122,7 @@ class PcBoard {
   void map_lapic(std::optional<uint64_t> base);
   void move_window(Bus& bus, std::optional<uint64_t>& at, std::optional<uint64_t> base,
                    uint64_t size, IoDevice& dev, const std::string& what);
+  void register_states();
   std::string vector_source(uint8_t vector) const;
 
   DeviceWarnings warnings_;
@@ -146,6 +150,7 @@ class PcBoard {
   const GuestRam& ram_;
   BiosTablesInfo tables_;
   std::vector<PciBarAssignment> bars_;
+  DeviceStates states_;
 };
 
 }  // namespace rrvm
