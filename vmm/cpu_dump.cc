@@ -32,6 +32,8 @@ const char* to_string(StopReason r) {
       return "diverged";
     case StopReason::kEndOfTrace:
       return "end of trace";
+    case StopReason::kPaused:
+      return "paused";
   }
   return "?";
 }

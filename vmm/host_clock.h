@@ -27,6 +27,9 @@ class LoopClock : public Clock {
   }
   // Whether skip_to() moves time (virtual clocks) rather than refusing.
   virtual bool can_skip() const { return false; }
+  // Machine checkpoints: guest time continues from `guest_ns` (a value
+  // now_ns() returned), whatever the host clock did meanwhile.
+  virtual void restore(uint64_t guest_ns) = 0;
 };
 
 class HostClock final : public LoopClock {
@@ -34,6 +37,7 @@ class HostClock final : public LoopClock {
   HostClock() : start_(Kicker::monotonic_ns()) {}
   uint64_t now_ns() override { return Kicker::monotonic_ns() - start_; }
   uint64_t host_time(uint64_t guest_ns) override { return start_ + guest_ns; }
+  void restore(uint64_t guest_ns) override { start_ = Kicker::monotonic_ns() - guest_ns; }
 
  private:
   uint64_t start_;
@@ -86,6 +90,13 @@ class VirtualClock final : public LoopClock {
   bool skip_to(uint64_t guest_ns) override {
     if (guest_ns > now_) now_ = guest_ns;
     return true;
+  }
+  // A checkpoint is at a natural exit: the spin count starts afresh.
+  void restore(uint64_t guest_ns) override {
+    now_ = guest_ns;
+    spun_ = 0;
+    exited_ = true;
+    check_at_ = Kicker::monotonic_ns() + kSpinNs;
   }
 
  private:

@@ -308,8 +308,8 @@ bool KvmVcpu::finish_pending_exit() {
   int r = ::ioctl(fd_.get(), kvm::kRun, 0);
   int err = errno;
   run_->immediate_exit = 0;
-  if (r == 0) return false;  // a new exit, not a completion
-  if (err != EINTR && err != EAGAIN) throw KvmError("KVM_RUN (completing an exit)", err);
+  if (r == 0 && run_->exit_reason != KVM_EXIT_INTR) return false;  // a new exit
+  if (r != 0 && err != EINTR && err != EAGAIN) throw KvmError("KVM_RUN (completing an exit)", err);
   run_->if_flag = if_flag;
   run_->ready_for_interrupt_injection = ready;
   run_->cr8 = cr8;

@@ -4,6 +4,7 @@
 #include "firmware/linux_boot.h"
 #include "firmware/load_error.h"
 #include "firmware/multiboot.h"
+#include "vmm/machine_checkpoint.h"
 #include "vmm/pc_board.h"
 #include "vmm/vcpu_loop.h"
 #include "vmm/x86_boot.h"
@@ -19,6 +20,7 @@ constexpr uint64_t kLongModePageTables = 0x70000;
 Machine::Machine(const MachineConfig& cfg, const MachineImages& images, CharSink& serial)
     : cfg_(cfg), vm_(kvm_), ram_(cfg.mem_size), vcpu_(kvm_, vm_, 0) {
   ram_.attach(vm_, /*log_dirty=*/true);
+  checkpoints_ = std::make_unique<MachineCheckpoints>(*this);
   cpuid_ = guest_cpuid(kvm_);
   vcpu_.set_cpuid(cpuid_);
   if (cfg_.clock == ClockMode::kVirtual) {
@@ -69,12 +71,16 @@ void Machine::connect_network(std::unique_ptr<NetBackend> net) {
   }
 }
 
-RunResult Machine::run() {
+RunResult Machine::run(uint64_t pause_after_exit) {
   // Console input comes from stdin when the console is stdio.
   int console_fd = cfg_.serial.kind == SerialKind::kStdio ? 0 : -1;
-  VcpuLoop loop(vcpu_, ram_, board_->board(), *clock_,
-                LoopOptions{cfg_.timeout_sec, cfg_.strict_io, console_fd, net_.get()}, hooks_);
-  return loop.run();
+  LoopOptions opts{cfg_.timeout_sec, cfg_.strict_io, console_fd, net_.get()};
+  opts.first_exit = exits_;
+  opts.pause_after_exit = pause_after_exit;
+  VcpuLoop loop(vcpu_, ram_, board_->board(), *clock_, opts, hooks_);
+  RunResult r = loop.run();
+  exits_ = loop.exits();
+  return r;
 }
 
 }  // namespace rrvm

@@ -17,6 +17,7 @@
 
 namespace rrvm {
 
+class MachineCheckpoints;
 class PcBoard;
 
 // The clock devices hold a reference to; where its time comes from can be
@@ -45,7 +46,14 @@ class Machine {
   // Devices read time through this; the recorder routes it through its
   // logging clock and the replayer through the trace. Default: loop_clock().
   void set_device_clock(Clock& clock) { device_clock_.target = &clock; }
-  RunResult run();
+  // Runs until the guest stops, or pauses (StopReason::kPaused) right
+  // after natural exit `pause_after_exit` where a checkpoint can be taken;
+  // run() again to go on. 0: no pause.
+  RunResult run(uint64_t pause_after_exit = 0);
+  // Natural exits made so far: the machine's position.
+  uint64_t exits() const { return exits_; }
+  // Snapshots of this machine (vmm/machine_checkpoint.h).
+  MachineCheckpoints& checkpoints() { return *checkpoints_; }
   // Connects the NIC to a host network (run and record; replay never does:
   // it feeds the recorded frames instead). No-op without a NIC.
   void connect_network(std::unique_ptr<NetBackend> net);
@@ -59,12 +67,15 @@ class Machine {
   LoopClock& loop_clock() { return *clock_; }
 
  private:
+  friend class MachineCheckpoints;  // restores exits_
   void load_kernel(const MachineImages& images);
 
   MachineConfig cfg_;
   Kvm kvm_;
   KvmVm vm_;
   GuestRam ram_;
+  // Made before anything is loaded: it must see every write to the RAM.
+  std::unique_ptr<MachineCheckpoints> checkpoints_;
   KvmVcpu vcpu_;
   std::unique_ptr<LoopClock> clock_;  // --clock host | virtual
   ForwardingClock device_clock_;
@@ -72,6 +83,7 @@ class Machine {
   std::unique_ptr<PcBoard> board_;
   ExecHooks* hooks_ = nullptr;
   std::unique_ptr<NetBackend> net_;
+  uint64_t exits_ = 0;
 };
 
 }  // namespace rrvm

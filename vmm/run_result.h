@@ -18,6 +18,7 @@ enum class StopReason {
   kInterrupted,       // SIGINT/SIGTERM
   kDiverged,          // replay: execution left the recording
   kEndOfTrace,        // replay: --until reached or a truncated trace ran out
+  kPaused,            // Machine::run(pause_after_exit): stopped where a checkpoint can be taken
 };
 
 struct RunResult {

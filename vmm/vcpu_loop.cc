@@ -19,7 +19,8 @@ VcpuLoop::VcpuLoop(KvmVcpu& vcpu, GuestMemory& mem, Board& board, LoopClock& clo
       opts_(opts),
       hooks_(hooks ? hooks : &default_hooks_),
       dispatch_(vcpu, mem, board, opts.strict_io, *hooks_),
-      kicker_(vcpu.run_area()) {
+      kicker_(vcpu.run_area()),
+      exits_(opts.first_exit) {
   if (board_.console_input) console_fd_ = opts_.console_fd;
   if (board_.net_input) net_ = opts_.net;
   if (uint64_t every = hooks_->housekeeping_interval_ns()) {
@@ -37,9 +38,10 @@ RunResult VcpuLoop::run() {
   bool async = false, quiet = false;
   for (;;) {
     if (auto stop = check_stop()) return finish(*stop);
-    if (!quiet) prepare_entry(async);
-    kicker_.arm(next_wakeup_host());
-    if (!vcpu_.run() || run_->exit_reason == KVM_EXIT_INTR) {
+    Entry entry = enter(async, quiet);
+    // A pause is not a stop: the hooks are not told, the run goes on later.
+    if (entry == Entry::kPaused) return RunResult{StopReason::kPaused, 0, "", exits_};
+    if (entry == Entry::kKicked) {
       kicker_.acknowledge();
       ++kicks_;
       housekeeping();
@@ -65,6 +67,20 @@ RunResult VcpuLoop::run() {
     if (console_fd_ >= 0 && exits_ % 1024 == 0) poll_inputs(0);
     if (net_) deliver_packets();
   }
+}
+
+// Into the guest until its next exit; or, once the pause is due, only far
+// enough to complete the last exit's instruction. Completing it can run
+// into a new exit (string I/O's next chunk): that one is handled as usual
+// and the pause comes after it.
+VcpuLoop::Entry VcpuLoop::enter(bool async, bool quiet) {
+  if (opts_.pause_after_exit && exits_ >= opts_.pause_after_exit) {
+    return vcpu_.finish_pending_exit() ? Entry::kPaused : Entry::kExit;
+  }
+  if (!quiet) prepare_entry(async);
+  kicker_.arm(next_wakeup_host());
+  bool exited = vcpu_.run() && run_->exit_reason != KVM_EXIT_INTR;
+  return exited ? Entry::kExit : Entry::kKicked;
 }
 
 namespace {

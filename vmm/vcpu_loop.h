@@ -27,6 +27,13 @@ struct LoopOptions {
   bool strict_io = false;
   int console_fd = -1;        // read console input from here (stdin); -1: none
   NetBackend* net = nullptr;  // frames for the NIC come from here; null: none
+  // Natural exits already made: a run resumed after a pause or a
+  // checkpoint restore continues the numbering.
+  uint64_t first_exit = 0;
+  // Stop with StopReason::kPaused once this exit is handled and its
+  // instruction completed, before anything is injected: the point where a
+  // machine checkpoint is taken (vmm/machine_checkpoint.h). 0: never.
+  uint64_t pause_after_exit = 0;
 };
 
 class VcpuLoop {
@@ -43,6 +50,8 @@ class VcpuLoop {
   uint64_t injections() const { return injections_; }
 
  private:
+  enum class Entry { kExit, kKicked, kPaused };
+  Entry enter(bool async, bool quiet);
   std::optional<RunResult> check_stop();
   void prepare_entry(bool async);
   uint64_t next_wakeup_host();
