@@ -77,7 +77,8 @@ void PcBoard::attach_testdev() {
 // Restores run in this order: the NIC first (its restore recomputes INTx
 // and its BAR mappings), then the devices without outputs on restore, the
 // interrupt controllers last, so that the line levels their States hold
-// are what stays. A device added to the board goes here too: the
+// are what stays (the LAPIC's restore also moves its page, wherever
+// IA32_APIC_BASE put it). A device added to the board goes here too: the
 // device_states unit test fails for any bus device, timer or PCI function
 // left out.
 void PcBoard::register_states() {
@@ -95,6 +96,11 @@ void PcBoard::register_states() {
   states_.add("acpi-pm", acpi_pm_);
   states_.add("post", post_);
   states_.add("debug-exit", debug_exit_);
+  states_.add("fw-cfg", fw_cfg_);
+  if (testdev_) {
+    states_.add("pc-testdev", *testdev_,
+                {&testdev_->ports(), &testdev_->irq_lines(), &testdev_->iomem()});
+  }
   states_.add("ioapic", ioapic_);
   states_.add("lapic", lapic_);
   states_.add("pic", pic_, {&pic_.master_io(), &pic_.slave_io(), &pic_.elcr_io()});

@@ -10,9 +10,9 @@
 // here: count the fields by aggregate-initializing from convertible
 // placeholders, then reach them with a structured binding.
 //
-// A State is an aggregate of integers, enums, bools, std::arrays and
-// nested aggregates (up to kMaxFields fields each); anything else, a
-// std::optional included, does not compile.
+// A State is an aggregate of integers, enums, bools, std::arrays,
+// std::vectors (length first) and nested aggregates (up to kMaxFields
+// fields each); anything else, a std::optional included, does not compile.
 #pragma once
 
 #include <array>
@@ -48,6 +48,10 @@ template <class T>
 struct IsStdArray : std::false_type {};
 template <class E, size_t N>
 struct IsStdArray<std::array<E, N>> : std::true_type {};
+template <class T>
+struct IsVector : std::false_type {};
+template <class E, class A>
+struct IsVector<std::vector<E, A>> : std::true_type {};
 
 }  // namespace detail
 
@@ -94,6 +98,9 @@ void encode(const T& v, std::vector<uint8_t>& out) {
     out.insert(out.end(), p, p + sizeof v);
   } else if constexpr (detail::IsStdArray<T>::value) {
     for (const auto& e : v) encode(e, out);
+  } else if constexpr (detail::IsVector<T>::value) {
+    encode(uint64_t{v.size()}, out);
+    for (const auto& e : v) encode(e, out);
   } else {
     static_assert(std::is_aggregate_v<T>, "a State field must be plain data");
     for_each_field(v, [&](const auto& field) { encode(field, out); });
@@ -113,6 +120,12 @@ void decode(std::span<const uint8_t>& in, T& v) {
     std::memcpy(&v, in.data(), sizeof v);
     in = in.subspan(sizeof v);
   } else if constexpr (detail::IsStdArray<T>::value) {
+    for (auto& e : v) decode(in, e);
+  } else if constexpr (detail::IsVector<T>::value) {
+    uint64_t n = 0;
+    decode(in, n);
+    if (n > in.size()) throw std::invalid_argument("device state too short");  // >= 1 byte each
+    v.resize(n);
     for (auto& e : v) decode(in, e);
   } else {
     static_assert(std::is_aggregate_v<T>, "a State field must be plain data");

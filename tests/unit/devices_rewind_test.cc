@@ -13,9 +13,11 @@
 
 #include "devices/acpi_pm.h"
 #include "devices/debug_exit.h"
+#include "devices/fw_cfg.h"
 #include "devices/interrupt_arbiter.h"
 #include "devices/ioapic.h"
 #include "devices/lapic.h"
+#include "devices/pc_testdev.h"
 #include "devices/pci_host.h"
 #include "devices/pci_irq_router.h"
 #include "devices/pic.h"
@@ -536,6 +538,101 @@ struct NicRig {
   }
 };
 
+// fw_cfg: selects and byte reads of its items, and DMA transfers (read,
+// skip, select) into guest memory through an FWCfgDmaAccess in memory.
+struct FwCfgRig {
+  static constexpr uint64_t kAccess = 0x100, kBuffer = 0x1000;
+  VectorMemory mem{1 << 16};
+  FwCfg fw{content(), mem};
+  Log* log = nullptr;
+  static FwCfg::Content content() {
+    FwCfg::Content c;
+    c.ram_size = 64 << 20;
+    c.cmdline = "console=ttyS0 rewind";
+    c.files["etc/e820"] = std::vector<uint8_t>(40, 0x5a);
+    c.files["opt/test"] = std::vector<uint8_t>(300, 0xa5);
+    return c;
+  }
+  void step(std::mt19937& rng) {
+    switch (rng() % 4) {
+      case 0: {
+        uint8_t key[2];
+        store_le(key, std::array<uint16_t, 5>{0, 1, 0x15, 0x19, 0x20}[rng() % 5] + rng() % 2);
+        fw.write(0, key);
+        break;
+      }
+      case 1:
+        dma(rng);
+        break;
+      default: {
+        uint8_t b = 0;
+        fw.read(1, {&b, 1});
+        log->push_back(b);
+      }
+    }
+  }
+  // FWCfgDmaAccess: be32 control, be32 length, be64 address.
+  void dma(std::mt19937& rng) {
+    uint8_t access[16] = {};
+    uint32_t control = (rng() % 8) << 1 | (rng() % 2 ? (0x19u + rng() % 3) << 16 | 8 : 0);
+    for (int i = 0; i < 4; ++i) access[i] = uint8_t(control >> (24 - 8 * i));
+    access[7] = uint8_t(rng() % 64);
+    access[14] = uint8_t(kBuffer >> 8);
+    mem.write(kAccess, access);
+    uint8_t high[4] = {}, low[4] = {0, 0, uint8_t(kAccess >> 8), uint8_t(kAccess)};
+    fw.write(4, high);
+    fw.write(8, low);
+    uint8_t result[4];
+    mem.read(kAccess, result);
+    log->push_back(load_le(result));
+    log->push_back(mem.bytes()[kBuffer + rng() % 64]);
+  }
+  std::pair<FwCfg::State, std::vector<uint8_t>> save() { return {fw.save(), mem.bytes()}; }
+  void restore(const std::pair<FwCfg::State, std::vector<uint8_t>>& s) {
+    fw.restore(s.first);
+    mem.bytes() = s.second;
+  }
+  std::vector<uint8_t> state() {
+    auto b = bytes_of(fw.save());
+    b.insert(b.end(), mem.bytes().begin(), mem.bytes().end());
+    return b;
+  }
+};
+
+// QEMU's pc-testdev: its scratch register and I/O memory, and the lines
+// it drives (logged).
+struct TestdevRig {
+  std::array<LoggedLine, PcTestdev::kIrqLines> lines = make_lines();
+  PcTestdev dev{line_ptrs()};
+  Log* log = nullptr;
+  std::array<LoggedLine, PcTestdev::kIrqLines> make_lines() {
+    return [&]<size_t... I>(std::index_sequence<I...>) {
+      return std::array<LoggedLine, PcTestdev::kIrqLines>{((void)I, LoggedLine(&log))...};
+    }
+    (std::make_index_sequence<PcTestdev::kIrqLines>());
+  }
+  std::array<IrqLine*, PcTestdev::kIrqLines> line_ptrs() {
+    std::array<IrqLine*, PcTestdev::kIrqLines> out{};
+    for (size_t i = 0; i < out.size(); ++i) out[i] = &lines[i];
+    return out;
+  }
+  void step(std::mt19937& rng) {
+    switch (rng() % 3) {
+      case 0:
+        poke(dev.ports(), PcTestdev::kPortsSize, rng, *log);
+        break;
+      case 1:
+        poke(dev.irq_lines(), PcTestdev::kIrqLines, rng, *log);
+        break;
+      default:
+        poke(dev.iomem(), PcTestdev::kIomemSize, rng, *log);
+    }
+  }
+  PcTestdev::State save() { return dev.save(); }
+  void restore(const PcTestdev::State& s) { dev.restore(s); }
+  std::vector<uint8_t> state() { return bytes_of(dev.save()); }
+};
+
 TEST(Rewind, Pic) {
   for (uint32_t seed : {1u, 2u, 3u}) expect_rewind_repeats<PicRig>(seed);
 }
@@ -565,6 +662,12 @@ TEST(Rewind, DebugExitAndPostPort) {
 }
 TEST(Rewind, PciHostPiixRouterAndAFunction) {
   for (uint32_t seed : {1u, 2u, 3u}) expect_rewind_repeats<PciRig>(seed);
+}
+TEST(Rewind, FwCfgWithDma) {
+  for (uint32_t seed : {1u, 2u, 3u}) expect_rewind_repeats<FwCfgRig>(seed, 1500);
+}
+TEST(Rewind, PcTestdev) {
+  for (uint32_t seed : {1u, 2u, 3u}) expect_rewind_repeats<TestdevRig>(seed);
 }
 TEST(Rewind, Rtl8139WithItsEepromAndDma) {
   for (uint32_t seed : {1u, 2u, 3u}) expect_rewind_repeats<NicRig>(seed, 1500);

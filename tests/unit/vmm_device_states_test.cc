@@ -19,12 +19,14 @@ struct RewindableClock final : Clock {
   uint64_t now = 0;
 };
 
-// A PC with every device rrvm has (the NIC too), firmware set up.
+// A PC with every device rrvm has (the NIC and pc-testdev too), firmware
+// set up.
 struct TestBoard {
   TestBoard() { pc.setup_firmware(cfg, ram); }
   static MachineConfig with_nic() {
     MachineConfig c;
     c.net = NetConfig{NetKind::kUser, "user"};
+    c.pc_testdev = true;
     return c;
   }
   // Everything a checkpoint holds for this board, RAM included (the NIC's
