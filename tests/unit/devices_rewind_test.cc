@@ -48,6 +48,14 @@ struct LoggedLine final : IrqLine {
   Log** log;
 };
 
+// A device's State with what else a rewind must put back (its clock, its
+// memory): an aggregate, so state_fields can compare it.
+template <class A, class B>
+struct Two {
+  A first;
+  B second;
+};
+
 template <class State>
 std::vector<uint8_t> bytes_of(const State& s) {
   std::vector<uint8_t> out;
@@ -78,7 +86,7 @@ void tick(TimedDevice& dev, TestClock& clock, std::mt19937& rng, Log& log) {
 // Runs `ops` random steps, saves, runs `ops` more logging them, restores
 // and runs the same `ops` again: the two logs and end states must agree.
 template <class Rig>
-void expect_rewind_repeats(uint32_t seed, int ops = 3000) {
+void expect_rewind_repeats_once(uint32_t seed, int ops) {
   Rig rig;
   std::mt19937 rng(seed);
   Log ignored;
@@ -89,7 +97,7 @@ void expect_rewind_repeats(uint32_t seed, int ops = 3000) {
   Log first, again;
   rig.log = &first;
   for (int i = 0; i < ops; ++i) rig.step(rng);
-  auto end = rig.state();
+  auto end = bytes_of(rig.save());
   rig.log = &ignored;  // what a restore drives (a NIC's INTx) is not a step's
   rig.restore(saved);
   rig.log = &again;
@@ -97,7 +105,27 @@ void expect_rewind_repeats(uint32_t seed, int ops = 3000) {
   EXPECT_FALSE(first.empty());
   EXPECT_TRUE(again == first) << "seed " << seed << ": the rewound device behaved differently ("
                               << first.size() << " vs " << again.size() << " events)";
-  EXPECT_TRUE(rig.state() == end) << "seed " << seed << ": different end state";
+  EXPECT_TRUE(bytes_of(rig.save()) == end) << "seed " << seed << ": different end state";
+}
+
+template <class Rig>
+void expect_rewind_repeats(int ops = 3000) {
+  for (uint32_t seed : {1u, 2u, 3u}) expect_rewind_repeats_once<Rig>(seed, ops);
+}
+
+// `N` lines logging into `*where`, and the plain pointers devices take.
+template <size_t N>
+std::array<LoggedLine, N> logged_lines(Log** where) {
+  return [&]<size_t... I>(std::index_sequence<I...>) {
+    return std::array<LoggedLine, N>{((void)I, LoggedLine(where))...};
+  }
+  (std::make_index_sequence<N>());
+}
+template <size_t N>
+std::array<IrqLine*, N> pointers(std::array<LoggedLine, N>& lines) {
+  std::array<IrqLine*, N> out{};
+  for (size_t i = 0; i < N; ++i) out[i] = &lines[i];
+  return out;
 }
 
 struct PicRig {
@@ -123,7 +151,6 @@ struct PicRig {
   }
   PicPair::State save() { return pic.save(); }
   void restore(const PicPair::State& s) { pic.restore(s); }
-  std::vector<uint8_t> state() { return bytes_of(pic.save()); }
 };
 
 struct PitRig {
@@ -143,12 +170,11 @@ struct PitRig {
         poke(pit, 4, rng, *log);
     }
   }
-  std::pair<Pit8254::State, uint64_t> save() { return {pit.save(), clock.now}; }
-  void restore(const std::pair<Pit8254::State, uint64_t>& s) {
+  Two<Pit8254::State, uint64_t> save() { return {pit.save(), clock.now}; }
+  void restore(const Two<Pit8254::State, uint64_t>& s) {
     pit.restore(s.first);
     clock.now = s.second;
   }
-  std::vector<uint8_t> state() { return bytes_of(pit.save()); }
 };
 
 struct RtcRig {
@@ -163,12 +189,11 @@ struct RtcRig {
       poke(rtc, 2, rng, *log);
     }
   }
-  std::pair<Rtc146818::State, uint64_t> save() { return {rtc.save(), clock.now}; }
-  void restore(const std::pair<Rtc146818::State, uint64_t>& s) {
+  Two<Rtc146818::State, uint64_t> save() { return {rtc.save(), clock.now}; }
+  void restore(const Two<Rtc146818::State, uint64_t>& s) {
     rtc.restore(s.first);
     clock.now = s.second;
   }
-  std::vector<uint8_t> state() { return bytes_of(rtc.save()); }
 };
 
 struct LoggedSink final : CharSink {
@@ -192,7 +217,6 @@ struct UartRig {
   }
   Uart16550::State save() { return uart.save(); }
   void restore(const Uart16550::State& s) { uart.restore(s); }
-  std::vector<uint8_t> state() { return bytes_of(uart.save()); }
 };
 
 // The CPU side of the IOAPIC: accepts every message and logs it.
@@ -235,7 +259,6 @@ struct IoapicRig {
   }
   Ioapic::State save() { return ioapic.save(); }
   void restore(const Ioapic::State& s) { ioapic.restore(s); }
-  std::vector<uint8_t> state() { return bytes_of(ioapic.save()); }
 };
 
 // A dword access to one of the LAPIC's registers (16-byte aligned).
@@ -273,12 +296,11 @@ struct LapicRig {
         poke_lapic(lapic, rng, *log);
     }
   }
-  std::pair<Lapic::State, uint64_t> save() { return {lapic.save(), clock.now}; }
-  void restore(const std::pair<Lapic::State, uint64_t>& s) {
+  Two<Lapic::State, uint64_t> save() { return {lapic.save(), clock.now}; }
+  void restore(const Two<Lapic::State, uint64_t>& s) {
     lapic.restore(s.first);
     clock.now = s.second;
   }
-  std::vector<uint8_t> state() { return bytes_of(lapic.save()); }
 };
 
 // The arbiter between the two controllers keeps nothing itself: rewinding
@@ -308,16 +330,10 @@ struct ArbiterRig {
     }
     log->push_back(static_cast<uint64_t>(arbiter.pending_source()));
   }
-  std::pair<PicPair::State, Lapic::State> save() { return {pic.save(), lapic.save()}; }
-  void restore(const std::pair<PicPair::State, Lapic::State>& s) {
+  Two<PicPair::State, Lapic::State> save() { return {pic.save(), lapic.save()}; }
+  void restore(const Two<PicPair::State, Lapic::State>& s) {
     pic.restore(s.first);
     lapic.restore(s.second);
-  }
-  std::vector<uint8_t> state() {
-    auto b = bytes_of(pic.save());
-    auto l = bytes_of(lapic.save());
-    b.insert(b.end(), l.begin(), l.end());
-    return b;
   }
 };
 
@@ -333,12 +349,11 @@ struct AcpiPmRig {
       poke(pm, AcpiPm::kSize, rng, *log);
     }
   }
-  std::pair<AcpiPm::State, uint64_t> save() { return {pm.save(), clock.now}; }
-  void restore(const std::pair<AcpiPm::State, uint64_t>& s) {
+  Two<AcpiPm::State, uint64_t> save() { return {pm.save(), clock.now}; }
+  void restore(const Two<AcpiPm::State, uint64_t>& s) {
     pm.restore(s.first);
     clock.now = s.second;
   }
-  std::vector<uint8_t> state() { return bytes_of(pm.save()); }
 };
 
 struct PortsRig {
@@ -352,16 +367,10 @@ struct PortsRig {
       poke(post, 1, rng, *log);
     }
   }
-  std::pair<DebugExit::State, PostPort::State> save() { return {exit.save(), post.save()}; }
-  void restore(const std::pair<DebugExit::State, PostPort::State>& s) {
+  Two<DebugExit::State, PostPort::State> save() { return {exit.save(), post.save()}; }
+  void restore(const Two<DebugExit::State, PostPort::State>& s) {
     exit.restore(s.first);
     post.restore(s.second);
-  }
-  std::vector<uint8_t> state() {
-    auto b = bytes_of(exit.save());
-    auto p = bytes_of(post.save());
-    b.insert(b.end(), p.begin(), p.end());
-    return b;
   }
 };
 
@@ -372,7 +381,7 @@ struct PciRig {
   PiixIsa isa;
   std::array<LoggedLine, 16> pic_lines = logged_lines<16>(&log);
   std::array<LoggedLine, 4> apic_lines = logged_lines<4>(&log);
-  PciIrqRouter router{isa, lines(pic_lines), lines(apic_lines)};
+  PciIrqRouter router{isa, pointers(pic_lines), pointers(apic_lines)};
   PciConfig fn{PciConfig::Identity{0x1234, 0x5678, 1, 0x020000, 0, 0, 0}};
   Log* log = nullptr;
   PciRig() {
@@ -386,19 +395,6 @@ struct PciRig {
     });
     host.attach(1, 0, isa);
     host.attach(3, 0, fn);
-  }
-  template <size_t N>
-  static std::array<LoggedLine, N> logged_lines(Log** where) {
-    return [&]<size_t... I>(std::index_sequence<I...>) {
-      return std::array<LoggedLine, N>{((void)I, LoggedLine(where))...};
-    }
-    (std::make_index_sequence<N>());
-  }
-  template <size_t N>
-  static std::array<IrqLine*, N> lines(std::array<LoggedLine, N>& l) {
-    std::array<IrqLine*, N> out{};
-    for (size_t i = 0; i < N; ++i) out[i] = &l[i];
-    return out;
   }
   void step(std::mt19937& rng) {
     switch (rng() % 4) {
@@ -429,11 +425,6 @@ struct PciRig {
     host.restore(s.host);
     isa.restore(s.isa);
     router.restore(s.router);
-  }
-  std::vector<uint8_t> state() {
-    std::vector<uint8_t> b;
-    state_fields::encode(save(), b);
-    return b;
   }
 };
 
@@ -531,11 +522,6 @@ struct NicRig {
     nic.pci().restore(s.pci);
     nic.restore(s.nic);
   }
-  std::vector<uint8_t> state() {
-    auto b = bytes_of(nic.save());
-    b.insert(b.end(), mem.bytes().begin(), mem.bytes().end());
-    return b;
-  }
 };
 
 // fw_cfg: selects and byte reads of its items, and DMA transfers (read,
@@ -587,35 +573,19 @@ struct FwCfgRig {
     log->push_back(load_le(result));
     log->push_back(mem.bytes()[kBuffer + rng() % 64]);
   }
-  std::pair<FwCfg::State, std::vector<uint8_t>> save() { return {fw.save(), mem.bytes()}; }
-  void restore(const std::pair<FwCfg::State, std::vector<uint8_t>>& s) {
+  Two<FwCfg::State, std::vector<uint8_t>> save() { return {fw.save(), mem.bytes()}; }
+  void restore(const Two<FwCfg::State, std::vector<uint8_t>>& s) {
     fw.restore(s.first);
     mem.bytes() = s.second;
-  }
-  std::vector<uint8_t> state() {
-    auto b = bytes_of(fw.save());
-    b.insert(b.end(), mem.bytes().begin(), mem.bytes().end());
-    return b;
   }
 };
 
 // QEMU's pc-testdev: its scratch register and I/O memory, and the lines
 // it drives (logged).
 struct TestdevRig {
-  std::array<LoggedLine, PcTestdev::kIrqLines> lines = make_lines();
-  PcTestdev dev{line_ptrs()};
+  std::array<LoggedLine, PcTestdev::kIrqLines> lines = logged_lines<PcTestdev::kIrqLines>(&log);
+  PcTestdev dev{pointers(lines)};
   Log* log = nullptr;
-  std::array<LoggedLine, PcTestdev::kIrqLines> make_lines() {
-    return [&]<size_t... I>(std::index_sequence<I...>) {
-      return std::array<LoggedLine, PcTestdev::kIrqLines>{((void)I, LoggedLine(&log))...};
-    }
-    (std::make_index_sequence<PcTestdev::kIrqLines>());
-  }
-  std::array<IrqLine*, PcTestdev::kIrqLines> line_ptrs() {
-    std::array<IrqLine*, PcTestdev::kIrqLines> out{};
-    for (size_t i = 0; i < out.size(); ++i) out[i] = &lines[i];
-    return out;
-  }
   void step(std::mt19937& rng) {
     switch (rng() % 3) {
       case 0:
@@ -630,47 +600,46 @@ struct TestdevRig {
   }
   PcTestdev::State save() { return dev.save(); }
   void restore(const PcTestdev::State& s) { dev.restore(s); }
-  std::vector<uint8_t> state() { return bytes_of(dev.save()); }
 };
 
 TEST(Rewind, Pic) {
-  for (uint32_t seed : {1u, 2u, 3u}) expect_rewind_repeats<PicRig>(seed);
+  expect_rewind_repeats<PicRig>();
 }
 TEST(Rewind, Pit) {
-  for (uint32_t seed : {1u, 2u, 3u}) expect_rewind_repeats<PitRig>(seed);
+  expect_rewind_repeats<PitRig>();
 }
 TEST(Rewind, Rtc) {
-  for (uint32_t seed : {1u, 2u, 3u}) expect_rewind_repeats<RtcRig>(seed);
+  expect_rewind_repeats<RtcRig>();
 }
 TEST(Rewind, Uart) {
-  for (uint32_t seed : {1u, 2u, 3u}) expect_rewind_repeats<UartRig>(seed);
+  expect_rewind_repeats<UartRig>();
 }
 TEST(Rewind, Ioapic) {
-  for (uint32_t seed : {1u, 2u, 3u}) expect_rewind_repeats<IoapicRig>(seed);
+  expect_rewind_repeats<IoapicRig>();
 }
 TEST(Rewind, Lapic) {
-  for (uint32_t seed : {1u, 2u, 3u}) expect_rewind_repeats<LapicRig>(seed);
+  expect_rewind_repeats<LapicRig>();
 }
 TEST(Rewind, InterruptArbiterWithPicAndLapic) {
-  for (uint32_t seed : {1u, 2u, 3u}) expect_rewind_repeats<ArbiterRig>(seed);
+  expect_rewind_repeats<ArbiterRig>();
 }
 TEST(Rewind, AcpiPm) {
-  for (uint32_t seed : {1u, 2u, 3u}) expect_rewind_repeats<AcpiPmRig>(seed);
+  expect_rewind_repeats<AcpiPmRig>();
 }
 TEST(Rewind, DebugExitAndPostPort) {
-  for (uint32_t seed : {1u, 2u, 3u}) expect_rewind_repeats<PortsRig>(seed, 500);
+  expect_rewind_repeats<PortsRig>(500);
 }
 TEST(Rewind, PciHostPiixRouterAndAFunction) {
-  for (uint32_t seed : {1u, 2u, 3u}) expect_rewind_repeats<PciRig>(seed);
+  expect_rewind_repeats<PciRig>();
 }
 TEST(Rewind, FwCfgWithDma) {
-  for (uint32_t seed : {1u, 2u, 3u}) expect_rewind_repeats<FwCfgRig>(seed, 1500);
+  expect_rewind_repeats<FwCfgRig>(1500);
 }
 TEST(Rewind, PcTestdev) {
-  for (uint32_t seed : {1u, 2u, 3u}) expect_rewind_repeats<TestdevRig>(seed);
+  expect_rewind_repeats<TestdevRig>();
 }
 TEST(Rewind, Rtl8139WithItsEepromAndDma) {
-  for (uint32_t seed : {1u, 2u, 3u}) expect_rewind_repeats<NicRig>(seed, 1500);
+  expect_rewind_repeats<NicRig>(1500);
 }
 
 }  // namespace
