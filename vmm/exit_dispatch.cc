@@ -51,11 +51,26 @@ std::optional<RunResult> ExitDispatcher::unmapped(bool mmio, uint64_t addr, unsi
                      (mmio ? "memory address " : "port ") + hex(addr) + " (" +
                      std::to_string(size) + " bytes)";
   if (strict_io_) return crash(StopReason::kUnmappedAccess, what + " with --strict-io", 0);
-  if (reported_.insert({mmio, addr}).second) {
-    std::cerr << "rrvm: warning: " << what << (write ? " ignored" : " reads all-ones")
-              << " (reported once)\n";
+  switch (reports_.note(mmio, addr)) {
+    case UnmappedReports::Verdict::kSilent:
+      break;
+    case UnmappedReports::Verdict::kLast:
+    case UnmappedReports::Verdict::kReport:
+      std::cerr << "rrvm: warning: " << what << (write ? " ignored" : " reads all-ones")
+                << (mmio ? " (reported once per page)\n" : " (reported once per port)\n");
+      if (reports_.exhausted()) {
+        std::cerr << "rrvm: warning: further unmapped accesses will not be reported\n";
+      }
+      break;
   }
   return std::nullopt;
+}
+
+UnmappedReports::Verdict UnmappedReports::note(bool mmio, uint64_t addr) {
+  if (exhausted()) return Verdict::kSilent;
+  uint64_t key = mmio ? addr & ~uint64_t{0xfff} : addr;
+  if (!seen_.insert({mmio, key}).second) return Verdict::kSilent;
+  return exhausted() ? Verdict::kLast : Verdict::kReport;
 }
 
 RunResult ExitDispatcher::fatal(uint64_t exits) {

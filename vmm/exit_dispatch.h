@@ -15,6 +15,22 @@
 
 namespace rrvm {
 
+// Which accesses to unmapped ports and memory deserve a warning: the first
+// per port or per 4 KiB page, and no more than kMax in all. A guest clearing
+// a page nobody decodes (kvm-unit-tests' apic test memsets the disabled APIC
+// page) would otherwise print thousands of lines, and a set of every address
+// touched would grow without bound.
+class UnmappedReports {
+ public:
+  static constexpr size_t kMax = 32;
+  enum class Verdict { kSilent, kReport, kLast };  // kLast: report, then go quiet
+  Verdict note(bool mmio, uint64_t addr);
+  bool exhausted() const { return seen_.size() >= kMax; }
+
+ private:
+  std::set<std::pair<bool, uint64_t>> seen_;  // (mmio?, port or page)
+};
+
 class ExitDispatcher {
  public:
   ExitDispatcher(KvmVcpu& vcpu, GuestMemory& mem, Board& board, bool strict_io, ExecHooks& hooks)
@@ -40,7 +56,7 @@ class ExitDispatcher {
   Board& board_;
   bool strict_io_;
   ExecHooks* hooks_;
-  std::set<std::pair<bool, uint64_t>> reported_;  // (mmio?, addr) warned about
+  UnmappedReports reports_;
 };
 
 }  // namespace rrvm
