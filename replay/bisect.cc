@@ -43,7 +43,7 @@ class Side {
         source_(reader_),
         dirty_(machine_.vm(), machine_.ram()),
         replayer_(source_, machine_.vcpu(), machine_.ram(), machine_.board().board(), dirty_,
-                  options(spec, stall_seconds)) {
+                  options(spec, stall_seconds, reader_.header())) {
     machine_.set_device_clock(replayer_.device_clock());
   }
   ~Side() { machine_.set_device_clock(machine_.loop_clock()); }
@@ -79,8 +79,9 @@ class Side {
   }
 
  private:
-  static ReplayOptions options(const BisectSideSpec& spec, double stall) {
-    ReplayOptions o;
+  static ReplayOptions options(const BisectSideSpec& spec, double stall,
+                               const trace::HeaderInfo& header) {
+    ReplayOptions o = replay_options_for(header);
     o.follow_models = spec.follow_models;
     o.verify = !spec.follow_models;
     o.stall_seconds = stall;

@@ -15,7 +15,7 @@ Recorder::Recorder(trace::EventSink& sink, KvmVcpu& vcpu, DirtyTracker& dirty, R
 
 Clock& Recorder::device_clock(Clock& inner) {
   clock_.inner = &inner;
-  return clock_;
+  return logs_clock() ? static_cast<Clock&>(clock_) : inner;
 }
 
 uint64_t Recorder::LoggingClock::now_ns() {
@@ -36,16 +36,27 @@ void Recorder::on_exit(uint64_t ordinal) {
 }
 
 void Recorder::on_port_read(uint16_t port, std::span<uint8_t> data) {
-  put(Event::port_read(ordinal_, port, static_cast<uint8_t>(data.size()), load_le(data)));
+  put_modelled(Event::port_read(ordinal_, port, static_cast<uint8_t>(data.size()), load_le(data)));
 }
 
 void Recorder::on_mmio_read(uint64_t addr, std::span<uint8_t> data) {
-  put(Event::mmio_read(ordinal_, addr, static_cast<uint8_t>(data.size()), load_le(data)));
+  put_modelled(Event::mmio_read(ordinal_, addr, static_cast<uint8_t>(data.size()), load_le(data)));
 }
 
 void Recorder::on_timer_advance(uint64_t now_ns, bool async) {
+  if (!logs_clock()) return;
   put(Event::clock_read(ordinal_, async ? ClockSource::kTimerAsync : ClockSource::kTimerExit,
                         now_ns));
+}
+
+// The deadline skipped to is the models' (replay computes it); where the
+// halt ends relative to packets and console input is not.
+void Recorder::on_halt_skip(uint64_t) {
+  if (!logs_clock()) put(Event::time_skip(ordinal_, trace::TimeSkip::kHalt));
+}
+
+void Recorder::on_spin(uint64_t ns) {
+  if (!logs_clock()) put(Event::time_skip(ordinal_, trace::TimeSkip::kSpin, ns));
 }
 
 // An input injected away from a natural exit needs the position where it
@@ -55,11 +66,15 @@ void Recorder::put_landmark() {
   dirty_.reset();
   ++events_;
   ++landmarks_;
+  logged_through_ = ordinal_;
 }
 
+// At an exit the device models decide the injection (replay applies the
+// same rule, Board::take_interrupt); away from one, the host's timing did.
 void Recorder::on_inject(uint8_t vector, bool async) {
-  if (async) put_landmark();
-  put(Event::interrupt(ordinal_, vector, async));
+  if (!async) return put_modelled(Event::interrupt(ordinal_, vector, false));
+  put_landmark();
+  put(Event::interrupt(ordinal_, vector, true));
 }
 
 void Recorder::on_console_input(std::span<const uint8_t> bytes) {
@@ -68,6 +83,14 @@ void Recorder::on_console_input(std::span<const uint8_t> bytes) {
 
 void Recorder::on_packet(std::span<const uint8_t> frame) {
   put_bytes(Event::packet(ordinal_), frame);
+}
+
+// The once-a-second push to the disk. A trace cut off later (SIGKILL)
+// replays up to its last event: mark how far the run got, which with
+// reads left to the models may be far beyond the last value logged.
+void Recorder::on_housekeeping() {
+  if (ordinal_ > logged_through_) put(Event::progress(ordinal_));
+  sink_.request_flush();
 }
 
 void Recorder::on_stop(const RunResult& result) {

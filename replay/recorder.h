@@ -3,11 +3,22 @@
 // with the Replayer: for each natural exit N,
 //   [reg-digest] [mem-digest]                    at the exit, before handling it
 //   (clock-read device | port-read | mmio-read)*  while devices handle it
-//   (clock-read timer-exit | console-input | packet)*  after it, in arrival order
+//   (clock-read timer-exit | time-skip halt | console-input | packet)*
+//                                                 after it, in arrival order
 //   interrupt (at exit)?                          injected before re-entry
 // and, between exits N and N+1, any number of
-//   clock-read timer-async* [landmark interrupt (at landmark)]
-// The stop is logged last as guest-exit.
+//   (clock-read timer-async | time-skip spin)* [landmark interrupt (at landmark)]
+// and at most one progress, once a second when the run made exits since
+// the last event (so that a cut-off trace replays as far as it was
+// recorded, though most exits log nothing). The stop is logged last as
+// guest-exit.
+//
+// What is left out (RecordOptions::log_values false, the default; the
+// trace header says so): read values and interrupts injected at exits,
+// which replay's device models recompute, and under a virtual clock every
+// clock value (replay runs the same virtual clock; the halts and spins that
+// move it are logged as time-skip). With log_values every value is logged
+// as in format 1.0 and no time-skip is.
 #pragma once
 
 #include <cstdint>
@@ -21,8 +32,18 @@
 namespace rrvm {
 
 struct RecordOptions {
-  uint64_t reg_digest_every = 256;   // exits between register digests
+  // Exits between digests. They verify replay, and with read values left
+  // to the models they are what verifies those too. Each costs 8 bytes that
+  // do not compress: at one of each per 4096 exits, a guest making 60,000
+  // exits spends 240 bytes on them (one per 256 exits cost 2 KB).
+  uint64_t reg_digest_every = 4096;  // exits between register digests
   uint64_t mem_digest_every = 4096;  // exits between dirty-page digests
+  // Store every value (format 1.0 behaviour) instead of leaving reads,
+  // interrupts at exits and virtual time to the device models.
+  bool log_values = false;
+  // The run's clock is virtual (--clock virtual): guest time is a function
+  // of the execution, so without log_values no clock value is logged.
+  bool virtual_time = false;
 };
 
 class Recorder final : public ExecHooks {
@@ -36,16 +57,20 @@ class Recorder final : public ExecHooks {
   void on_port_read(uint16_t port, std::span<uint8_t> data) override;
   void on_mmio_read(uint64_t addr, std::span<uint8_t> data) override;
   void on_timer_advance(uint64_t now_ns, bool async) override;
+  void on_halt_skip(uint64_t to_ns) override;
+  void on_spin(uint64_t ns) override;
   void on_inject(uint8_t vector, bool async) override;
   void on_console_input(std::span<const uint8_t> bytes) override;
   void on_packet(std::span<const uint8_t> frame) override;
   void on_stop(const RunResult& result) override;
   uint64_t housekeeping_interval_ns() const override { return 1'000'000'000; }
-  void on_housekeeping() override { sink_.request_flush(); }
+  void on_housekeeping() override;
 
   uint64_t ordinal() const { return ordinal_; }
   uint64_t landmarks() const { return landmarks_; }
   uint64_t events() const { return events_; }
+  // Reads and interrupts at exits left to the device models (not logged).
+  uint64_t modelled() const { return modelled_; }
 
  private:
   class LoggingClock final : public Clock {
@@ -61,13 +86,24 @@ class Recorder final : public ExecHooks {
   void put(const trace::Event& e) {
     sink_.append(e);
     ++events_;
+    logged_through_ = e.ordinal;
   }
   void put_bytes(const trace::Event& e, std::span<const uint8_t> bytes) {
     sink_.append_bytes(e, bytes);
     ++events_;
+    logged_through_ = e.ordinal;
   }
   // Where the vCPU stands, for an input that arrives away from an exit.
   void put_landmark();
+  // A value the device models recompute: logged only with log_values.
+  void put_modelled(const trace::Event& e) {
+    if (opts_.log_values)
+      put(e);
+    else
+      ++modelled_;
+  }
+  // Clock values are logged unless the clock is virtual and left to replay.
+  bool logs_clock() const { return opts_.log_values || !opts_.virtual_time; }
 
   trace::EventSink& sink_;
   KvmVcpu& vcpu_;
@@ -75,8 +111,10 @@ class Recorder final : public ExecHooks {
   RecordOptions opts_;
   LoggingClock clock_{*this};
   uint64_t ordinal_ = 0;
+  uint64_t logged_through_ = 0;  // ordinal of the last event logged
   uint64_t landmarks_ = 0;
   uint64_t events_ = 0;
+  uint64_t modelled_ = 0;
 };
 
 }  // namespace rrvm

@@ -6,6 +6,7 @@
 
 #include "devices/hex.h"
 #include "devices/io_device.h"
+#include "replay/device_models.h"
 #include "replay/untrappable.h"
 #include "trace/trace_inspect.h"
 #include "vmm/cpu_dump.h"
@@ -16,6 +17,7 @@ using trace::ClockSource;
 using trace::Event;
 using trace::EventKind;
 using trace::StoredEvent;
+using trace::TimeSkip;
 
 namespace {
 constexpr size_t kRecentEvents = 8;
@@ -35,6 +37,14 @@ std::string seconds(double s) {
   return b;
 }
 }  // namespace
+
+ReplayOptions replay_options_for(const trace::HeaderInfo& header) {
+  ReplayOptions o;
+  o.reads_modelled = header.reads_modelled;
+  o.virtual_time = header.reads_modelled && header.clock_mode == "virtual";
+  o.models_note = device_models_note(header);
+  return o;
+}
 
 Replayer::Replayer(trace::EventSource& events, KvmVcpu& vcpu, GuestMemory& mem, Board& board,
                    DirtyTracker& dirty, ReplayOptions opts)
@@ -68,6 +78,8 @@ std::optional<RunResult> Replayer::step() {
 
 std::optional<RunResult> Replayer::handle_exit() {
   if (auto stop = at_exit()) return stop;
+  phase_ = Phase::kExit;
+  if (auto stop = virtual_time_after_exit()) return stop;
   return place_events(Phase::kExit);
 }
 
@@ -105,8 +117,9 @@ std::optional<RunResult> Replayer::place(const trace::ReadEvent& r) {
         return when(Phase::kExit,
                     [&](const StoredEvent& s) { board_.advance_timers(s.event.value()); });
       if (e.is_clock(ClockSource::kTimerAsync))
-        return when(Phase::kInterval,
-                    [&](const StoredEvent& s) { pending_async_.push_back(s.event.value()); });
+        return when(Phase::kInterval, [&](const StoredEvent& s) {
+          pending_time_.push_back({false, s.event.value()});
+        });
       break;
     case EventKind::kConsoleInput:
       return when(Phase::kExit, [&](const StoredEvent& s) {
@@ -123,6 +136,14 @@ std::optional<RunResult> Replayer::place(const trace::ReadEvent& r) {
       return injection(e, [&](const StoredEvent& s) { return inject(s.event.a); });
     case EventKind::kGuestExit:
       return when(Phase::kInterval, [&](const StoredEvent& s) { return finish(s); });
+    case EventKind::kProgress:
+      return when(Phase::kInterval, [](const StoredEvent&) {});
+    case EventKind::kTimeSkip:
+      if (e.is_skip(TimeSkip::kSpin))
+        return when(Phase::kInterval, [&](const StoredEvent& s) {
+          pending_time_.push_back({true, s.event.ns()});
+        });
+      return halt_skip();
     default:
       break;
   }
@@ -179,12 +200,28 @@ std::optional<RunResult> Replayer::misplaced() {
   return divergence_result();
 }
 
+// A halt skip replay_halt() did not take: the recording's guest went on
+// halting where this one did not halt, or was woken. A changed machine
+// (follow_models) keeps to its own models: the skip is passed over.
+std::optional<RunResult> Replayer::halt_skip() {
+  if (opts_.follow_models) {
+    consume();
+    return std::nullopt;
+  }
+  bool halted = vcpu_.run_area()->exit_reason == KVM_EXIT_HLT && phase_ == Phase::kExit;
+  diverge("the recording's guest halts on until its next timer at exit " +
+          std::to_string(ordinal_) + " (" + next_described() + "); here " +
+          (halted ? "the device models woke it" : "the guest did not halt there"));
+  return divergence_result();
+}
+
 // Re-entry after exit ordinal_: an interrupt the device models raise and
 // the guest could take, which the recording did not inject there, means
 // the two executions differ.
 std::optional<RunResult> Replayer::end_of_exit() {
   phase_ = Phase::kInterval;
   if (board_.stop || injected_) return std::nullopt;  // a stop: the guest-exit record follows
+  if (opts_.reads_modelled) return inject_modelled();
   kvm_run* run = vcpu_.run_area();
   if (board_.interrupts && board_.interrupts->has_interrupt() && run->if_flag &&
       run->ready_for_interrupt_injection) {
@@ -193,6 +230,87 @@ std::optional<RunResult> Replayer::end_of_exit() {
     return divergence_result();
   }
   return std::nullopt;
+}
+
+// Injection at an exit, decided by the device models as the run loop did
+// (VcpuLoop::prepare_entry). A halted guest that nothing wakes is a
+// divergence: the recording's run loop left a halt only with an interrupt
+// to take (or with its stop, logged next).
+std::optional<RunResult> Replayer::inject_modelled() {
+  kvm_run* run = vcpu_.run_area();
+  if (auto vector = board_.take_interrupt(*run)) {
+    vcpu_.interrupt(*vector);
+    ++stats_.modelled;
+    remember(Event::interrupt(ordinal_, *vector, false));
+    return std::nullopt;
+  }
+  bool pending = board_.interrupts && board_.interrupts->has_interrupt();
+  const trace::ReadEvent* r = peek();
+  bool stops_here = r && r->event.ordinal == ordinal_ && r->event.kind == EventKind::kGuestExit;
+  if (run->exit_reason == KVM_EXIT_HLT && !pending && !stops_here && r) {
+    diverge("the guest halted at exit " + std::to_string(ordinal_) +
+            " and the device models raise no interrupt to wake it; the recording went on with " +
+            next_described());
+    return divergence_result();
+  }
+  return std::nullopt;
+}
+
+// Guest time after exit ordinal_ when replay runs the virtual clock: the
+// timers due now fire, and a halted guest waits as the recording's did.
+std::optional<RunResult> Replayer::virtual_time_after_exit() {
+  if (!opts_.virtual_time) return std::nullopt;
+  if (vcpu_.run_area()->exit_reason == KVM_EXIT_HLT) return replay_halt();
+  board_.advance_due_timers(vclock_.now_ns());
+  return std::nullopt;
+}
+
+// VcpuLoop::handle_hlt under a virtual clock, with the inputs and skips the
+// recording logged at this exit, in their order: fire the timers due, stop
+// when the guest can take an interrupt, else deliver the next input or skip
+// to the next timer deadline where the recording did.
+std::optional<RunResult> Replayer::replay_halt() {
+  kvm_run* run = vcpu_.run_area();
+  uint64_t deadline = Kicker::monotonic_ns() + uint64_t(opts_.stall_seconds * 1e9);
+  for (;;) {
+    board_.advance_due_timers(vclock_.now_ns());
+    if (board_.interrupts && board_.interrupts->has_interrupt() && run->if_flag)
+      return std::nullopt;
+    if (divergence_) return divergence_result();
+    const trace::ReadEvent* r = peek();
+    bool here = r && r->event.ordinal == ordinal_;
+    EventKind k = here ? r->event.kind : EventKind::kNote;
+    if (k == EventKind::kPacket || k == EventKind::kConsoleInput) {
+      if (auto stop = place(*r)) return stop;
+      continue;
+    }
+    bool recorded = here && r->event.is_skip(TimeSkip::kHalt);
+    if (!recorded && !opts_.follow_models) return std::nullopt;  // end_of_exit judges
+    if (!skip_halt(recorded)) {
+      if (recorded) return divergence_result();
+      return std::nullopt;
+    }
+    if (Kicker::monotonic_ns() > deadline) {
+      diverge("the guest halted at exit " + std::to_string(ordinal_) +
+              " and its timers never raise an interrupt it takes");
+      return divergence_result();
+    }
+  }
+}
+
+// One skip to the next timer deadline (consuming the recorded one); false
+// when no timer is armed.
+bool Replayer::skip_halt(bool recorded) {
+  auto due = board_.next_deadline();
+  if (!due) {
+    if (recorded)
+      diverge("the recording's guest halted at exit " + std::to_string(ordinal_) +
+              " until its next timer; here the device models have no timer armed");
+    return false;
+  }
+  if (recorded) consume();
+  vclock_.skip_to(*due);
+  return true;
 }
 
 std::optional<RunResult> Replayer::replay_landmark(const trace::LandmarkData& lm) {
@@ -241,10 +359,18 @@ std::optional<RunResult> Replayer::replay_landmark(const trace::LandmarkData& lm
 }
 
 // Timer advances from kicks since the last exit: the guest could not see
-// them before the landmark or exit that follows them.
+// them before the landmark or exit that follows them. Each is applied on
+// its own, as the recording's kicks were.
 void Replayer::advance_pending_timers() {
-  for (uint64_t t : pending_async_) board_.advance_timers(t);
-  pending_async_.clear();
+  for (const PendingTime& t : pending_time_) {
+    if (!t.spin) {
+      board_.advance_timers(t.ns);
+      continue;
+    }
+    vclock_.skip_to(vclock_.now_ns() + t.ns);
+    board_.advance_due_timers(vclock_.now_ns());
+  }
+  pending_time_.clear();
 }
 
 std::optional<RunResult> Replayer::run_to_exit() {
@@ -271,6 +397,7 @@ std::optional<RunResult> Replayer::at_exit() {
   ++stats_.exits;
   injected_ = false;
   advance_pending_timers();
+  if (opts_.virtual_time) vclock_.on_exit();  // before the devices read it, as recorded
   if (auto stop = check_digests()) return stop;
   switch (vcpu_.run_area()->exit_reason) {
     case KVM_EXIT_IO:
@@ -369,14 +496,26 @@ void Replayer::on_mmio_read(uint64_t addr, std::span<uint8_t> data) {
   substitute_read(Event::mmio_read(ordinal_, addr, uint8_t(data.size()), load_le(data)), data);
 }
 
-// `model` is the read as the device model answered it. The guest gets the
-// recorded value; a device model that computed something else is noted (a
-// newer rrvm replaying an older trace), not fatal.
+// `model` is the read as the device model answered it. Where the trace
+// stores read values, the guest gets the recorded value; a device model
+// that computed something else is noted (a newer rrvm replaying an older
+// trace), not fatal. Where it leaves them to the models, the model's value
+// stands (the digests verify it).
 void Replayer::substitute_read(const Event& model, std::span<uint8_t> data) {
+  if (opts_.reads_modelled) {
+    ++stats_.modelled;
+    remember(model);
+    return;
+  }
   const trace::ReadEvent* r = next_at(model.kind);
   if (!r || r->event.a != model.a || r->event.size != model.size) {
     diverge("the guest makes " + trace::format_event({model}) +
             " (the value from the device model); the recording has " + next_described());
+    return;
+  }
+  if (r->event.modelled()) {  // a read stored "as modelled": the model's value stands
+    ++stats_.modelled;
+    consume();
     return;
   }
   uint64_t recorded = r->event.value();
@@ -392,6 +531,7 @@ void Replayer::substitute_read(const Event& model, std::span<uint8_t> data) {
 }
 
 uint64_t Replayer::TraceClock::now_ns() {
+  if (r_.opts_.virtual_time) return r_.vclock_.now_ns();
   const trace::ReadEvent* r = r_.next_at(EventKind::kClockRead);
   if (!r || !r->event.is_clock(ClockSource::kDevice)) {
     // A changed machine reading more often than recorded: time stands still.
@@ -454,6 +594,11 @@ const StoredEvent& Replayer::consume() {
   return recent_.back();
 }
 
+void Replayer::remember(const Event& e) {
+  recent_.emplace_back(e);
+  if (recent_.size() > kRecentEvents) recent_.pop_front();
+}
+
 std::string Replayer::next_described() {
   const trace::ReadEvent* r = peek();
   return r ? trace::format_event(*r) : std::string("nothing more");
@@ -477,8 +622,12 @@ RunResult Replayer::divergence_result() {
   std::string msg = "replay diverged from the recording at exit " + std::to_string(ordinal_) +
                     ": " + *divergence_;
   kvm_regs r = vcpu_.get_regs();
-  msg += "\n  rip " + hex(r.rip) + "\n  last recorded events replayed:";
+  msg += "\n  rip " + hex(r.rip) + "\n  last events replayed" +
+         (opts_.reads_modelled ? " (reads and interrupts at exits as the device models gave them)"
+                               : "") +
+         ":";
   for (const auto& e : recent_) msg += "\n    " + trace::format_event(e.view());
+  if (!opts_.models_note.empty()) msg += "\n  note: " + opts_.models_note;
   msg += untrappable_hint(r.rip);
   return RunResult{StopReason::kDiverged, 1, msg, ordinal_};
 }

@@ -6,6 +6,14 @@
 // recorded after it (timers, console input, packets, the interrupt injected
 // there). Nothing here reads the host clock, network or console.
 //
+// A trace whose reads are left to the models (the default since format 1.1)
+// holds no read values and no interrupts injected at exits: the device
+// models answer the reads and the run loop's rule (Board::take_interrupt)
+// injects at exits, as in the recording. Under a virtual clock replay also
+// runs the clock itself (VirtualClock: a fixed step per exit, halts skipped
+// to the next deadline where the trace has a time-skip, spins added where
+// it has one). The digests verify all of it.
+//
 // Every disagreement stops replay with a report: which exit, what the
 // recording says, what this execution did (DESIGN.md, Verification).
 #pragma once
@@ -23,6 +31,7 @@
 #include "vmm/board.h"
 #include "vmm/exec_hooks.h"
 #include "vmm/exit_dispatch.h"
+#include "vmm/host_clock.h"
 #include "vmm/kicker.h"
 #include "vmm/kvm.h"
 
@@ -38,7 +47,18 @@ struct ReplayOptions {
   // external inputs (time, packets, console, asynchronous interrupts) still
   // come from the trace. Turn verification off with it: digests will differ.
   bool follow_models = false;
+  // What the trace stores (its header: replay_options_for()). The defaults
+  // pair with RecordOptions{}: reads and interrupts at exits left to the
+  // device models, host clock values stored.
+  bool reads_modelled = true;
+  bool virtual_time = false;  // (with reads_modelled) guest time is replay's VirtualClock
+  // Why the models may not be the recording's (device_models_note()); shown
+  // with any divergence.
+  std::string models_note{};
 };
+
+// The options `header`'s trace needs (what it stores); the rest default.
+ReplayOptions replay_options_for(const trace::HeaderInfo& header);
 
 struct ReplayStats {
   uint64_t exits = 0;
@@ -47,6 +67,7 @@ struct ReplayStats {
   uint64_t breakpoint_hits = 0;
   uint64_t single_steps = 0;
   uint64_t digests_checked = 0;
+  uint64_t modelled = 0;          // reads and injections the device models decided
   uint64_t model_mismatches = 0;  // device model disagreed with the recorded value
   std::string first_model_mismatch;
 };
@@ -98,7 +119,12 @@ class Replayer final : public ExecHooks {
   template <typename Apply>
   std::optional<RunResult> injection(const trace::Event& e, Apply apply);
   std::optional<RunResult> misplaced();
+  std::optional<RunResult> halt_skip();
   std::optional<RunResult> end_of_exit();
+  std::optional<RunResult> inject_modelled();
+  std::optional<RunResult> virtual_time_after_exit();
+  std::optional<RunResult> replay_halt();
+  bool skip_halt(bool recorded);
   std::optional<RunResult> run_to_exit();
   std::optional<RunResult> at_exit();
   std::optional<RunResult> check_digests();
@@ -114,6 +140,9 @@ class Replayer final : public ExecHooks {
   const trace::ReadEvent* next_at(trace::EventKind kind);
   // Takes the next event; the copy stays valid until the next consume().
   const trace::StoredEvent& consume();
+  // A value the device models gave the guest, listed with the events
+  // consumed for reports (not counted as one).
+  void remember(const trace::Event& e);
   std::string next_described();
   void diverge(const std::string& what);
   RunResult divergence_result();
@@ -128,12 +157,20 @@ class Replayer final : public ExecHooks {
   ExitDispatcher dispatch_;
   LandmarkSeeker seeker_;
   TraceClock clock_{*this};
-  Kicker kicker_;  // stall watchdog only: replay never kicks for timers
+  Kicker kicker_;        // stall watchdog only: replay never kicks for timers
+  VirtualClock vclock_;  // guest time, when the trace leaves it to replay
   uint64_t ordinal_ = 0;
   uint64_t last_clock_ = 0;
   Phase phase_ = Phase::kInterval;
-  bool injected_ = false;                  // an injection ended the exit phase
-  std::vector<uint64_t> pending_async_;    // timer advances waiting for their place
+  bool injected_ = false;  // an injection ended the exit phase
+  // Time moved between exits, waiting for its place (the next landmark or
+  // exit): a recorded timer advance to `ns`, or a spin adding `ns` to the
+  // virtual clock.
+  struct PendingTime {
+    bool spin;
+    uint64_t ns;
+  };
+  std::vector<PendingTime> pending_time_;
   std::deque<trace::StoredEvent> recent_;  // last events consumed, for reports
   std::optional<std::string> divergence_;
   bool truncated_ = false;  // the divergence is the trace running out

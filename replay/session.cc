@@ -6,7 +6,9 @@ namespace rrvm {
 
 RecordSummary record_machine(Machine& machine, trace::EventSink& sink, const RecordOptions& opts) {
   DirtyTracker dirty(machine.vm(), machine.ram());
-  Recorder recorder(sink, machine.vcpu(), dirty, opts);
+  RecordOptions o = opts;
+  o.virtual_time = machine.loop_clock().can_skip();
+  Recorder recorder(sink, machine.vcpu(), dirty, o);
   machine.set_device_clock(recorder.device_clock(machine.loop_clock()));
   machine.set_hooks(&recorder);
   RecordSummary s;
@@ -15,7 +17,9 @@ RecordSummary record_machine(Machine& machine, trace::EventSink& sink, const Rec
   machine.set_device_clock(machine.loop_clock());
   s.events = recorder.events();
   s.landmarks = recorder.landmarks();
+  s.modelled = recorder.modelled();
   s.final_memory_digest = dirty.run_digest();
+  s.final_register_digest = RegisterSnapshot::from(machine.vcpu().get_regs()).digest();
   return s;
 }
 
@@ -29,6 +33,7 @@ ReplaySummary replay_machine(Machine& machine, trace::EventSource& source,
   machine.set_device_clock(machine.loop_clock());
   s.stats = replayer.stats();
   s.final_memory_digest = dirty.run_digest();
+  s.final_register_digest = RegisterSnapshot::from(machine.vcpu().get_regs()).digest();
   return s;
 }
 

@@ -12,20 +12,25 @@ struct RecordSummary {
   RunResult result;
   uint64_t events = 0;
   uint64_t landmarks = 0;
+  uint64_t modelled = 0;  // reads and interrupts at exits left to the device models
   uint64_t final_memory_digest = 0;
+  uint64_t final_register_digest = 0;
 };
 
-// Runs `machine` to its end, sending every input to `sink`.
+// Runs `machine` to its end, sending every input to `sink`. The machine's
+// clock decides RecordOptions::virtual_time.
 RecordSummary record_machine(Machine& machine, trace::EventSink& sink, const RecordOptions& opts);
 
 struct ReplaySummary {
   RunResult result;
   ReplayStats stats;
   uint64_t final_memory_digest = 0;
+  uint64_t final_register_digest = 0;
 };
 
 // Re-executes `machine` (built from the recording's configuration and
-// images) from `source`.
+// images) from `source`; `opts` must say what the trace stores
+// (replay_options_for() its header).
 ReplaySummary replay_machine(Machine& machine, trace::EventSource& source,
                              const ReplayOptions& opts);
 

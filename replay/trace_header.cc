@@ -5,6 +5,8 @@
 #include <ctime>
 #include <fstream>
 
+#include "replay/device_models.h"
+
 namespace rrvm {
 
 namespace {
@@ -35,7 +37,8 @@ std::string base_name(const std::string& path) {
 }  // namespace
 
 trace::HeaderInfo make_trace_header(const MachineConfig& cfg, const std::vector<CpuidEntry>& cpuid,
-                                    const MachineImages& images, const std::string& rrvm_version) {
+                                    const MachineImages& images, const std::string& rrvm_version,
+                                    bool reads_modelled) {
   trace::HeaderInfo h;
   h.rrvm_version = rrvm_version;
   h.created_unix_seconds = static_cast<int64_t>(std::time(nullptr));
@@ -44,6 +47,8 @@ trace::HeaderInfo make_trace_header(const MachineConfig& cfg, const std::vector<
   for (const auto& [cap, name] : Kvm::required_caps()) h.kvm_capabilities.push_back(name);
   h.config = cfg.to_pairs();
   h.clock_mode = to_string(cfg.clock);
+  h.reads_modelled = reads_modelled;
+  h.device_models = device_models_version();
   for (const auto& e : cpuid) {
     h.cpuid.push_back({e.function, e.index, e.flags, e.eax, e.ebx, e.ecx, e.edx});
   }

@@ -15,8 +15,11 @@
 
 namespace rrvm {
 
+// `reads_modelled`: the recording leaves read values to the device models
+// (not --log-values); the header then names this build's models.
 trace::HeaderInfo make_trace_header(const MachineConfig& cfg, const std::vector<CpuidEntry>& cpuid,
-                                    const MachineImages& images, const std::string& rrvm_version);
+                                    const MachineImages& images, const std::string& rrvm_version,
+                                    bool reads_modelled = true);
 // Embeds the images named in the header as blobs.
 void write_image_blobs(trace::TraceWriter& writer, const MachineImages& images);
 

@@ -6,6 +6,7 @@
 
 #include "devices/hex.h"
 #include "replay/bisect.h"
+#include "replay/device_models.h"
 #include "replay/trace_header.h"
 #include "tools/command.h"
 #include "tools/machine_options.h"
@@ -157,6 +158,8 @@ struct SideTrace {
 SideTrace open_side(const std::string& path, bool want_symbols) {
   return reading(path, [&] {
     trace::TraceReader reader(path);
+    std::string models = device_models_note(reader.header());
+    if (!models.empty()) std::cerr << "rrvm: note: " << path << ": " << models << "\n";
     SideTrace side{{path, config_from_trace(reader.header()), false}, reader.header().images, {}};
     if (want_symbols) side.symbols = GuestSymbols::from_elf(images_from_trace(reader).kernel);
     return side;

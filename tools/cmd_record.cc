@@ -27,6 +27,15 @@ constexpr const char* kHelp =
     "from its exits and HLTs, so host load and stalls do not show. A spinning\n"
     "guest's timer interrupts (and everything under --clock host) differ between\n"
     "recordings; each trace still replays exactly.\n\n"
+    "What a trace stores: only what rrvm's device models cannot recompute. Read\n"
+    "values and interrupts injected at exits follow from the models and the inputs\n"
+    "already in the trace (clock values, packets, console input), so they are left\n"
+    "out, and under --clock virtual so is every clock value (the halts and spins\n"
+    "that move time are stored). Replay recomputes them and the register and memory\n"
+    "digests verify them. Such a trace names the device models that recorded it;\n"
+    "replay by a build whose models differ says so up front and diverges where they\n"
+    "answer differently. --log-values stores every value instead (the 1.0 format):\n"
+    "larger, but it replays on any rrvm build, older ones included.\n\n"
     "SIGINT/SIGTERM end the recording cleanly with a complete trace; a killed\n"
     "recording leaves a trace that replays up to its last complete frame.";
 
@@ -35,10 +44,13 @@ po::options_description record_options() {
   d.add_options()("output,o", po::value<std::string>()->value_name("FILE"),
                   "trace file to write (required)")(
       "level", po::value<int>()->value_name("N")->default_value(3), "zstd level, 1..19")(
-      "reg-digest-every", po::value<Count>()->value_name("N")->default_value({256}, "256"),
+      "reg-digest-every", po::value<Count>()->value_name("N")->default_value({4096}, "4096"),
       "register digest every N exits (0: none)")(
       "mem-digest-every", po::value<Count>()->value_name("N")->default_value({4096}, "4096"),
-      "dirty-memory digest every N exits (0: none)");
+      "dirty-memory digest every N exits (0: none)")(
+      "log-values", po::bool_switch(),
+      "store every read and clock value, as format 1.0 did: for traces that must replay "
+      "on rrvm builds whose device models differ");
   return d;
 }
 
@@ -62,25 +74,33 @@ int record(const MachineConfig& cfg, const po::variables_map& vm) {
   connect_network(machine, cfg);
   trace::WriterOptions wopts;
   wopts.level = vm["level"].as<int>();
-  trace::TraceWriter writer =
-      create_trace(out, make_trace_header(cfg, machine.cpuid(), images, RRVM_VERSION), wopts);
+  bool log_values = vm["log-values"].as<bool>();
+  trace::TraceWriter writer = create_trace(
+      out, make_trace_header(cfg, machine.cpuid(), images, RRVM_VERSION, !log_values), wopts);
   write_image_blobs(writer, images);
-  RecordOptions ropts{vm["reg-digest-every"].as<Count>().value,
-                      vm["mem-digest-every"].as<Count>().value};
+  RecordOptions ropts;
+  ropts.reg_digest_every = vm["reg-digest-every"].as<Count>().value;
+  ropts.mem_digest_every = vm["mem-digest-every"].as<Count>().value;
+  ropts.log_values = log_values;
   RecordSummary s = record_machine(machine, writer, ropts);
   trace::FooterInfo footer;
   footer.total_events = s.events;
   footer.exits = s.result.exits;
   footer.final_mem_digest = s.final_memory_digest;
+  footer.final_reg_digest = s.final_register_digest;
   footer.end_reason = to_string(s.result.reason);
   footer.guest_status = s.result.status;
   writer.close(footer);
   std::cerr << "rrvm: recorded " << s.events << " events (" << s.landmarks << " landmarks) over "
-            << s.result.exits << " exits into " << out << "\n";
+            << s.result.exits << " exits into " << out;
+  if (s.modelled)
+    std::cerr << "; " << s.modelled << " reads and injections left to the device models";
+  std::cerr << "\n";
   int status = report_run_result(s.result);
   if (vm["json"].as<bool>()) {
     print_run_json(s.result, status, [&](trace::JsonWriter& j) {
       j.field("trace", out).field("events", s.events).field("landmarks", s.landmarks);
+      j.field("modelled", s.modelled).field("log_values", log_values);
     });
   }
   return status;

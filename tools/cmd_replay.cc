@@ -36,9 +36,20 @@ void print_json(const ReplaySummary& s, bool matched) {
       .field("breakpoint_hits", s.stats.breakpoint_hits)
       .field("single_steps", s.stats.single_steps)
       .field("digests_checked", s.stats.digests_checked)
+      .field("modelled", s.stats.modelled)
       .field("model_mismatches", s.stats.model_mismatches)
       .end_object();
   std::cout << j.str() << "\n";
+}
+
+// The footer's final digests against the replay's end (a register digest
+// of 0 is a trace written before rrvm stored one).
+std::string end_differs(const trace::FooterInfo& f, const ReplaySummary& s) {
+  if (f.final_mem_digest != s.final_memory_digest)
+    return "replay reached the end but guest memory differs from the recording's";
+  if (f.final_reg_digest && f.final_reg_digest != s.final_register_digest)
+    return "replay reached the end but the registers differ from the recording's";
+  return "";
 }
 
 int replay(const std::string& path, const po::variables_map& vm) {
@@ -51,18 +62,19 @@ int replay(const std::string& path, const po::variables_map& vm) {
   Kicker::install_stop_signals();
   Machine machine(cfg, images, *serial);
   trace::ReaderSource source(reader);
-  ReplayOptions opts;
+  ReplayOptions opts = replay_options_for(reader.header());
+  if (!opts.models_note.empty()) std::cerr << "rrvm: note: " << opts.models_note << "\n";
   opts.until = vm["until"].as<Count>().value;
   opts.verify = !vm["no-verify"].as<bool>();
   ReplaySummary s = replay_machine(machine, source, opts);
   bool finished = s.result.reason != StopReason::kDiverged &&
                   s.result.reason != StopReason::kEndOfTrace &&
                   s.result.reason != StopReason::kInterrupted;
-  if (finished && opts.verify && reader.footer() &&
-      reader.footer()->final_mem_digest != s.final_memory_digest) {
-    s.result = {StopReason::kDiverged, 1,
-                "replay reached the end but guest memory differs from the recording's",
-                s.result.exits};
+  if (finished && opts.verify && reader.footer()) {
+    if (std::string why = end_differs(*reader.footer(), s); !why.empty()) {
+      if (!opts.models_note.empty()) why += "\n  note: " + opts.models_note;
+      s.result = {StopReason::kDiverged, 1, why, s.result.exits};
+    }
   }
   bool matched =
       s.result.reason != StopReason::kDiverged && s.result.reason != StopReason::kInterrupted;
@@ -73,9 +85,13 @@ int replay(const std::string& path, const po::variables_map& vm) {
   if (s.result.reason == StopReason::kEndOfTrace)
     std::cerr << "rrvm: " << trace::escape_text(s.result.message, trace::Escape::kLines) << "\n";
   std::cerr << "rrvm: replay matched the recording: " << s.stats.exits << " exits, "
-            << s.stats.events << " events, " << s.stats.landmarks << " landmarks ("
-            << s.stats.breakpoint_hits << " breakpoint hits, " << s.stats.single_steps
-            << " single-steps), " << s.stats.digests_checked << " digests verified; run ended by "
+            << s.stats.events << " events"
+            << (s.stats.modelled ? " (and " + std::to_string(s.stats.modelled) +
+                                       " reads and injections from the device models)"
+                                 : std::string())
+            << ", " << s.stats.landmarks << " landmarks (" << s.stats.breakpoint_hits
+            << " breakpoint hits, " << s.stats.single_steps << " single-steps), "
+            << s.stats.digests_checked << " digests verified; run ended by "
             << to_string(s.result.reason) << ", status " << s.result.status << "\n";
   if (s.stats.model_mismatches) {
     std::cerr << "rrvm: note: the device models disagreed with " << s.stats.model_mismatches

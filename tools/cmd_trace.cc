@@ -53,6 +53,14 @@ int cmd_info(const std::vector<std::string>& args) {
       });
 }
 
+// "port-read, mmio-read, ...": every kind `--kind` takes.
+std::string kind_names() {
+  std::string out;
+  for (const trace::KindLayout& k : trace::kKindLayouts)
+    out += (out.empty() ? "" : ", ") + std::string(k.name);
+  return out;
+}
+
 trace::DumpFilter dump_filter(const po::variables_map& vm) {
   trace::DumpFilter f;
   if (vm.count("from")) f.from = vm["from"].as<Count>().value;
@@ -71,16 +79,25 @@ int cmd_dump(const std::vector<std::string>& args) {
                   "start at exit ordinal N (through the index)")(
       "to", po::value<Count>()->value_name("M"), "stop after exit ordinal M")(
       "kind", po::value<std::string>()->value_name("K"),
-      "only events of kind K: port-read, mmio-read, msr-read, dma-write, interrupt, "
-      "clock-read, packet, console-input, landmark, reg-digest, mem-digest, guest-exit, note");
-  return with_trace(args, d, "rrvm dump FILE.rrt [--from N] [--to M] [--kind K] [--json]",
-                    "Prints a trace's events in order, one per line: #exit-ordinal kind fields,\n"
-                    "e.g. '#1042 port-read port=0x40 size=1 modelled' (the value is left to the\n"
-                    "device model on replay). With --json, one JSON object per line.",
-                    [](const std::string&, TraceReader& r, const po::variables_map& vm) -> int {
-                      trace::dump(r, dump_filter(vm), vm["json"].as<bool>(), std::cout);
-                      return kExitOk;
-                    });
+      ("only events of kind K: " + kind_names()).c_str());
+  return with_trace(
+      args, d, "rrvm dump FILE.rrt [--from N] [--to M] [--kind K] [--json]",
+      "Prints a trace's events in order, one per line: #exit-ordinal kind fields,\n"
+      "e.g. '#1042 time-skip cause=0 ns=0' (the guest halted at exit 1042 and its time\n"
+      "jumped to the next timer). With --json, one JSON object per line.\n\n"
+      "A trace stores only what the device models cannot recompute (rrvm record\n"
+      "--help): unless it was recorded with --log-values, it holds no read values and\n"
+      "no interrupt injected at an exit, and under --clock virtual no clock value;\n"
+      "dump says so on stderr. `rrvm replay` recomputes them, `rrvm bisect` compares\n"
+      "them between two executions.",
+      [](const std::string&, TraceReader& r, const po::variables_map& vm) -> int {
+        if (r.header().reads_modelled)
+          std::cerr << "rrvm: note: this trace leaves read values, interrupts at exits"
+                    << (r.header().clock_mode == "virtual" ? " and guest time" : "")
+                    << " to the device models (not stored; replay recomputes them)\n";
+        trace::dump(r, dump_filter(vm), vm["json"].as<bool>(), std::cout);
+        return kExitOk;
+      });
 }
 
 int cmd_verify(const std::vector<std::string>& args) {

@@ -37,6 +37,8 @@ enum class EventKind : uint8_t {
   kMemDigest = 10,    // digest
   kGuestExit = 11,    // code, detail + reason text
   kNote = 12,         // text
+  kTimeSkip = 13,     // cause, ns: virtual time moved on by a halt or a spin (format 1.1)
+  kProgress = 14,     // the recording ran through this exit (format 1.1)
 };
 
 // How a kind's fields are stored in a chunk (trace.capnp, Chunk, has the same
@@ -131,6 +133,11 @@ inline constexpr KindLayout kKindLayouts[] = {
      .side = SideData::kText,
      .side_name = "text",
      .side_shown = Shown::kText},
+    {.kind = EventKind::kTimeSkip,
+     .name = "time-skip",
+     .a = {Coding::kVarint, "cause", Shown::kDec},
+     .b = {Coding::kVarint, "ns", Shown::kDec}},
+    {.kind = EventKind::kProgress, .name = "progress"},
 };
 constexpr int kEventKinds = static_cast<int>(std::size(kKindLayouts));
 
@@ -175,6 +182,14 @@ enum class ClockSource : uint8_t {
   kDevice = 0,      // a device model asked for the time during an exit
   kTimerExit = 1,   // timers advanced at a natural exit
   kTimerAsync = 2,  // timers advanced at a kick / interrupt-window exit
+};
+
+// Why virtual guest time moved other than by an exit (time-skip's cause).
+// Under --clock virtual without --log-values these are the only time events:
+// every exit adds a fixed amount that replay adds itself.
+enum class TimeSkip : uint8_t {
+  kHalt = 0,  // the guest halted: time jumped to the next timer deadline (ns not stored: 0)
+  kSpin = 1,  // the guest ran without an exit: time moved on by `ns` at a kick
 };
 
 // One event, the exit ordinal at which it happened, and a fixed payload whose
@@ -230,6 +245,10 @@ struct Event {
     return {EventKind::kGuestExit, 0, 0, ord, static_cast<uint64_t>(code), detail};
   }
   static constexpr Event note(uint64_t ord) { return {EventKind::kNote, 0, 0, ord, 0, 0}; }
+  static constexpr Event time_skip(uint64_t ord, TimeSkip cause, uint64_t ns = 0) {
+    return {EventKind::kTimeSkip, 0, 0, ord, static_cast<uint64_t>(cause), ns};
+  }
+  static constexpr Event progress(uint64_t ord) { return {EventKind::kProgress, 0, 0, ord, 0, 0}; }
 
   constexpr uint16_t port() const { return static_cast<uint16_t>(a); }
   constexpr uint64_t address() const { return a; }  // MMIO address or DMA gpa
@@ -247,6 +266,10 @@ struct Event {
   constexpr bool is_clock(ClockSource s) const {
     return kind == EventKind::kClockRead && a == static_cast<uint64_t>(s);
   }
+  constexpr bool is_skip(TimeSkip s) const {
+    return kind == EventKind::kTimeSkip && a == static_cast<uint64_t>(s);
+  }
+  constexpr uint64_t ns() const { return b; }  // time-skip
 
   friend constexpr bool operator==(const Event&, const Event&) = default;
 };
@@ -315,6 +338,12 @@ struct HeaderInfo {
   std::vector<CpuidLeaf> cpuid;
   std::vector<ImageRef> images;
   std::string clock_mode = "host";  // "host" (clock reads logged) or "virtual" (from exit counts)
+  // Format 1.1. True: read values (and, under a virtual clock, guest time)
+  // are not stored; replay recomputes them with its device models, which
+  // should be those named by device_models. False (format 1.0 traces,
+  // `rrvm record --log-values`): every value is stored.
+  bool reads_modelled = false;
+  std::string device_models;  // the recording build's device-model version ("" before 1.1)
 };
 
 struct FooterInfo {
@@ -332,9 +361,18 @@ struct FooterInfo {
 
 // The format this rrvm writes, and what it reads: any minor of its major,
 // from writers that require at most kReaderCompat.
+//
+// 1.1 added the header's readsModelled and deviceModels and the time-skip
+// event. A trace whose reads are modelled requires reader level 2: a 1.0
+// reader would find no read values where it expects them and replay it as a
+// divergence, so it must refuse it up front. A trace with every value stored
+// (--log-values) still requires only level 1 and holds no 1.1 event kinds,
+// so 1.0 builds read and replay it.
 constexpr uint16_t kFormatMajor = 1;
-constexpr uint16_t kFormatMinor = 0;
-constexpr uint16_t kReaderCompat = 1;
+constexpr uint16_t kFormatMinor = 1;
+constexpr uint16_t kReaderCompat = 2;
+constexpr uint16_t kValuesLoggedCompat = 1;  // every value stored: 1.0 readers replay it
+constexpr uint16_t kModelledCompat = 2;      // reads left to the models
 
 // A trace that cannot be read: `offset` is the byte where it went wrong.
 class TraceError : public std::runtime_error {

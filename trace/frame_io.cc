@@ -45,11 +45,13 @@ kj::Array<capnp::word> message_bytes(capnp::MessageBuilder& message) {
   return capnp::messageToFlatArray(message);
 }
 
-std::vector<uint8_t> compress_frame(std::span<const uint8_t> content, ZSTD_CCtx* cctx, int level) {
+std::vector<uint8_t> compress_frame(std::span<const uint8_t> content, ZSTD_CCtx* cctx,
+                                    Compression how) {
   if (content.size() > kMaxFrameContent)
     throw TraceWriteError("a trace record would exceed 64 MiB");
-  ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only);
-  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, how.level);
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_enableLongDistanceMatching, how.long_distance ? 1 : 0);
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1);
   std::vector<uint8_t> out(ZSTD_compressBound(content.size()));
@@ -59,10 +61,11 @@ std::vector<uint8_t> compress_frame(std::span<const uint8_t> content, ZSTD_CCtx*
   return out;
 }
 
-std::vector<uint8_t> record_frame(capnp::MessageBuilder& message, ZSTD_CCtx* cctx, int level) {
+std::vector<uint8_t> record_frame(capnp::MessageBuilder& message, ZSTD_CCtx* cctx,
+                                  Compression how) {
   kj::Array<capnp::word> words = message_bytes(message);
   auto bytes = words.asBytes();
-  return compress_frame({bytes.begin(), bytes.size()}, cctx, level);
+  return compress_frame({bytes.begin(), bytes.size()}, cctx, how);
 }
 
 std::vector<uint8_t> make_trailer(uint64_t index_offset) {

@@ -37,10 +37,22 @@ using DCtx = std::unique_ptr<ZSTD_DCtx, ZstdFree>;
 
 // The message's standard (unpacked) serialization.
 kj::Array<capnp::word> message_bytes(capnp::MessageBuilder& message);
+// How hard to compress one frame.
+struct Compression {
+  // Implicit from a level: most frames need nothing else.
+  constexpr Compression(int zstd_level = 3, bool long_distance_matching = false)
+      : level(zstd_level), long_distance(long_distance_matching) {}
+  int level;
+  // zstd's long-distance matching (for guest images: repeats far apart).
+  // The window still fits the frame's content (zstd sizes it from the
+  // content size), so any reader with zstd's default limits reads it.
+  bool long_distance;
+};
 // One zstd frame with content size and checksum. Throws TraceWriteError when
 // the content exceeds kMaxFrameContent.
-std::vector<uint8_t> compress_frame(std::span<const uint8_t> content, ZSTD_CCtx* cctx, int level);
-std::vector<uint8_t> record_frame(capnp::MessageBuilder& message, ZSTD_CCtx* cctx, int level);
+std::vector<uint8_t> compress_frame(std::span<const uint8_t> content, ZSTD_CCtx* cctx,
+                                    Compression how);
+std::vector<uint8_t> record_frame(capnp::MessageBuilder& message, ZSTD_CCtx* cctx, Compression how);
 
 std::vector<uint8_t> make_trailer(uint64_t index_offset);
 // The index offset from the last kTrailerSize bytes of a file of

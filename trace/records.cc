@@ -59,7 +59,7 @@ void check_format(schema::Header::Reader in, uint64_t offset) {
 void build_header(const HeaderInfo& h, schema::Header::Builder out) {
   out.setFormatMajor(kFormatMajor);
   out.setFormatMinor(kFormatMinor);
-  out.setRequiredForwardCompat(kReaderCompat);
+  out.setRequiredForwardCompat(h.reads_modelled ? kModelledCompat : kValuesLoggedCompat);
   out.setRrvmVersion(h.rrvm_version);
   out.setCreatedUnixSeconds(h.created_unix_seconds);
   build_host(h, out.initHost());
@@ -77,6 +77,8 @@ void build_header(const HeaderInfo& h, schema::Header::Builder out) {
     imgs[i].setSize(h.images[i].size);
   }
   out.setClockMode(h.clock_mode);
+  out.setReadsModelled(h.reads_modelled);
+  out.setDeviceModels(h.device_models);
 }
 
 HeaderInfo parse_header(schema::Header::Reader in, uint64_t offset) {
@@ -99,6 +101,8 @@ HeaderInfo parse_header(schema::Header::Reader in, uint64_t offset) {
   for (auto i : in.getImages())
     h.images.push_back({i.getRole(), i.getName(), i.getHash(), i.getSize()});
   h.clock_mode = in.getClockMode();
+  h.reads_modelled = in.getReadsModelled();
+  h.device_models = in.getDeviceModels();
   return h;
 }
 

@@ -1,4 +1,6 @@
-# rrvm trace file (.rrt) schema, format 1.0. This file is the contract
+# rrvm trace file (.rrt) schema, format 1.1 (1.0 plus Header.readsModelled,
+# Header.deviceModels and the timeSkip and progress events; see "What a trace
+# stores"). This file is the contract
 # between rrvm versions: fields keep their numbers forever, new fields get new
 # numbers (and defaults that mean "absent"), nothing depends on declaration
 # order, and event kinds are stored by the explicit numbers of EventKind.
@@ -24,6 +26,27 @@
 # Unpacked, not packed: the events are already varint columns (see Chunk), so
 # packing removes almost nothing that zstd does not, and costs a pass over
 # every message. tests/bench/trace_bench measures both ("packed" counters).
+#
+# What a trace stores. Only what the device models cannot recompute: replay
+# re-runs the same models on the same guest, so a read's value follows from
+# the models and the inputs already in the trace (clock values, packets,
+# console input, interrupts at landmarks), and so, under --clock virtual,
+# does guest time (a fixed amount per exit). Such values are left out
+# entirely (Header.readsModelled): no event per read, not even a flagged one.
+# What verifies them is what verifies everything else: the register and
+# memory digests, the final memory digest and the guest's exit. A replay
+# whose models answer a read differently diverges at the next digest, and
+# the report names that exit; `rrvm bisect` runs both executions side by
+# side and names the read itself, comparing the two sides' model outputs
+# live. Stored in full: host clock values (delta-coded), network frames,
+# console input, landmarks, and under a virtual clock the halts and spins
+# that moved time (timeSkip). `rrvm record --log-values` stores every value
+# as format 1.0 did (readsModelled false): such a trace replays on builds
+# whose device models differ, and on 1.0 readers.
+#
+# Embedded images are compressed hard (zstd level 19 with long-distance
+# matching, for parts up to 4 MiB): a Multiboot image that is mostly zero
+# page tables costs a few hundred bytes.
 #
 # Limits a reader enforces: a frame's content size must be declared and at
 # most 64 MiB; Cap'n Proto traversal limits follow from the frame's real size.
@@ -54,6 +77,12 @@ struct Header {
   cpuid @7 :List(CpuidLeaf);         # the table given to the guest (KVM_SET_CPUID2)
   images @8 :List(ImageRef);         # guest images; their bytes are blobs with the same hash
   clockMode @9 :Text;                # guest time source: "host" (every read logged) or "virtual"
+  readsModelled @10 :Bool;           # 1.1: read values, interrupts injected at exits and (with
+                                     # clockMode "virtual") guest time are not stored: replay's
+                                     # device models recompute them. Such a trace sets
+                                     # requiredForwardCompat 2. False: every value is stored.
+  deviceModels @11 :Text;            # 1.1: the recording build's device-model version (a hash of
+                                     # the model sources); a replay by other models says so
 }
 
 struct HostInfo {
@@ -113,6 +142,8 @@ enum EventKind {
   memDigest @10;
   guestExit @11;
   note @12;
+  timeSkip @13;
+  progress @14;
 }
 
 # A run of events, stored column-wise so that zstd sees like next to like.
@@ -133,9 +164,18 @@ enum EventKind {
 #   memDigest      -                               8 bytes little-endian
 #   guestExit      z code, v detail, v n           -          (n bytes of reason text)
 #   note           v n                             -          (n bytes of UTF-8 text)
+#   timeSkip       v cause, v ns                   -          (cause 0: halted, time jumped to the
+#                                                              next timer deadline, ns 0; 1: spun,
+#                                                              ns of guest time added at a kick)
+#   progress       -                               -          (the recording ran through this
+#                                                              exit: written about once a second
+#                                                              when nothing else was, so a trace
+#                                                              cut off later replays that far)
 #
 # * Reads with the flag bit set are "as modelled": replay's device model
-#   reproduces the value, so it is not stored and reads back as 0.
+#   reproduces the value, so it is not stored and reads back as 0. rrvm 1.1
+#   writes no such events (a trace with readsModelled leaves modelled reads
+#   out entirely) but reads them: replay keeps the model's value.
 struct Chunk {
   firstOrdinal @0 :UInt64;           # exit ordinal of the first event
   count @1 :UInt32;                  # events; equals the length of kinds

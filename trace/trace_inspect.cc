@@ -62,10 +62,26 @@ std::string line(std::string_view s) {
   return escape_text(s, Escape::kLine);
 }
 
+// Bytes of all embedded images, as given or as stored (compressed).
+uint64_t image_bytes(const TraceReader& r, bool stored) {
+  uint64_t n = 0;
+  for (const BlobInfo& b : r.blobs()) n += stored ? b.stored_bytes : b.size;
+  return n;
+}
+
 std::string blob_bytes_note(const TraceReader& r) {
-  uint64_t total = 0;
-  for (const BlobInfo& b : r.blobs()) total += b.size;
-  return human_bytes(total) + " of embedded images";
+  return human_bytes(image_bytes(r, false)) + " of embedded images in " +
+         human_bytes(image_bytes(r, true));
+}
+
+// What the events leave to replay's device models (trace.capnp, "What a
+// trace stores").
+std::string values_note(const HeaderInfo& h) {
+  if (!h.reads_modelled) return "every read and clock value stored";
+  std::string what = h.clock_mode == "virtual" ? "reads, interrupts at exits and guest time"
+                                               : "reads and interrupts at exits";
+  return what + " left to the device models (models " +
+         (h.device_models.empty() ? std::string("unnamed") : line(h.device_models)) + ")";
 }
 
 // Every string here comes from the trace, so each goes through line().
@@ -79,6 +95,7 @@ void info_header(std::string& o, const HeaderInfo& h) {
     o += "\n";
   }
   o += "clock: " + line(h.clock_mode) + "\n";
+  o += "values: " + values_note(h) + "\n";
   o += "machine:";
   for (const auto& [k, v] : h.config) o += " " + line(k) + "=" + line(v);
   o += "\ncpuid: " + std::to_string(h.cpuid.size()) + " leaves\n";
@@ -127,7 +144,9 @@ void json_header(JsonWriter& j, const HeaderInfo& h) {
   j.field("format", std::to_string(h.format_major) + "." + std::to_string(h.format_minor))
       .field("rrvm_version", h.rrvm_version)
       .field("created_unix_seconds", h.created_unix_seconds)
-      .field("clock_mode", h.clock_mode);
+      .field("clock_mode", h.clock_mode)
+      .field("reads_modelled", h.reads_modelled)
+      .field("device_models", h.device_models);
   j.key("host").begin_object().field("kernel", h.host_kernel).field("cpu", h.host_cpu);
   j.key("kvm_capabilities").strings(h.kvm_capabilities).end_object();
   j.key("config").begin_array();
@@ -231,6 +250,8 @@ std::string info_json(const std::string& path, const TraceReader& r, const Trace
       .field("last_ordinal", s.last_ordinal)
       .field("chunks", r.chunk_count())
       .field("chunk_bytes", r.chunk_bytes())
+      .field("image_bytes", image_bytes(r, false))
+      .field("image_stored_bytes", image_bytes(r, true))
       .field("bytes_per_event", std::round(per_event(r.chunk_bytes(), s.events) * 1000) / 1000)
       .key("footer");
   json_footer(j, r.footer());

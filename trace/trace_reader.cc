@@ -210,8 +210,11 @@ void TraceReader::seek(uint64_t ordinal) {
 
 std::vector<BlobInfo> TraceReader::blobs() const {
   std::vector<BlobInfo> out;
-  for (const auto& [hash, parts] : blobs_)
-    out.push_back({hash, parts.front().role, parts.front().size, parts.front().parts});
+  for (const auto& [hash, parts] : blobs_) {
+    uint64_t stored = 0;
+    for (const BlobRef& p : parts) stored += p.frame_bytes;
+    out.push_back({hash, parts.front().role, parts.front().size, parts.front().parts, stored});
+  }
   return out;
 }
 

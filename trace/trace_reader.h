@@ -38,6 +38,7 @@ struct BlobInfo {
   std::string hash, role;
   uint64_t size = 0;
   uint32_t parts = 0;
+  uint64_t stored_bytes = 0;  // compressed, all parts' frames
 };
 
 class TraceReader {

@@ -19,6 +19,14 @@ namespace rrvm::trace {
 namespace {
 
 constexpr size_t kBlobPart = size_t{4} << 20;
+// Guest images are written once and read by every replay, and the test
+// guests and firmware are small and full of zeros (page tables, padding):
+// compress them as hard as zstd goes. Level 19 runs at 1-3 MB/s, so blobs
+// larger than one part (a Linux kernel and initrd, mostly compressed
+// already) get a level that keeps the start of a recording within seconds.
+constexpr Compression kSmallBlob{19, true};
+constexpr size_t kSmallBlobBytes = kBlobPart;
+constexpr Compression kLargeBlob{9, true};
 // A chunk ends early once its side data reaches this, so that a record stays
 // far below kMaxFrameContent (one side item adds at most arena_bytes / 2).
 constexpr size_t kChunkSideBytes = size_t{4} << 20;
@@ -207,6 +215,7 @@ std::string TraceWriter::add_blob(std::string_view role, std::span<const uint8_t
   uint32_t parts =
       static_cast<uint32_t>(std::max<size_t>(1, (bytes.size() + kBlobPart - 1) / kBlobPart));
   CCtx cctx(ZSTD_createCCtx());  // the worker owns impl_->cctx
+  Compression how = bytes.size() <= kSmallBlobBytes ? kSmallBlob : kLargeBlob;
   for (uint32_t p = 0; p < parts; ++p) {
     size_t from = size_t{p} * kBlobPart, len = std::min(kBlobPart, bytes.size() - from);
     capnp::MallocMessageBuilder msg;
@@ -217,7 +226,7 @@ std::string TraceWriter::add_blob(std::string_view role, std::span<const uint8_t
     b.setParts(parts);
     b.setSize(bytes.size());
     b.setData(kj::arrayPtr(bytes.data() + from, len));
-    Impl::PendingFrame f{record_frame(msg, cctx.get(), opts_.level),
+    Impl::PendingFrame f{record_frame(msg, cctx.get(), how),
                          {hash, std::string(role), p, parts, bytes.size(), 0, 0}};
     std::unique_lock<std::mutex> lock(mu_);
     impl_->pending.push_back(std::move(f));

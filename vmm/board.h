@@ -57,6 +57,23 @@ struct Board {
   void advance_timers(uint64_t now_ns) {
     for (auto* t : timers) t->advance(now_ns);
   }
+  // Advances the timers to `now_ns` if one is due by then. Timers move only
+  // when one is due, so a run logs one time value per timer event rather
+  // than one per exit; replay recomputing virtual time calls the same.
+  bool advance_due_timers(uint64_t now_ns) {
+    auto due = next_deadline();
+    if (!due || now_ns < *due) return false;
+    advance_timers(now_ns);
+    return true;
+  }
+  // The interrupt to inject at this entry, acknowledged, if the guest can
+  // take one now: IF set and no interrupt shadow (kvm_run's if_flag and
+  // ready_for_interrupt_injection). The run loop and replay share this rule.
+  std::optional<uint8_t> take_interrupt(const kvm_run& run) {
+    if (!interrupts || !interrupts->has_interrupt()) return std::nullopt;
+    if (!run.ready_for_interrupt_injection || !run.if_flag) return std::nullopt;
+    return interrupts->acknowledge();
+  }
 
   // For machine checkpoints: the stop request and the CR8 mirror. The
   // devices' States are the board's DeviceStates (vmm/device_states.h).

@@ -25,6 +25,13 @@ class ExecHooks {
   // Timers were brought up to `now_ns` (guest time), at a natural exit or,
   // with async = true, at a kick or interrupt-window exit.
   virtual void on_timer_advance(uint64_t now_ns, bool async) { (void)now_ns, (void)async; }
+  // Virtual time (--clock virtual) jumped to `to_ns`, the next timer
+  // deadline, while the guest halted at the current exit.
+  virtual void on_halt_skip(uint64_t to_ns) { (void)to_ns; }
+  // Virtual time moved on by `ns` at a kick because the guest ran that long
+  // without an exit (VirtualClock, spinning): where this happens is the
+  // host's timing.
+  virtual void on_spin(uint64_t ns) { (void)ns; }
   // `vector` is about to be injected. async: not at a natural exit, so its
   // position must be recorded as a landmark.
   virtual void on_inject(uint8_t vector, bool async) { (void)vector, (void)async; }

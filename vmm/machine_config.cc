@@ -164,7 +164,7 @@ std::vector<MachineOption> make_table() {
                   "seconds since 1970, up to 9999-12-31T23:59:59Z"),
           "RTC wall-clock time at power-on, in seconds since 1970 (default 2009-01-01)"),
       row("clock", 0, "C", "host", kMachine, choice(&C::clock, kClocks),
-          "guest time: host (the host's clock; every read is recorded) or virtual (from the "
+          "guest time: host (the host's clock; its values are recorded) or virtual (from the "
           "execution: each exit is 1 us, HLT skips to the next timer). Under virtual, a guest "
           "that waits for time through port/MMIO reads and HLT runs, and records, identically "
           "every time, however loaded or stalled the host. Not reproducible without a trace: "

@@ -48,7 +48,9 @@ RunResult VcpuLoop::run() {
       // A kick that did not move guest time (a virtual-time spin check, a
       // host stall, a stray signal) re-enters as if it never happened: no
       // timers, no injection at a place the host's timing chose.
+      uint64_t before = clock_.now_ns();
       quiet = !clock_.on_kick();
+      if (!quiet && clock_.can_skip()) hooks_->on_spin(clock_.now_ns() - before);
       if (!quiet) advance_timers(async = true);
       continue;
     }
@@ -122,16 +124,13 @@ void VcpuLoop::prepare_entry(bool async) {
     run_->request_interrupt_window = 0;
     return;
   }
-  if (run_->ready_for_interrupt_injection && run_->if_flag) {
-    if (auto vector = board_.interrupts->acknowledge()) {
-      hooks_->on_inject(*vector, async);
-      vcpu_.interrupt(*vector);
-      ++injections_;
-    }
-    run_->request_interrupt_window = 0;
-  } else {
-    run_->request_interrupt_window = 1;
+  bool can_take = run_->ready_for_interrupt_injection && run_->if_flag;
+  if (auto vector = board_.take_interrupt(*run_)) {
+    hooks_->on_inject(*vector, async);
+    vcpu_.interrupt(*vector);
+    ++injections_;
   }
+  run_->request_interrupt_window = can_take ? 0 : 1;
 }
 
 // Waits up to `timeout_ms` for console input or a network frame (0: just
@@ -177,14 +176,13 @@ uint64_t VcpuLoop::next_wakeup_host() {
   return wake;
 }
 
-// Timers move only when one is due, so a run logs one time value per timer
-// event rather than one per exit.
+// Timers move only when one is due (Board::advance_due_timers).
 void VcpuLoop::advance_timers(bool async) {
   auto due = board_.next_deadline();
-  if (!due || clock_.now_ns() < *due) return;
   uint64_t now = clock_.now_ns();
+  if (!due || now < *due) return;
   hooks_->on_timer_advance(now, async);
-  board_.advance_timers(now);
+  board_.advance_due_timers(now);
 }
 
 std::optional<RunResult> VcpuLoop::handle_exit() {
@@ -218,7 +216,10 @@ std::optional<RunResult> VcpuLoop::handle_hlt() {
       // first so a reply on its way is not overtaken by a guest timeout.
       if (net_ && net_->busy()) poll_inputs(kNetGraceMs);
       if (board_.interrupts && board_.interrupts->has_interrupt()) continue;
-      if (clock_.skip_to(*due)) continue;
+      if (clock_.skip_to(*due)) {
+        hooks_->on_halt_skip(*due);
+        continue;
+      }
     }
     uint64_t wake = next_wakeup_host();
     if (!wake && (console_fd_ >= 0 || net_))

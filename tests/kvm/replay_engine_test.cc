@@ -46,9 +46,11 @@ class TestTimer final : public TimedDevice, public InterruptController {
 // Port 0x90 reads the low bits of the clock; 0x91 takes the result; 0xf4 exits.
 class Ports final : public IoDevice {
  public:
-  Ports(Board& b, Clock& c) : board_(b), clock_(c) {}
+  Ports(Board& b, Clock& c, uint64_t skew = 0) : board_(b), clock_(c), skew_(skew) {}
   std::string_view name() const override { return "test-ports"; }
-  void read(uint64_t, std::span<uint8_t> d) override { store_le(d, clock_.now_ns() >> 10); }
+  void read(uint64_t, std::span<uint8_t> d) override {
+    store_le(d, (clock_.now_ns() >> 10) ^ skew_);
+  }
   void write(uint64_t off, std::span<const uint8_t> d) override {
     if (off == 1) result = load_le(d);
     if (off == 0x64) board_.stop = RunResult{StopReason::kGuestExit, int(load_le(d)), "", 0};
@@ -58,6 +60,7 @@ class Ports final : public IoDevice {
  private:
   Board& board_;
   Clock& clock_;
+  uint64_t skew_;
 };
 
 std::vector<uint8_t> main_code() {
@@ -119,10 +122,14 @@ struct TimerVm {
   HostClock clock;
 };
 
-Outcome record(VectorEvents& events) {
+// With `log_values`, every read value is stored (rrvm record --log-values);
+// without, reads are left to the replaying device models.
+Outcome record(VectorEvents& events, bool log_values = false) {
   TimerVm v;
   DirtyTracker dirty(v.vm, v.ram);
-  Recorder rec(events, v.vcpu, dirty, RecordOptions{.reg_digest_every = 2, .mem_digest_every = 3});
+  Recorder rec(
+      events, v.vcpu, dirty,
+      RecordOptions{.reg_digest_every = 2, .mem_digest_every = 3, .log_values = log_values});
   Ports ports(v.board, rec.device_clock(v.clock));
   v.board.pio.add(0x90, 0x70, ports);
   VcpuLoop loop(v.vcpu, v.ram, v.board, v.clock, {.timeout_sec = 30, .strict_io = false}, &rec);
@@ -132,13 +139,21 @@ Outcome record(VectorEvents& events) {
   return r;
 }
 
-Outcome replay(VectorEvents& events, ReplayStats* stats = nullptr, double stall_seconds = 60) {
+// `skew` stands for a build whose device model differs: the test port
+// answers every read with its low bit flipped.
+struct ReplaySetup {
+  bool values_logged = false;  // the trace was recorded with log_values
+  uint64_t skew = 0;
+};
+
+Outcome replay(VectorEvents& events, ReplayStats* stats = nullptr, double stall_seconds = 60,
+               ReplaySetup setup = {}) {
   TimerVm v;
   DirtyTracker dirty(v.vm, v.ram);
   events.next = 0;
-  Replayer rep(events, v.vcpu, v.ram, v.board, dirty,
-               ReplayOptions{.stall_seconds = stall_seconds});
-  Ports ports(v.board, rep.device_clock());
+  ReplayOptions opts{.stall_seconds = stall_seconds, .reads_modelled = !setup.values_logged};
+  Replayer rep(events, v.vcpu, v.ram, v.board, dirty, opts);
+  Ports ports(v.board, rep.device_clock(), setup.skew);
   v.board.pio.add(0x90, 0x70, ports);
   Outcome r;
   r.rr = rep.run();
@@ -147,19 +162,24 @@ Outcome replay(VectorEvents& events, ReplayStats* stats = nullptr, double stall_
   return r;
 }
 
-TEST(ReplayEngine, BusyLoopWithTimerInterruptsReplaysExactly) {
-  RRVM_REQUIRE_KVM();
+// Landmarks and a clock-valued port, in both trace kinds: values left to
+// the models (no read event) or all stored.
+void busy_loop_replays_exactly(bool log_values) {
   VectorEvents events;
-  Outcome rec = record(events);
+  Outcome rec = record(events, log_values);
   ASSERT_EQ(rec.rr.reason, StopReason::kGuestExit) << rec.rr.message;
   ASSERT_EQ(rec.rr.status, 5);
-  size_t landmarks = 0;
-  for (auto& e : events.events) landmarks += e.event.kind == EventKind::kLandmark;
+  size_t landmarks = 0, reads = 0;
+  for (auto& e : events.events) {
+    landmarks += e.event.kind == EventKind::kLandmark;
+    reads += e.event.kind == EventKind::kPortRead;
+  }
   ASSERT_GT(landmarks, 0u) << "no interrupt landed in the busy loop; the test proves nothing";
+  EXPECT_EQ(reads > 0, log_values);
 
   for (int i = 0; i < 3; ++i) {
     ReplayStats stats;
-    Outcome rep = replay(events, &stats);
+    Outcome rep = replay(events, &stats, 60, {.values_logged = log_values});
     EXPECT_EQ(rep.rr.reason, StopReason::kGuestExit) << rep.rr.message;
     EXPECT_EQ(rep.rr.status, 5);
     EXPECT_EQ(rep.result, rec.result);
@@ -167,7 +187,18 @@ TEST(ReplayEngine, BusyLoopWithTimerInterruptsReplaysExactly) {
     EXPECT_EQ(stats.events, events.events.size());
     EXPECT_GT(stats.digests_checked, 0u);
     EXPECT_EQ(stats.model_mismatches, 0u);
+    EXPECT_EQ(stats.modelled > 0, !log_values);
   }
+}
+
+TEST(ReplayEngine, BusyLoopWithTimerInterruptsReplaysExactly) {
+  RRVM_REQUIRE_KVM();
+  busy_loop_replays_exactly(/*log_values=*/false);
+}
+
+TEST(ReplayEngine, BusyLoopWithLoggedValuesReplaysExactly) {
+  RRVM_REQUIRE_KVM();
+  busy_loop_replays_exactly(/*log_values=*/true);
 }
 
 TEST(ReplayEngine, TwoRecordingsDiffer) {
@@ -182,7 +213,7 @@ TEST(ReplayEngine, TwoRecordingsDiffer) {
 TEST(ReplayEngine, CorruptedReadValueIsCaught) {
   RRVM_REQUIRE_KVM();
   VectorEvents events;
-  Outcome rec = record(events);
+  Outcome rec = record(events, /*log_values=*/true);
   ASSERT_EQ(rec.rr.reason, StopReason::kGuestExit);
   // The recorded value is what the guest gets: change it and the guest's
   // result changes accordingly, and the register digest catches it.
@@ -193,7 +224,7 @@ TEST(ReplayEngine, CorruptedReadValueIsCaught) {
     }
   }
   ReplayStats stats;
-  Outcome rep = replay(events, &stats, 2);
+  Outcome rep = replay(events, &stats, 2, {.values_logged = true});
   EXPECT_EQ(rep.rr.reason, StopReason::kDiverged) << "a changed input must not replay silently";
   EXPECT_EQ(stats.model_mismatches, 1u) << "the device model disagrees with the edited value";
   EXPECT_NE(rep.rr.message.find("exit"), std::string::npos) << rep.rr.message;
@@ -202,14 +233,14 @@ TEST(ReplayEngine, CorruptedReadValueIsCaught) {
 TEST(ReplayEngine, MissingEventIsADivergenceNamingTheExit) {
   RRVM_REQUIRE_KVM();
   VectorEvents events;
-  ASSERT_EQ(record(events).rr.reason, StopReason::kGuestExit);
+  ASSERT_EQ(record(events, /*log_values=*/true).rr.reason, StopReason::kGuestExit);
   for (size_t i = 0; i < events.events.size(); ++i) {
     if (events.events[i].event.kind == EventKind::kPortRead) {
       events.events.erase(events.events.begin() + long(i));
       break;
     }
   }
-  Outcome rep = replay(events, nullptr, 2);
+  Outcome rep = replay(events, nullptr, 2, {.values_logged = true});
   EXPECT_EQ(rep.rr.reason, StopReason::kDiverged);
   EXPECT_NE(rep.rr.message.find("at exit"), std::string::npos) << rep.rr.message;
 }
@@ -233,6 +264,50 @@ TEST(ReplayEngine, NotesAnywhereInTheStreamChangeNothing) {
   EXPECT_EQ(stats.events, recorded.events.size());
 }
 
+// A straight-line guest at kCode (no interrupts): recorded into `sink`, or
+// replayed from `source` with `setup`; register digest at every exit.
+RunResult run_straight_line(const std::vector<uint8_t>& code, trace::EventSink* sink,
+                            trace::EventSource* source, ReplaySetup setup = {},
+                            ReplayStats* stats = nullptr) {
+  Kvm kvm;
+  KvmVm vm(kvm);
+  GuestRam ram(4 << 20);
+  ram.attach(vm, true);
+  KvmVcpu vcpu(kvm, vm, 0);
+  vcpu.set_cpuid(guest_cpuid(kvm));
+  EXPECT_TRUE(ram.write(kCode, code));
+  enter_long_mode(vcpu, ram, 0x10000, kCode, 0);
+  Board board;
+  HostClock clock;
+  DirtyTracker dirty(vm, ram);
+  if (sink) {
+    Recorder rec(
+        *sink, vcpu, dirty,
+        RecordOptions{
+            .reg_digest_every = 1, .mem_digest_every = 0, .log_values = setup.values_logged});
+    Ports ports(board, rec.device_clock(clock));
+    board.pio.add(0x90, 0x70, ports);
+    VcpuLoop loop(vcpu, ram, board, clock, {}, &rec);
+    return loop.run();
+  }
+  Replayer rep(*source, vcpu, ram, board, dirty,
+               ReplayOptions{.stall_seconds = 5, .reads_modelled = !setup.values_logged});
+  Ports ports(board, rep.device_clock(), setup.skew);
+  board.pio.add(0x90, 0x70, ports);
+  RunResult r = rep.run();
+  if (stats) *stats = rep.stats();
+  return r;
+}
+
+// Reads the test port into rbx, then into rcx, then exits.
+const std::vector<uint8_t> kTwoReads = {
+    0xE4, 0x90,              // in al, 0x90      (exit 1)
+    0x48, 0x89, 0xC3,        // mov rbx, rax
+    0xE4, 0x90,              // in al, 0x90      (exit 2: rbx holds the first value)
+    0x48, 0x89, 0xC1,        // mov rcx, rax
+    0xB0, 0x00, 0xE6, 0xF4,  // mov al, 0; out 0xf4, al  (exit 3)
+};
+
 // A guest that reads the TSC diverges on replay (KVM runs RDTSC without an
 // exit); the report must point at the instruction.
 TEST(ReplayEngine, DivergenceReportPointsAtRdtscNearRip) {
@@ -244,37 +319,67 @@ TEST(ReplayEngine, DivergenceReportPointsAtRdtscNearRip) {
       0xE4, 0x90,              // in al, 0x90
       0xB0, 0x00, 0xE6, 0xF4,  // mov al, 0; out 0xf4, al
   };
-  auto run = [&](trace::EventSink* sink, trace::EventSource* source) {
-    Kvm kvm;
-    KvmVm vm(kvm);
-    GuestRam ram(4 << 20);
-    ram.attach(vm, true);
-    KvmVcpu vcpu(kvm, vm, 0);
-    vcpu.set_cpuid(guest_cpuid(kvm));
-    EXPECT_TRUE(ram.write(kCode, code));
-    enter_long_mode(vcpu, ram, 0x10000, kCode, 0);
-    Board board;
-    HostClock clock;
-    DirtyTracker dirty(vm, ram);
-    if (sink) {
-      Recorder rec(*sink, vcpu, dirty, RecordOptions{.reg_digest_every = 1, .mem_digest_every = 0});
-      Ports ports(board, rec.device_clock(clock));
-      board.pio.add(0x90, 0x70, ports);
-      VcpuLoop loop(vcpu, ram, board, clock, {}, &rec);
-      return loop.run();
-    }
-    Replayer rep(*source, vcpu, ram, board, dirty, ReplayOptions{.stall_seconds = 5});
-    Ports ports(board, rep.device_clock());
-    board.pio.add(0x90, 0x70, ports);
-    return rep.run();
-  };
   VectorEvents events;
-  ASSERT_EQ(run(&events, nullptr).reason, StopReason::kGuestExit);
-  events.next = 0;
-  RunResult r = run(nullptr, &events);
+  ASSERT_EQ(run_straight_line(code, &events, nullptr).reason, StopReason::kGuestExit);
+  RunResult r = run_straight_line(code, nullptr, &events);
   ASSERT_EQ(r.reason, StopReason::kDiverged) << "the TSC moved on between record and replay";
   EXPECT_NE(r.message.find("register digest differs"), std::string::npos) << r.message;
   EXPECT_NE(r.message.find("rdtsc"), std::string::npos) << r.message;
+}
+
+// A trace that leaves reads to the models holds no read values, and replays
+// with the models' answers.
+TEST(ReplayEngine, ModelledReadsAreNotStoredAndReplayFromTheModels) {
+  RRVM_REQUIRE_KVM();
+  VectorEvents events;
+  ASSERT_EQ(run_straight_line(kTwoReads, &events, nullptr).reason, StopReason::kGuestExit);
+  size_t reads = 0, clocks = 0;
+  for (auto& e : events.events) {
+    reads += e.event.kind == EventKind::kPortRead;
+    clocks += e.event.kind == EventKind::kClockRead;
+  }
+  EXPECT_EQ(reads, 0u) << "read values are the models'";
+  EXPECT_EQ(clocks, 2u) << "the port's model reads the host clock: those values are inputs";
+  ReplayStats stats;
+  events.next = 0;
+  RunResult r = run_straight_line(kTwoReads, nullptr, &events, {}, &stats);
+  EXPECT_EQ(r.reason, StopReason::kGuestExit) << r.message;
+  EXPECT_EQ(stats.modelled, 2u);
+  EXPECT_EQ(stats.digests_checked, 3u);
+}
+
+// A build whose device model answers differently (here: every value with its
+// low bit flipped) replays a modelled trace into a divergence that the
+// register digest catches at the next exit, and the report names it.
+TEST(ReplayEngine, ChangedDeviceModelIsCaughtByTheDigestAtTheNextExit) {
+  RRVM_REQUIRE_KVM();
+  VectorEvents events;
+  ASSERT_EQ(run_straight_line(kTwoReads, &events, nullptr).reason, StopReason::kGuestExit);
+  events.next = 0;
+  RunResult r = run_straight_line(kTwoReads, nullptr, &events, {.skew = 1});
+  ASSERT_EQ(r.reason, StopReason::kDiverged) << r.message;
+  EXPECT_NE(r.message.find("register digest differs at exit 2"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("port-read port=0x90"), std::string::npos)
+      << "the report lists the read as the model answered it: " << r.message;
+}
+
+// --log-values: the same changed model replays the trace exactly, because
+// the guest gets the recorded values; the disagreement is counted.
+TEST(ReplayEngine, LoggedValuesReplayOnAChangedDeviceModel) {
+  RRVM_REQUIRE_KVM();
+  VectorEvents events;
+  ASSERT_EQ(run_straight_line(kTwoReads, &events, nullptr, {.values_logged = true}).reason,
+            StopReason::kGuestExit);
+  size_t reads = 0;
+  for (auto& e : events.events) reads += e.event.kind == EventKind::kPortRead;
+  EXPECT_EQ(reads, 2u);
+  ReplayStats stats;
+  events.next = 0;
+  RunResult r =
+      run_straight_line(kTwoReads, nullptr, &events, {.values_logged = true, .skew = 1}, &stats);
+  EXPECT_EQ(r.reason, StopReason::kGuestExit) << r.message;
+  EXPECT_EQ(stats.model_mismatches, 2u);
+  EXPECT_EQ(stats.modelled, 0u);
 }
 
 TEST(ReplayEngine, TruncatedRecordingReplaysItsPrefix) {

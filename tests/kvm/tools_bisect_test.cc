@@ -8,13 +8,16 @@
 #include "replay/guest_symbols.h"
 #include "replay/trace_header.h"
 #include "tests/kvm/kvm_test_util.h"
+#include "tests/kvm/trace_rewrite.h"
 #include "trace/trace_reader.h"
 #include "trace/trace_writer.h"
 
 namespace rrvm {
 namespace {
 
+using test::CliResult;
 using test::guest_path;
+using test::rewrite_trace;
 using test::run_rrvm;
 
 std::string record(const std::string& guest, const std::string& out,
@@ -27,23 +30,6 @@ std::string record(const std::string& guest, const std::string& out,
   return out;
 }
 
-// Copies a trace, letting `edit` change its events.
-void rewrite_trace(const std::string& in, const std::string& out,
-                   const std::function<void(trace::StoredEvent&)>& edit) {
-  trace::TraceReader reader(in);
-  MachineImages images = images_from_trace(reader);
-  trace::TraceWriter writer(out, reader.header());
-  write_image_blobs(writer, images);
-  trace::ReaderSource source(reader);
-  while (const trace::ReadEvent* e = source.peek()) {
-    trace::StoredEvent copy(*e);
-    edit(copy);
-    writer.put(copy.view());
-    source.pop();
-  }
-  writer.close(reader.footer().value_or(trace::FooterInfo{}));
-}
-
 std::string json_field(const std::string& json, const std::string& key) {
   auto at = json.find("\"" + key + "\": ");
   if (at == std::string::npos) return "";
@@ -52,10 +38,32 @@ std::string json_field(const std::string& json, const std::string& key) {
   return json.substr(at, json.find_first_of(",}", at) - at);
 }
 
+// The address of the diverge guest's `diverge_read` label, as bisect prints it.
+std::string diverge_read_address() {
+  std::ifstream elf(guest_path("diverge") + "64", std::ios::binary);
+  std::vector<uint8_t> image((std::istreambuf_iterator<char>(elf)), {});
+  auto want = GuestSymbols::from_elf(image).address_of("diverge_read");
+  EXPECT_TRUE(want.has_value());
+  char hex[32];
+  std::snprintf(hex, sizeof hex, "0x%llx", static_cast<unsigned long long>(want.value_or(0)));
+  return hex;
+}
+
+// Bisect named the IN of diverge_read, reading the RTC seconds.
+void expect_the_rtc_read(const CliResult& r) {
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(json_field(r.out, "rip"), diverge_read_address()) << r.out;
+  EXPECT_EQ(json_field(r.out, "symbol"), "diverge_read") << r.out;
+  EXPECT_NE(json_field(r.out, "what").find("read of port 0x71"), std::string::npos) << r.out;
+  EXPECT_EQ(json_field(r.out, "instruction_found"), "true");
+}
+
+// A --log-values trace stores the value: edit it, and bisect finds the
+// instruction that read it.
 TEST(Bisect, FindsTheInstructionThatReadTheDifferingValue) {
   RRVM_REQUIRE_KVM();
   std::string dir = test::temp_dir();
-  std::string a = record("diverge", dir + "/a.rrt");
+  std::string a = record("diverge", dir + "/a.rrt", {"--log-values"});
   bool edited = false;
   rewrite_trace(a, dir + "/b.rrt", [&](trace::StoredEvent& e) {
     if (!edited && e.event.kind == trace::EventKind::kPortRead && e.event.port() == 0x71) {
@@ -66,21 +74,37 @@ TEST(Bisect, FindsTheInstructionThatReadTheDifferingValue) {
   ASSERT_TRUE(edited) << "the diverge guest reads port 0x71";
 
   auto r = run_rrvm({"bisect", a, dir + "/b.rrt", "--json"});
-  ASSERT_EQ(r.status, 0) << r.err;
-  std::ifstream elf(guest_path("diverge") + "64", std::ios::binary);
-  std::vector<uint8_t> image((std::istreambuf_iterator<char>(elf)), {});
-  auto want = GuestSymbols::from_elf(image).address_of("diverge_read");
-  ASSERT_TRUE(want.has_value());
-  char hex[32];
-  std::snprintf(hex, sizeof hex, "0x%llx", static_cast<unsigned long long>(*want));
-  EXPECT_EQ(json_field(r.out, "rip"), hex) << r.out;
-  EXPECT_EQ(json_field(r.out, "symbol"), "diverge_read") << r.out;
-  EXPECT_NE(json_field(r.out, "what").find("read of port 0x71"), std::string::npos) << r.out;
-  EXPECT_EQ(json_field(r.out, "instruction_found"), "true");
+  expect_the_rtc_read(r);
+  std::string hex = diverge_read_address();
 
   auto text = run_rrvm({"bisect", a, dir + "/b.rrt"});
   EXPECT_EQ(text.status, 0);
   EXPECT_NE(text.out.find("=> " + std::string(hex)), std::string::npos) << text.out;
+}
+
+// Reads left to the models (the default): two recordings of machines whose
+// RTCs read differently (power-on an odd second apart) hold no read values,
+// and bisect still names the read, comparing the two sides' models live.
+TEST(Bisect, ModelledTracesOfMachinesThatReadDifferentlyNameTheRead) {
+  RRVM_REQUIRE_KVM();
+  std::string dir = test::temp_dir();
+  std::string a = record("diverge", dir + "/a.rrt", {"--clock", "virtual"});
+  std::string b =
+      record("diverge", dir + "/b.rrt", {"--clock", "virtual", "--rtc-epoch", "1230768001"});
+  trace::TraceReader reader(a);
+  EXPECT_TRUE(reader.header().reads_modelled);
+  trace::ReaderSource events(reader);
+  for (; events.peek(); events.pop())
+    EXPECT_NE(events.peek()->event.kind, trace::EventKind::kPortRead) << "no read is stored";
+  expect_the_rtc_read(run_rrvm({"bisect", a, b, "--json"}));
+}
+
+// --override on a modelled trace: side B's RTC answers from its own model.
+TEST(Bisect, OverrideOnAModelledTraceNamesTheRead) {
+  RRVM_REQUIRE_KVM();
+  std::string dir = test::temp_dir();
+  std::string a = record("diverge", dir + "/a.rrt", {"--clock", "virtual"});
+  expect_the_rtc_read(run_rrvm({"bisect", a, "--override", "rtc-epoch=1230768001", "--json"}));
 }
 
 TEST(Bisect, IdenticalTracesReportNoDivergence) {

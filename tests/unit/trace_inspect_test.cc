@@ -94,7 +94,8 @@ TEST(TraceInspect, InfoShowsWhatAPersonNeeds) {
   std::string t = info_text("boot.rrt", r, s);
   for (const char* want :
        {"trace: boot.rrt\n", "status: complete\n",
-        "format: 1.0, written by rrvm test on 2023-11-14 22:13:20 UTC\n",
+        "format: 1.1, written by rrvm test on 2023-11-14 22:13:20 UTC\n",
+        "values: every read and clock value stored\n",
         "host: Linux 6.1.0 x86_64; Test CPU @ 1.00GHz\n",
         " mem=256M mptable=fixed clock=virtual acpi=on\n", "cpuid: 2 leaves\n",
         "image: kernel k.elf (3 B, hash ", "events: 13 in 1 chunk, exit ordinals 1..10\n",

@@ -190,10 +190,13 @@ std::string error_of(std::vector<uint8_t> bytes) {
 TEST(TraceRobustness, UnknownMajorOrRequiredLevelIsRefusedClearly) {
   EXPECT_NE(error_of(header_frame(2, 0, 1)).find("trace format 2.0 is not readable"),
             std::string::npos);
-  EXPECT_NE(error_of(header_frame(1, 7, 2)).find("needs reader level 2"), std::string::npos);
-  // A newer minor with the same requirement is read.
+  EXPECT_NE(error_of(header_frame(1, 7, 3)).find("needs reader level 3"), std::string::npos);
+  // A newer minor with a requirement this reader meets is read: level 1
+  // (every value stored, as 1.0) and level 2 (reads left to the models, 1.1).
   TraceReader r(header_frame(1, 9, 1));
   EXPECT_EQ(r.header().format_minor, 9);
+  TraceReader modelled(header_frame(1, 9, 2));
+  EXPECT_EQ(modelled.header().required_forward_compat, 2);
 }
 
 TEST(TraceRobustness, FramesWithoutSizeOrChecksumOrAboveTheCapAreRejected) {

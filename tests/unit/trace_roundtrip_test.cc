@@ -81,6 +81,27 @@ TEST(TraceRoundTrip, HeaderAndFooterRoundTrip) {
   std::filesystem::remove(path);
 }
 
+// Format 1.1: whether reads are left to the device models, and whose. A
+// trace that leaves them requires reader level 2 (a 1.0 reader would replay
+// it into a divergence); one with every value stored stays readable at 1.
+TEST(TraceRoundTrip, HeaderSaysWhatTheEventsLeaveToTheModels) {
+  for (bool modelled : {false, true}) {
+    HeaderInfo h = test_header();
+    h.reads_modelled = modelled;
+    h.device_models = modelled ? "0123456789abcdef" : "";
+    std::string path = temp_path("models.rrt");
+    {
+      TraceWriter w(path, h);
+      w.close({});
+    }
+    TraceReader r(path);
+    EXPECT_EQ(r.header().reads_modelled, modelled);
+    EXPECT_EQ(r.header().device_models, h.device_models);
+    EXPECT_EQ(r.header().required_forward_compat, modelled ? 2 : 1);
+    std::filesystem::remove(path);
+  }
+}
+
 // The first event at or after the ordinal, with and without an index (a cut
 // trace is scanned instead), including ordinals shared across chunks.
 TEST(TraceRoundTrip, SeekFindsTheFirstEventAtOrAfterAnOrdinal) {
@@ -139,6 +160,40 @@ TEST(TraceRoundTrip, LargeBlobsAreSplitAndFoundByHashPrefix) {
     EXPECT_THROW(r.blob(""), TraceError);  // ambiguous
   }
   std::filesystem::remove(path);
+}
+
+// A Multiboot image that is mostly zero page tables (here 4 MiB: 4 KiB of
+// code, then zeros) costs a few hundred bytes, not its size, and comes back
+// byte for byte.
+TEST(TraceRoundTrip, MostlyZeroImageCostsAFewHundredBytes) {
+  std::vector<uint8_t> image(4u << 20, 0);
+  std::mt19937 rng(11);
+  for (size_t i = 0; i < 4096; ++i) image[i] = uint8_t(rng() % 7);  // code-like, compressible
+  image[0x100000] = 0x83;                                           // a page-table entry
+  std::string with = temp_path("img.rrt"), without = temp_path("noimg.rrt");
+  std::string hash;
+  for (const std::string& path : {with, without}) {
+    TraceWriter w(path, test_header());
+    if (path == with) hash = w.add_blob("kernel", image);
+    w.close({});
+  }
+  uint64_t cost = std::filesystem::file_size(with) - std::filesystem::file_size(without);
+  EXPECT_LT(cost, 4096u + 512u) << "the 4 KiB of code and a few hundred bytes";
+  TraceReader r(with);
+  ASSERT_EQ(r.blobs().size(), 1u);
+  EXPECT_LE(r.blobs()[0].stored_bytes, cost);  // the blob's frame, plus its index entry
+  EXPECT_EQ(r.blob(hash), image);
+  // The same without the code: only the zeros and one entry.
+  std::vector<uint8_t> tables(4u << 20, 0);
+  tables[0x1000] = 0x83;
+  {
+    TraceWriter w(with, test_header());
+    w.add_blob("kernel", tables);
+    w.close({});
+  }
+  EXPECT_LT(std::filesystem::file_size(with) - std::filesystem::file_size(without), 400u);
+  std::filesystem::remove(with);
+  std::filesystem::remove(without);
 }
 
 TEST(TraceRoundTrip, EmptyTraceIsCompleteWithNoEvents) {

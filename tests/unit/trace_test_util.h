@@ -134,7 +134,12 @@ inline std::vector<Item> random_items(uint64_t seed, size_t n) {
         for (size_t k = rng() % 30; k > 0; --k) it.bytes.push_back(uint8_t(' ' + rng() % 90));
         break;
       default:
-        it.event = Event::port_read(ord, 0x3fd, 1, 0x60, false);
+        if (rng() % 4 == 0)
+          it.event = Event::progress(ord);
+        else if (rng() % 2)
+          it.event = Event::time_skip(ord, TimeSkip(rng() % 2), rng() % 2 ? rng() % 50'000'000 : 0);
+        else
+          it.event = Event::port_read(ord, 0x3fd, 1, 0x60, false);
         break;
     }
     out.push_back(it);
