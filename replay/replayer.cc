@@ -278,13 +278,12 @@ std::optional<RunResult> Replayer::replay_halt() {
       return std::nullopt;
     if (divergence_) return divergence_result();
     const trace::ReadEvent* r = peek();
-    bool here = r && r->event.ordinal == ordinal_;
-    EventKind k = here ? r->event.kind : EventKind::kNote;
-    if (k == EventKind::kPacket || k == EventKind::kConsoleInput) {
+    if (r && r->event.ordinal != ordinal_) r = nullptr;  // nothing more at this exit
+    if (r && (r->event.kind == EventKind::kPacket || r->event.kind == EventKind::kConsoleInput)) {
       if (auto stop = place(*r)) return stop;
       continue;
     }
-    bool recorded = here && r->event.is_skip(TimeSkip::kHalt);
+    bool recorded = r && r->event.is_skip(TimeSkip::kHalt);
     if (!recorded && !opts_.follow_models) return std::nullopt;  // end_of_exit judges
     if (!skip_halt(recorded)) {
       if (recorded) return divergence_result();
@@ -587,15 +586,18 @@ const trace::ReadEvent* Replayer::next_at(EventKind kind) {
 
 // Callers have peeked: there is an event.
 const StoredEvent& Replayer::consume() {
-  recent_.emplace_back(*peek());
-  if (recent_.size() > kRecentEvents) recent_.pop_front();
+  keep(StoredEvent(*peek()));
   events_.pop();
   ++stats_.events;
   return recent_.back();
 }
 
 void Replayer::remember(const Event& e) {
-  recent_.emplace_back(e);
+  keep(StoredEvent(e));
+}
+
+void Replayer::keep(StoredEvent e) {
+  recent_.push_back(std::move(e));
   if (recent_.size() > kRecentEvents) recent_.pop_front();
 }
 

@@ -143,6 +143,7 @@ class Replayer final : public ExecHooks {
   // A value the device models gave the guest, listed with the events
   // consumed for reports (not counted as one).
   void remember(const trace::Event& e);
+  void keep(trace::StoredEvent e);  // into recent_, the oldest dropped
   std::string next_described();
   void diverge(const std::string& what);
   RunResult divergence_result();

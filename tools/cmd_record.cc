@@ -33,9 +33,9 @@ constexpr const char* kHelp =
     "out, and under --clock virtual so is every clock value (the halts and spins\n"
     "that move time are stored). Replay recomputes them and the register and memory\n"
     "digests verify them. Such a trace names the device models that recorded it;\n"
-    "replay by a build whose models differ says so up front and diverges where they\n"
-    "answer differently. --log-values stores every value instead (the 1.0 format):\n"
-    "larger, but it replays on any rrvm build, older ones included.\n\n"
+    "replay by a build whose models differ says so up front, and the digests stop it\n"
+    "where they answer differently. --log-values stores every value instead, as\n"
+    "format 1.0 traces did: larger, but it replays on any rrvm build, 1.0 ones too.\n\n"
     "SIGINT/SIGTERM end the recording cleanly with a complete trace; a killed\n"
     "recording leaves a trace that replays up to its last complete frame.";
 

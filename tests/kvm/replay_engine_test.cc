@@ -162,6 +162,12 @@ Outcome replay(VectorEvents& events, ReplayStats* stats = nullptr, double stall_
   return r;
 }
 
+size_t count_kind(const VectorEvents& events, EventKind kind) {
+  size_t n = 0;
+  for (const auto& e : events.events) n += e.event.kind == kind;
+  return n;
+}
+
 // Landmarks and a clock-valued port, in both trace kinds: values left to
 // the models (no read event) or all stored.
 void busy_loop_replays_exactly(bool log_values) {
@@ -169,13 +175,9 @@ void busy_loop_replays_exactly(bool log_values) {
   Outcome rec = record(events, log_values);
   ASSERT_EQ(rec.rr.reason, StopReason::kGuestExit) << rec.rr.message;
   ASSERT_EQ(rec.rr.status, 5);
-  size_t landmarks = 0, reads = 0;
-  for (auto& e : events.events) {
-    landmarks += e.event.kind == EventKind::kLandmark;
-    reads += e.event.kind == EventKind::kPortRead;
-  }
+  size_t landmarks = count_kind(events, EventKind::kLandmark);
   ASSERT_GT(landmarks, 0u) << "no interrupt landed in the busy loop; the test proves nothing";
-  EXPECT_EQ(reads > 0, log_values);
+  EXPECT_EQ(count_kind(events, EventKind::kPortRead) > 0, log_values);
 
   for (int i = 0; i < 3; ++i) {
     ReplayStats stats;
@@ -333,13 +335,9 @@ TEST(ReplayEngine, ModelledReadsAreNotStoredAndReplayFromTheModels) {
   RRVM_REQUIRE_KVM();
   VectorEvents events;
   ASSERT_EQ(run_straight_line(kTwoReads, &events, nullptr).reason, StopReason::kGuestExit);
-  size_t reads = 0, clocks = 0;
-  for (auto& e : events.events) {
-    reads += e.event.kind == EventKind::kPortRead;
-    clocks += e.event.kind == EventKind::kClockRead;
-  }
-  EXPECT_EQ(reads, 0u) << "read values are the models'";
-  EXPECT_EQ(clocks, 2u) << "the port's model reads the host clock: those values are inputs";
+  EXPECT_EQ(count_kind(events, EventKind::kPortRead), 0u) << "read values are the models'";
+  EXPECT_EQ(count_kind(events, EventKind::kClockRead), 2u)
+      << "the port's model reads the host clock: those values are inputs";
   ReplayStats stats;
   events.next = 0;
   RunResult r = run_straight_line(kTwoReads, nullptr, &events, {}, &stats);
@@ -370,9 +368,7 @@ TEST(ReplayEngine, LoggedValuesReplayOnAChangedDeviceModel) {
   VectorEvents events;
   ASSERT_EQ(run_straight_line(kTwoReads, &events, nullptr, {.values_logged = true}).reason,
             StopReason::kGuestExit);
-  size_t reads = 0;
-  for (auto& e : events.events) reads += e.event.kind == EventKind::kPortRead;
-  EXPECT_EQ(reads, 2u);
+  EXPECT_EQ(count_kind(events, EventKind::kPortRead), 2u);
   ReplayStats stats;
   events.next = 0;
   RunResult r =
