@@ -8,9 +8,9 @@
 //   interrupt (at exit)?                          injected before re-entry
 // and, between exits N and N+1, any number of
 //   (clock-read timer-async | time-skip spin)* [landmark interrupt (at landmark)]
-// and at most one progress, once a second when the run made exits since
-// the last event (so that a cut-off trace replays as far as it was
-// recorded, though most exits log nothing). The stop is logged last as
+// and a progress at the once-a-second housekeeping when nothing else was
+// logged in that second but the run made exits (so that a cut-off trace
+// replays as far as it was recorded, though most exits log nothing). The stop is logged last as
 // guest-exit.
 //
 // What is left out (RecordOptions::log_values false, the default; the
@@ -87,11 +87,13 @@ class Recorder final : public ExecHooks {
     sink_.append(e);
     ++events_;
     logged_through_ = e.ordinal;
+    logged_lately_ = true;
   }
   void put_bytes(const trace::Event& e, std::span<const uint8_t> bytes) {
     sink_.append_bytes(e, bytes);
     ++events_;
     logged_through_ = e.ordinal;
+    logged_lately_ = true;
   }
   // Where the vCPU stands, for an input that arrives away from an exit.
   void put_landmark();
@@ -112,6 +114,7 @@ class Recorder final : public ExecHooks {
   LoggingClock clock_{*this};
   uint64_t ordinal_ = 0;
   uint64_t logged_through_ = 0;  // ordinal of the last event logged
+  bool logged_lately_ = false;   // since the last housekeeping
   uint64_t landmarks_ = 0;
   uint64_t events_ = 0;
   uint64_t modelled_ = 0;
