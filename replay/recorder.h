@@ -10,8 +10,8 @@
 //   (clock-read timer-async | time-skip spin)* [landmark interrupt (at landmark)]
 // and a progress at the once-a-second housekeeping when nothing else was
 // logged in that second but the run made exits (so that a cut-off trace
-// replays as far as it was recorded, though most exits log nothing). The stop is logged last as
-// guest-exit.
+// replays as far as it was recorded, though most exits log nothing). The
+// stop is logged last as guest-exit.
 //
 // What is left out (RecordOptions::log_values false, the default; the
 // trace header says so): read values and interrupts injected at exits,
@@ -50,7 +50,8 @@ class Recorder final : public ExecHooks {
  public:
   Recorder(trace::EventSink& sink, KvmVcpu& vcpu, DirtyTracker& dirty, RecordOptions opts);
 
-  // Wraps `inner` so that every device clock read is logged.
+  // The clock the machine's devices must read: `inner`, wrapped so that
+  // every read is logged unless guest time is left to replay (virtual).
   Clock& device_clock(Clock& inner);
 
   void on_exit(uint64_t ordinal) override;

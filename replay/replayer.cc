@@ -1,6 +1,7 @@
 #include "replay/replayer.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <type_traits>
 
@@ -366,7 +367,8 @@ void Replayer::advance_pending_timers() {
       board_.advance_timers(t.ns);
       continue;
     }
-    vclock_.skip_to(vclock_.now_ns() + t.ns);
+    uint64_t now = vclock_.now_ns();
+    vclock_.skip_to(now + std::min(t.ns, UINT64_MAX - now));  // a trace's ns never wraps time
     board_.advance_due_timers(vclock_.now_ns());
   }
   pending_time_.clear();
