@@ -29,8 +29,11 @@ class DiscardSink final : public CharSink {
   void write(uint8_t) override {}
 };
 
+// An emulation failure is one too: rrvm completes the instruction there
+// (vmm/instruction_completion.h) or the run ends in a crash, in both replays alike.
 bool natural(uint32_t reason) {
-  return reason == KVM_EXIT_IO || reason == KVM_EXIT_MMIO || reason == KVM_EXIT_HLT;
+  return reason == KVM_EXIT_IO || reason == KVM_EXIT_MMIO || reason == KVM_EXIT_HLT ||
+         reason == KVM_EXIT_INTERNAL_ERROR;
 }
 
 // One execution: a machine built from a trace and replaying it.
@@ -39,7 +42,8 @@ class Side {
   Side(const BisectSideSpec& spec, double stall_seconds)
       : reader_(spec.trace_path),
         images_(images_from_trace(reader_)),
-        machine_(spec.config, images_, sink_),
+        cpu_(cpu_from_trace(reader_.header())),
+        machine_(spec.config, images_, sink_, recorded_cpu(spec)),
         source_(reader_),
         dirty_(machine_.vm(), machine_.ram()),
         replayer_(source_, machine_.vcpu(), machine_.ram(), machine_.board().board(), dirty_,
@@ -79,6 +83,10 @@ class Side {
   }
 
  private:
+  // The trace's own CPU, unless an --override chose another model.
+  const RecordedCpu* recorded_cpu(const BisectSideSpec& spec) {
+    return config_from_trace(reader_.header()).cpu == spec.config.cpu ? &cpu_ : nullptr;
+  }
   static ReplayOptions options(const BisectSideSpec& spec, double stall,
                                const trace::HeaderInfo& header) {
     ReplayOptions o = replay_options_for(header);
@@ -90,6 +98,7 @@ class Side {
 
   trace::TraceReader reader_;
   MachineImages images_;
+  RecordedCpu cpu_;
   DiscardSink sink_;
   Machine machine_;
   trace::ReaderSource source_;
@@ -132,6 +141,8 @@ std::string exit_kind(const ExitView& v) {
       return "MMIO";
     case KVM_EXIT_HLT:
       return "HLT";
+    case KVM_EXIT_INTERNAL_ERROR:
+      return "emulation failure";
     default:
       return "exit reason " + std::to_string(v.reason);
   }

@@ -409,22 +409,30 @@ std::optional<RunResult> Replayer::at_exit() {
       break;
     case KVM_EXIT_HLT:
       break;  // idle time is skipped: the recorded timer advances follow
-    default: {
-      // A crash is replayed too: the recording must end with it.
-      RunResult crash = dispatch_.fatal(ordinal_);
-      const trace::ReadEvent* r = peek();
-      if (r && r->event.kind == EventKind::kGuestExit &&
-          r->event.detail() == uint64_t(crash.reason)) {
-        consume();
-        return crash;
-      }
-      diverge("guest stopped (" + std::string(to_string(crash.reason)) +
-              ") where the recording went on:\n" + crash.message);
-      return divergence_result();
-    }
+    case KVM_EXIT_INTERNAL_ERROR:
+      if (auto crash = dispatch_.internal_error(ordinal_)) return replay_crash(*crash);
+      // An exception a completion injected is this exit's injection: an
+      // interrupt waits for the window after it (as in VcpuLoop).
+      injected_ = dispatch_.take_injected_exception();
+      stats_.completions = dispatch_.completions();
+      break;
+    default:
+      return replay_crash(dispatch_.fatal(ordinal_));
   }
   if (divergence_) return divergence_result();
   return std::nullopt;
+}
+
+// A crash is replayed too: the recording must end with it.
+std::optional<RunResult> Replayer::replay_crash(const RunResult& crash) {
+  const trace::ReadEvent* r = peek();
+  if (r && r->event.kind == EventKind::kGuestExit && r->event.detail() == uint64_t(crash.reason)) {
+    consume();
+    return crash;
+  }
+  diverge("guest stopped (" + std::string(to_string(crash.reason)) +
+          ") where the recording went on:\n" + crash.message);
+  return divergence_result();
 }
 
 std::optional<RunResult> Replayer::check_digests() {

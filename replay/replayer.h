@@ -70,6 +70,7 @@ struct ReplayStats {
   uint64_t modelled = 0;          // reads and injections the device models decided
   uint64_t model_mismatches = 0;  // device model disagreed with the recorded value
   std::string first_model_mismatch;
+  CompletionCounts completions{};  // instructions rrvm completed for KVM
 };
 
 class Replayer final : public ExecHooks {
@@ -131,6 +132,7 @@ class Replayer final : public ExecHooks {
   std::optional<RunResult> replay_landmark(const trace::LandmarkData& lm);
   std::optional<RunResult> inject(uint64_t want);
   std::optional<RunResult> finish(const trace::StoredEvent& exit_event);
+  std::optional<RunResult> replay_crash(const RunResult& crash);
   void advance_pending_timers();
   void substitute_read(const trace::Event& model, std::span<uint8_t> data);
 

@@ -34,9 +34,20 @@ std::string base_name(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+// The two enums are one format: vmm's is what the probe finds, trace's is
+// what the file stores.
+static_assert(uint8_t(ProbeOutcome::kWorks) == uint8_t(trace::ProbeOutcome::kWorks));
+static_assert(uint8_t(ProbeOutcome::kEmulationFailure) ==
+              uint8_t(trace::ProbeOutcome::kEmulationFailure));
+static_assert(uint8_t(ProbeOutcome::kFaults) == uint8_t(trace::ProbeOutcome::kFaults));
+static_assert(uint8_t(ProbeOutcome::kNotOffered) == uint8_t(trace::ProbeOutcome::kNotOffered));
+
+// KVM_MAX_CPUID_ENTRIES: KVM_SET_CPUID2 refuses longer tables.
+constexpr size_t kMaxCpuidLeaves = 256;
+
 }  // namespace
 
-trace::HeaderInfo make_trace_header(const MachineConfig& cfg, const std::vector<CpuidEntry>& cpuid,
+trace::HeaderInfo make_trace_header(const MachineConfig& cfg, const Machine& machine,
                                     const MachineImages& images, const std::string& rrvm_version,
                                     bool reads_modelled) {
   trace::HeaderInfo h;
@@ -49,8 +60,13 @@ trace::HeaderInfo make_trace_header(const MachineConfig& cfg, const std::vector<
   h.clock_mode = to_string(cfg.clock);
   h.reads_modelled = reads_modelled;
   h.device_models = device_models_version();
-  for (const auto& e : cpuid) {
+  for (const auto& e : machine.cpuid()) {
     h.cpuid.push_back({e.function, e.index, e.flags, e.eax, e.ebx, e.ecx, e.edx});
+  }
+  h.host_forced_cpuid = machine.host_probe().forced_features;
+  for (const ProbeResult& p : machine.host_probe().results) {
+    h.host_probe.push_back(
+        {p.instruction, p.feature, static_cast<trace::ProbeOutcome>(p.outcome), p.vector});
   }
   h.images.push_back({"kernel", base_name(cfg.kernel_path), trace::content_hash(images.kernel),
                       images.kernel.size()});
@@ -74,6 +90,32 @@ MachineConfig config_from_trace(const trace::HeaderInfo& header) {
     if (img.role == "initrd") cfg.initrd_path = img.name;
   }
   return cfg;
+}
+
+RecordedCpu cpu_from_trace(const trace::HeaderInfo& header) {
+  if (header.cpuid.empty() || header.cpuid.size() > kMaxCpuidLeaves) {
+    throw trace::TraceError("the trace's CPUID table has " + std::to_string(header.cpuid.size()) +
+                                " leaves (a guest CPU has 1 to " + std::to_string(kMaxCpuidLeaves) +
+                                ")",
+                            0);
+  }
+  RecordedCpu cpu;
+  for (const trace::CpuidLeaf& l : header.cpuid) {
+    CpuidEntry e{};
+    e.function = l.function, e.index = l.index, e.flags = l.flags;
+    e.eax = l.eax, e.ebx = l.ebx, e.ecx = l.ecx, e.edx = l.edx;
+    cpu.cpuid.push_back(e);
+  }
+  if (!header.host_probe.empty()) {
+    cpu.probe.emplace();
+    for (const trace::InstructionProbe& p : header.host_probe) {
+      auto outcome = p.outcome > trace::ProbeOutcome::kNotOffered
+                         ? ProbeOutcome::kFaults  // a newer rrvm's outcome: not "works"
+                         : static_cast<ProbeOutcome>(p.outcome);
+      cpu.probe->push_back({p.instruction, p.feature, outcome, p.vector});
+    }
+  }
+  return cpu;
 }
 
 MachineImages images_from_trace(trace::TraceReader& reader) {

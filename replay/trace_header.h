@@ -15,9 +15,10 @@
 
 namespace rrvm {
 
+// `machine` gives the CPUID table and the host's instruction probe.
 // `reads_modelled`: the recording leaves read values to the device models
 // (not --log-values); the header then names this build's models.
-trace::HeaderInfo make_trace_header(const MachineConfig& cfg, const std::vector<CpuidEntry>& cpuid,
+trace::HeaderInfo make_trace_header(const MachineConfig& cfg, const Machine& machine,
                                     const MachineImages& images, const std::string& rrvm_version,
                                     bool reads_modelled = true);
 // Embeds the images named in the header as blobs.
@@ -28,5 +29,9 @@ void write_image_blobs(trace::TraceWriter& writer, const MachineImages& images);
 // rrvm does not accept, trace::TraceError for missing images.
 MachineConfig config_from_trace(const trace::HeaderInfo& header);
 MachineImages images_from_trace(trace::TraceReader& reader);
+// The CPU the trace's guest saw, for Machine (replay uses it, not a table
+// built on this host). Throws trace::TraceError for a table KVM could never
+// take (no leaves, more than KVM's 256).
+RecordedCpu cpu_from_trace(const trace::HeaderInfo& header);
 
 }  // namespace rrvm

@@ -71,12 +71,13 @@ int record(const MachineConfig& cfg, const po::variables_map& vm) {
   auto serial = open_serial(cfg.serial);
   Kicker::install_stop_signals();
   Machine machine(cfg, images, *serial);
+  print_cpu_warnings(machine);
   connect_network(machine, cfg);
   trace::WriterOptions wopts;
   wopts.level = vm["level"].as<int>();
   bool log_values = vm["log-values"].as<bool>();
-  trace::TraceWriter writer = create_trace(
-      out, make_trace_header(cfg, machine.cpuid(), images, RRVM_VERSION, !log_values), wopts);
+  trace::TraceWriter writer =
+      create_trace(out, make_trace_header(cfg, machine, images, RRVM_VERSION, !log_values), wopts);
   write_image_blobs(writer, images);
   RecordOptions ropts;
   ropts.reg_digest_every = vm["reg-digest-every"].as<Count>().value;
@@ -96,6 +97,7 @@ int record(const MachineConfig& cfg, const po::variables_map& vm) {
   if (s.modelled)
     std::cerr << "; " << s.modelled << " reads and injections left to the device models";
   std::cerr << "\n";
+  note_completions(s.result.completions);
   int status = report_run_result(s.result);
   if (vm["json"].as<bool>()) {
     print_run_json(s.result, status, [&](trace::JsonWriter& j) {

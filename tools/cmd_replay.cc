@@ -22,8 +22,12 @@ constexpr const char* kHelp =
     "output is printed again, byte for byte.\n\n"
     "Replay is verified, not trusted: register and memory digests in the trace are\n"
     "checked as it goes, and the first disagreement stops it with a report.\n"
+    "The guest gets the CPUID table stored in the trace, not one built for this\n"
+    "host; a host whose KVM lacks a feature that table has is refused before the\n"
+    "replay starts, naming the feature (exit 69).\n"
     "Exit status: 0 replay matched the recording, 1 divergence, 65 corrupt trace,\n"
-    "66 missing file. A truncated trace replays up to where it ends (status 0).";
+    "66 missing file, 69 /dev/kvm unusable or a CPU feature missing. A truncated\n"
+    "trace replays up to where it ends (status 0).";
 
 void print_json(const ReplaySummary& s, bool matched) {
   trace::JsonWriter j;
@@ -37,9 +41,9 @@ void print_json(const ReplaySummary& s, bool matched) {
       .field("single_steps", s.stats.single_steps)
       .field("digests_checked", s.stats.digests_checked)
       .field("modelled", s.stats.modelled)
-      .field("model_mismatches", s.stats.model_mismatches)
-      .end_object();
-  std::cout << j.str() << "\n";
+      .field("model_mismatches", s.stats.model_mismatches);
+  json_completions(j, s.stats.completions);
+  std::cout << j.end_object().str() << "\n";
 }
 
 // The footer's final digests against the replay's end (a register digest
@@ -58,9 +62,11 @@ int replay(const std::string& path, const po::variables_map& vm) {
   apply_option(cfg, "serial", vm["serial"].as<std::string>());
   bool json = wants_json_summary(vm, cfg);
   MachineImages images = images_from_trace(reader);
+  RecordedCpu cpu = cpu_from_trace(reader.header());
   auto serial = open_serial(cfg.serial);
   Kicker::install_stop_signals();
-  Machine machine(cfg, images, *serial);
+  Machine machine(cfg, images, *serial, &cpu);
+  print_cpu_warnings(machine);
   trace::ReaderSource source(reader);
   ReplayOptions opts = replay_options_for(reader.header());
   if (!opts.models_note.empty()) std::cerr << "rrvm: note: " << opts.models_note << "\n";
@@ -93,6 +99,7 @@ int replay(const std::string& path, const po::variables_map& vm) {
             << " breakpoint hits, " << s.stats.single_steps << " single-steps), "
             << s.stats.digests_checked << " digests verified; run ended by "
             << to_string(s.result.reason) << ", status " << s.result.status << "\n";
+  note_completions(s.stats.completions);
   if (s.stats.model_mismatches) {
     std::cerr << "rrvm: note: the device models disagreed with " << s.stats.model_mismatches
               << " recorded read values (first: " << s.stats.first_model_mismatch

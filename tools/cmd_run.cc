@@ -19,15 +19,26 @@ constexpr const char* kHelp =
     "not be opened, 70 guest crash (triple fault, emulation failure, HLT with\n"
     "interrupts off), 124 --timeout reached. A guest that powers off through ACPI\n"
     "S5 exits 0.\n"
-    "Serial output goes to stdout; rrvm's own messages go to stderr.";
+    "Serial output goes to stdout; rrvm's own messages go to stderr.\n\n"
+    "CPU: the guest's CPUID comes from --cpu, never from the host CPU rrvm runs on.\n"
+    "Some hosts' KVM lists features its ring-0 instruction emulator cannot execute\n"
+    "(nested hosts: cmpxchg16b, xsave, clac, popcnt...). On first use rrvm runs a\n"
+    "tiny ring-0 probe guest that tries each such instruction and caches the answer\n"
+    "in $XDG_CACHE_HOME/rrvm (else ~/.cache/rrvm; without a writable cache it probes\n"
+    "on every run). --cpu host hides what failed; rrvm64 is refused (exit 69, the\n"
+    "features named) on a host that lacks one of its features. The probe is stored\n"
+    "in every trace (`rrvm info` shows it). int3, fwait and clac/stac, which such\n"
+    "emulators also fail on, rrvm completes itself.";
 
 int boot(const MachineConfig& cfg, bool json) {
   MachineImages images = read_images(cfg);
   auto serial = open_serial(cfg.serial);
   Kicker::install_stop_signals();
   Machine machine(cfg, images, *serial);
+  print_cpu_warnings(machine);
   connect_network(machine, cfg);
   RunResult r = machine.run();
+  note_completions(r.completions);
   int status = report_run_result(r);
   if (json) print_run_json(r, status);
   return status;

@@ -122,6 +122,10 @@ void connect_network(Machine& machine, const MachineConfig& cfg) {
   }));
 }
 
+void print_cpu_warnings(const Machine& machine) {
+  for (const std::string& w : machine.cpu_warnings()) std::cerr << "rrvm: warning: " << w << "\n";
+}
+
 MachineImages read_images(const MachineConfig& cfg) {
   MachineImages images;
   images.kernel = read_file(cfg.kernel_path);

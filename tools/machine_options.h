@@ -67,6 +67,9 @@ MachineImages read_images(const MachineConfig& cfg);
 // (run and record). Throws NetError (exit 69).
 void connect_network(Machine& machine, const MachineConfig& cfg);
 
+// Prints what the machine's CPU set-up warned about ("rrvm: warning: ...").
+void print_cpu_warnings(const Machine& machine);
+
 // Parses args against `desc` (+ positional), handles --help, --config FILE.
 // Returns false when help was printed. Throws UsageError.
 bool parse_args(const std::vector<std::string>& args, const po::options_description& desc,

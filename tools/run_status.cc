@@ -37,8 +37,24 @@ void print_run_json(const RunResult& r, int exit_status,
       .field("exit_status", exit_status)
       .field("exits", r.exits)
       .field("message", r.message);
+  json_completions(j, r.completions);
   if (more) more(j);
   std::cout << j.end_object().str() << "\n";
+}
+
+void note_completions(const CompletionCounts& counts) {
+  uint64_t n = 0;
+  for (uint64_t c : counts) n += c;
+  if (!n) return;
+  std::cerr << "rrvm: completed " << n << (n == 1 ? " instruction" : " instructions")
+            << " KVM could not emulate (" << describe_completions(counts) << ")\n";
+}
+
+void json_completions(trace::JsonWriter& j, const CompletionCounts& counts) {
+  j.key("completions").begin_object();
+  for (int i = 0; i < kCompletedInsnKinds; ++i)
+    j.field(to_string(CompletedInsn(i)), counts[size_t(i)]);
+  j.end_object();
 }
 
 }  // namespace rrvm::cli

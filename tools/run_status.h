@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "trace/json_writer.h"
+#include "vmm/instruction_completion.h"
 #include "vmm/run_result.h"
 
 namespace rrvm::cli {
@@ -16,5 +17,11 @@ int report_run_result(const RunResult& r);
 // object on stdout; `more` adds the command's own members.
 void print_run_json(const RunResult& r, int exit_status,
                     const std::function<void(trace::JsonWriter&)>& more = {});
+
+// "rrvm: completed 3 instructions KVM could not emulate (int3 2, fwait 1)"
+// on stderr when there were any.
+void note_completions(const CompletionCounts& counts);
+// "completions": {"int3": 2, "fwait": 1, "clac": 0, "stac": 0}
+void json_completions(trace::JsonWriter& j, const CompletionCounts& counts);
 
 }  // namespace rrvm::cli

@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <iterator>
 
 namespace rrvm::trace {
 
@@ -46,6 +47,13 @@ ReadEvent StoredEvent::view() const {
   if (side == SideData::kBytes) r.payload = &bytes;
   if (side == SideData::kText) r.text = &text;
   return r;
+}
+
+const char* outcome_name(ProbeOutcome o) {
+  static constexpr const char* kOutcomes[] = {"works", "emulation-failure", "faults",
+                                              "not-offered"};
+  auto i = static_cast<unsigned>(o);
+  return i < std::size(kOutcomes) ? kOutcomes[i] : "unknown";
 }
 
 std::string content_hash(std::span<const uint8_t> bytes) {

@@ -327,6 +327,23 @@ struct ImageRef {
   friend bool operator==(const ImageRef&, const ImageRef&) = default;
 };
 
+// One instruction of the recording host's ring-0 probe (vmm/cpu_probe.h).
+// The outcome numbers are the file format (trace.capnp, ProbeOutcome).
+enum class ProbeOutcome : uint8_t {
+  kWorks = 0,
+  kEmulationFailure = 1,
+  kFaults = 2,
+  kNotOffered = 3
+};
+const char* outcome_name(ProbeOutcome o);  // "works", "emulation-failure", ...
+struct InstructionProbe {
+  std::string instruction;  // "cmpxchg16b"
+  std::string feature;      // "cx16"; empty for baseline x86-64
+  ProbeOutcome outcome = ProbeOutcome::kWorks;
+  uint8_t vector = 0;  // kFaults: exception vector, 255 none
+  friend bool operator==(const InstructionProbe&, const InstructionProbe&) = default;
+};
+
 struct HeaderInfo {
   // Set by the reader; the writer always writes this rrvm's format.
   uint16_t format_major = 0, format_minor = 0, required_forward_compat = 0;
@@ -344,6 +361,8 @@ struct HeaderInfo {
   // `rrvm record --log-values`): every value is stored.
   bool reads_modelled = false;
   std::string device_models;  // the recording build's device-model version ("" before 1.1)
+  std::vector<InstructionProbe> host_probe;    // empty: not recorded (traces before it was)
+  std::vector<std::string> host_forced_cpuid;  // flags the host showed whatever CPUID said
 };
 
 struct FooterInfo {

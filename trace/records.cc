@@ -37,6 +37,20 @@ void build_cpuid(const std::vector<CpuidLeaf>& leaves, schema::Header::Builder o
   }
 }
 
+void build_probe(const std::vector<InstructionProbe>& probe, schema::Header::Builder out) {
+  auto list = out.initHostProbe(static_cast<unsigned>(probe.size()));
+  for (unsigned i = 0; i < list.size(); ++i) {
+    list[i].setInstruction(probe[i].instruction);
+    list[i].setFeature(probe[i].feature);
+    list[i].setOutcome(static_cast<schema::ProbeOutcome>(probe[i].outcome));
+    list[i].setVector(probe[i].vector);
+  }
+}
+
+void build_texts(capnp::List<capnp::Text>::Builder out, const std::vector<std::string>& texts) {
+  for (unsigned i = 0; i < out.size(); ++i) out.set(i, texts[i]);
+}
+
 void check_format(schema::Header::Reader in, uint64_t offset) {
   uint16_t major = in.getFormatMajor(), minor = in.getFormatMinor();
   uint16_t needs = in.getRequiredForwardCompat();
@@ -79,6 +93,9 @@ void build_header(const HeaderInfo& h, schema::Header::Builder out) {
   out.setClockMode(h.clock_mode);
   out.setReadsModelled(h.reads_modelled);
   out.setDeviceModels(h.device_models);
+  build_probe(h.host_probe, out);
+  build_texts(out.initHostForcedCpuid(static_cast<unsigned>(h.host_forced_cpuid.size())),
+              h.host_forced_cpuid);
 }
 
 HeaderInfo parse_header(schema::Header::Reader in, uint64_t offset) {
@@ -103,6 +120,11 @@ HeaderInfo parse_header(schema::Header::Reader in, uint64_t offset) {
   h.clock_mode = in.getClockMode();
   h.reads_modelled = in.getReadsModelled();
   h.device_models = in.getDeviceModels();
+  for (auto p : in.getHostProbe()) {
+    h.host_probe.push_back({p.getInstruction(), p.getFeature(),
+                            static_cast<ProbeOutcome>(p.getOutcome()), p.getVector()});
+  }
+  for (auto f : in.getHostForcedCpuid()) h.host_forced_cpuid.emplace_back(f.cStr());
   return h;
 }
 

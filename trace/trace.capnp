@@ -83,6 +83,26 @@ struct Header {
                                      # requiredForwardCompat 2. False: every value is stored.
   deviceModels @11 :Text;            # 1.1: the recording build's device-model version (a hash of
                                      # the model sources); a replay by other models says so
+  hostProbe @12 :List(InstructionProbe);
+                                     # what the recording host's KVM could execute in guest
+                                     # ring 0 (vmm/cpu_probe.h); empty in older traces
+  hostForcedCpuid @13 :List(Text);   # CPUID flags (Linux names) the recording host's KVM showed
+                                     # every guest whatever its table said (nested PVM)
+}
+
+# One instruction the recording host was asked to run in a ring-0 probe guest.
+struct InstructionProbe {
+  instruction @0 :Text;              # "cmpxchg16b"
+  feature @1 :Text;                  # its CPUID flag as Linux names it ("cx16"); empty: baseline
+  outcome @2 :ProbeOutcome;
+  vector @3 :UInt8;                  # faults: the exception vector (255: none, e.g. a shutdown)
+}
+
+enum ProbeOutcome {
+  works @0;                          # ran (int3: delivered #BP)
+  emulationFailure @1;               # KVM_EXIT_INTERNAL_ERROR: KVM's emulator cannot run it
+  faults @2;                         # raised an exception although the feature is offered
+  notOffered @3;                     # KVM does not offer the feature; not tried
 }
 
 struct HostInfo {

@@ -84,6 +84,25 @@ std::string values_note(const HeaderInfo& h) {
          (h.device_models.empty() ? std::string("unnamed") : line(h.device_models)) + ")";
 }
 
+// "host probe: 34 ring-0 instructions tried; emulation-failure: int3, cmpxchg16b (cx16)"
+void info_probe(std::string& o, const std::vector<InstructionProbe>& probe) {
+  if (probe.empty()) {
+    o += "host probe: not recorded (trace from an older rrvm)\n";
+    return;
+  }
+  o += "host probe: " + std::to_string(probe.size()) + " ring-0 instructions tried";
+  for (ProbeOutcome want : {ProbeOutcome::kEmulationFailure, ProbeOutcome::kFaults}) {
+    std::string list;
+    for (const InstructionProbe& p : probe) {
+      if (p.outcome != want) continue;
+      list += (list.empty() ? "" : ", ") + line(p.instruction);
+      if (!p.feature.empty()) list += " (" + line(p.feature) + ")";
+    }
+    if (!list.empty()) o += std::string("; ") + outcome_name(want) + ": " + list;
+  }
+  o += "\n";
+}
+
 // Every string here comes from the trace, so each goes through line().
 void info_header(std::string& o, const HeaderInfo& h) {
   o += "format: " + std::to_string(h.format_major) + "." + std::to_string(h.format_minor) +
@@ -99,6 +118,12 @@ void info_header(std::string& o, const HeaderInfo& h) {
   o += "machine:";
   for (const auto& [k, v] : h.config) o += " " + line(k) + "=" + line(v);
   o += "\ncpuid: " + std::to_string(h.cpuid.size()) + " leaves\n";
+  info_probe(o, h.host_probe);
+  if (!h.host_forced_cpuid.empty()) {
+    o += "host forced CPUID flags:";
+    for (const std::string& f : h.host_forced_cpuid) o += " " + line(f);
+    o += "\n";
+  }
   for (const ImageRef& i : h.images) {
     o += "image: " + line(i.role) + " " + line(i.name) + " (" + human_bytes(i.size) + ", hash " +
          line(i.hash) + ")\n";
@@ -151,7 +176,12 @@ void json_header(JsonWriter& j, const HeaderInfo& h) {
   j.key("kvm_capabilities").strings(h.kvm_capabilities).end_object();
   j.key("config").begin_array();
   for (const auto& [k, v] : h.config) j.begin_array().value(k).value(v).end_array();
-  j.end_array().field("cpuid_leaves", h.cpuid.size()).key("images").begin_array();
+  j.end_array().field("cpuid_leaves", h.cpuid.size()).key("host_probe").begin_array();
+  for (const InstructionProbe& p : h.host_probe) {
+    j.begin_object().field("instruction", p.instruction).field("feature", p.feature);
+    j.field("outcome", outcome_name(p.outcome)).field("vector", p.vector).end_object();
+  }
+  j.end_array().key("host_forced_cpuid").strings(h.host_forced_cpuid).key("images").begin_array();
   for (const ImageRef& m : h.images) {
     j.begin_object().field("role", m.role).field("name", m.name).field("hash", m.hash);
     j.field("size", m.size).end_object();

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <span>
 
+#include "vmm/instruction_completion.h"
 #include "vmm/run_result.h"
 
 namespace rrvm {
@@ -39,6 +40,10 @@ class ExecHooks {
   virtual void on_console_input(std::span<const uint8_t> bytes) { (void)bytes; }
   // A frame from the network back end is about to reach the NIC.
   virtual void on_packet(std::span<const uint8_t> frame) { (void)frame; }
+  // rrvm completed the instruction at `rip`, which KVM could not emulate
+  // (vmm/instruction_completion.h), at the current exit. Recording logs it;
+  // replay checks that it did the same.
+  virtual void on_completion(const Completion& c, uint64_t rip) { (void)c, (void)rip; }
   virtual void on_stop(const RunResult& result) { (void)result; }
   // Host nanoseconds between on_housekeeping() calls (0: never). The run
   // loop kicks the vCPU for it even when no device timer is due, so a

@@ -95,12 +95,31 @@ RunResult ExitDispatcher::fatal(uint64_t exits) {
   }
 }
 
+std::optional<RunResult> ExitDispatcher::internal_error(uint64_t exits) {
+  kvm_run* run = vcpu_.run_area();
+  if (run->exit_reason != KVM_EXIT_INTERNAL_ERROR ||
+      run->internal.suberror != KVM_INTERNAL_ERROR_EMULATION)
+    return fatal(exits);
+  uint64_t rip = 0;
+  std::string why_not;
+  std::optional<Completion> c = completer_.complete(&rip, &why_not);
+  if (!c) {
+    return crash(StopReason::kEmulationFailure,
+                 "KVM could not emulate a guest instruction (emulation failure; " + why_not + ")",
+                 exits);
+  }
+  ++completions_[size_t(c->insn)];
+  injected_exception_ = c->vector != kNoVector;
+  hooks_->on_completion(*c, rip);
+  return std::nullopt;
+}
+
 RunResult ExitDispatcher::crash(StopReason reason, const std::string& what, uint64_t exits) {
   kvm_regs r = vcpu_.get_regs();
   kvm_sregs s = vcpu_.get_sregs();
   std::string msg = what + " after " + std::to_string(exits) + " exits\n" + format_registers(r, s) +
                     "  " + format_code_at_rip(vcpu_, mem_, r.rip);
-  return RunResult{reason, 0, msg, exits};
+  return RunResult{reason, 0, msg, exits, completions_};
 }
 
 }  // namespace rrvm

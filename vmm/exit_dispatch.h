@@ -6,10 +6,12 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "devices/guest_memory.h"
 #include "vmm/board.h"
 #include "vmm/exec_hooks.h"
+#include "vmm/instruction_completion.h"
 #include "vmm/kvm.h"
 #include "vmm/run_result.h"
 
@@ -34,7 +36,12 @@ class UnmappedReports {
 class ExitDispatcher {
  public:
   ExitDispatcher(KvmVcpu& vcpu, GuestMemory& mem, Board& board, bool strict_io, ExecHooks& hooks)
-      : vcpu_(vcpu), mem_(mem), board_(board), strict_io_(strict_io), hooks_(&hooks) {}
+      : vcpu_(vcpu),
+        mem_(mem),
+        board_(board),
+        strict_io_(strict_io),
+        hooks_(&hooks),
+        completer_(vcpu, mem) {}
 
   void set_hooks(ExecHooks& hooks) { hooks_ = &hooks; }
 
@@ -46,6 +53,15 @@ class ExitDispatcher {
   // A non-I/O exit that ends the run (shutdown, entry/internal failure,
   // unknown reason) as a report with registers and code bytes.
   RunResult fatal(uint64_t exits);
+  // KVM_EXIT_INTERNAL_ERROR: an emulation failure at an instruction rrvm
+  // completes is done here (and shown to the hooks): nullopt. Anything else
+  // is fatal(), naming the instruction bytes.
+  std::optional<RunResult> internal_error(uint64_t exits);
+  // True once after a completion injected an exception: no interrupt may be
+  // injected at this entry (KVM delivers one event per entry; the interrupt
+  // waits for the window after the exception).
+  bool take_injected_exception() { return std::exchange(injected_exception_, false); }
+  const CompletionCounts& completions() const { return completions_; }
   RunResult crash(StopReason reason, const std::string& what, uint64_t exits);
 
  private:
@@ -57,6 +73,9 @@ class ExitDispatcher {
   bool strict_io_;
   ExecHooks* hooks_;
   UnmappedReports reports_;
+  InstructionCompleter completer_;
+  CompletionCounts completions_{};
+  bool injected_exception_ = false;
 };
 
 }  // namespace rrvm

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -41,6 +42,20 @@ int xioctl(int fd, unsigned long req, const void* arg, const char* what) {
 
 int xioctl(int fd, unsigned long req, unsigned long arg, const char* what) {
   return xioctl(fd, req, reinterpret_cast<const void*>(arg), what);
+}
+
+// A struct kvm_cpuid2 out of KVM. C layout: u32 nent, u32 padding, then the
+// entries (see kvm_ioctls.h); KVM_MAX_CPUID_ENTRIES is 256.
+std::vector<CpuidEntry> get_cpuid2(int fd, unsigned long req, const char* what) {
+  constexpr uint32_t kMaxEntries = 256;
+  std::vector<uint8_t> buf(kvm::kCpuid2HeaderSize + kMaxEntries * sizeof(CpuidEntry));
+  uint32_t nent = kMaxEntries;
+  std::memcpy(buf.data(), &nent, sizeof nent);
+  xioctl(fd, req, buf.data(), what);
+  std::memcpy(&nent, buf.data(), sizeof nent);
+  std::vector<CpuidEntry> out(std::min(nent, kMaxEntries));
+  std::memcpy(out.data(), buf.data() + kvm::kCpuid2HeaderSize, out.size() * sizeof(CpuidEntry));
+  return out;
 }
 
 std::string open_advice(const std::string& path, int err) {
@@ -95,16 +110,7 @@ int Kvm::vcpu_mmap_size() const {
 }
 
 std::vector<CpuidEntry> Kvm::supported_cpuid() const {
-  // C layout: u32 nent, u32 padding, then the entries (see kvm_ioctls.h).
-  constexpr uint32_t kMaxEntries = 256;
-  std::vector<uint8_t> buf(kvm::kCpuid2HeaderSize + kMaxEntries * sizeof(CpuidEntry));
-  uint32_t nent = kMaxEntries;
-  std::memcpy(buf.data(), &nent, sizeof nent);
-  xioctl(fd_.get(), kvm::kGetSupportedCpuid, buf.data(), "KVM_GET_SUPPORTED_CPUID");
-  std::memcpy(&nent, buf.data(), sizeof nent);
-  std::vector<CpuidEntry> out(nent);
-  std::memcpy(out.data(), buf.data() + kvm::kCpuid2HeaderSize, nent * sizeof(CpuidEntry));
-  return out;
+  return get_cpuid2(fd_.get(), kvm::kGetSupportedCpuid, "KVM_GET_SUPPORTED_CPUID");
 }
 
 KvmVm::KvmVm(const Kvm& kvm) {
@@ -192,6 +198,16 @@ void KvmVcpu::set_cpuid(std::span<const CpuidEntry> entries) {
   xioctl(fd_.get(), kvm::kSetCpuid2, buf.data(), "KVM_SET_CPUID2");
 }
 
+std::vector<CpuidEntry> KvmVcpu::get_cpuid() const {
+  return get_cpuid2(fd_.get(), kvm::kGetCpuid2, "KVM_GET_CPUID2");
+}
+
+kvm_fpu KvmVcpu::get_fpu() const {
+  kvm_fpu f{};
+  xioctl(fd_.get(), kvm::kGetFpu, &f, "KVM_GET_FPU");
+  return f;
+}
+
 uint64_t KvmVcpu::get_msr(uint32_t index) const {
   kvm_msr_entry e{};
   e.index = index;
@@ -256,8 +272,7 @@ std::vector<uint8_t> KvmVcpu::get_fpu_state() const {
     xioctl(fd_.get(), kvm::kGetXsave, region.data(), "KVM_GET_XSAVE");
     return region;
   }
-  kvm_fpu f{};
-  xioctl(fd_.get(), kvm::kGetFpu, &f, "KVM_GET_FPU");
+  kvm_fpu f = get_fpu();
   const auto* p = reinterpret_cast<const uint8_t*>(&f);
   return {p, p + sizeof f};
 }
@@ -314,6 +329,13 @@ bool KvmVcpu::finish_pending_exit() {
   run_->ready_for_interrupt_injection = ready;
   run_->cr8 = cr8;
   return true;
+}
+
+void KvmVcpu::enable_cap(uint32_t cap, uint64_t arg0) {
+  kvm_enable_cap c{};
+  c.cap = cap;
+  c.args[0] = arg0;
+  xioctl(fd_.get(), kvm::kEnableCap, &c, "KVM_ENABLE_CAP");
 }
 
 }  // namespace rrvm

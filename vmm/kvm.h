@@ -103,6 +103,10 @@ class KvmVcpu {
   void set_sregs(const kvm_sregs& s);
   kvm_vcpu_events get_events() const;
   void set_cpuid(std::span<const CpuidEntry> entries);
+  // The table KVM_SET_CPUID2 gave this vCPU.
+  std::vector<CpuidEntry> get_cpuid() const;
+  // x87/SSE state (the x87 status word for fwait).
+  kvm_fpu get_fpu() const;
   uint64_t get_msr(uint32_t index) const;
   void set_msr(uint32_t index, uint64_t value);
   void interrupt(uint8_t vector);
@@ -110,8 +114,11 @@ class KvmVcpu {
   // nullopt-like: returns false if unmapped.
   bool translate(uint64_t gva, uint64_t* gpa) const;
   void set_guest_debug(const kvm_guest_debug& dbg);
+  // KVM_ENABLE_CAP on this vCPU (e.g. KVM_CAP_ENFORCE_PV_FEATURE_CPUID).
+  void enable_cap(uint32_t cap, uint64_t arg0);
 
   // --- Machine checkpoints (vmm/vcpu_state.h composes these) ---
+  // KVM_SET_VCPU_EVENTS: start from get_events() and change what must change.
   void set_events(const kvm_vcpu_events& e);
   kvm_debugregs get_debugregs() const;
   void set_debugregs(const kvm_debugregs& d);

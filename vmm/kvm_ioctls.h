@@ -46,6 +46,7 @@ constexpr unsigned long kInterrupt = ioc(kWrite, 0x86, sizeof(kvm_interrupt));
 constexpr unsigned long kGetMsrs = ioc(kRead | kWrite, 0x88, kMsrsHeaderSize);
 constexpr unsigned long kSetMsrs = ioc(kWrite, 0x89, kMsrsHeaderSize);
 constexpr unsigned long kSetCpuid2 = ioc(kWrite, 0x90, kCpuid2HeaderSize);
+constexpr unsigned long kGetCpuid2 = ioc(kRead | kWrite, 0x91, kCpuid2HeaderSize);
 constexpr unsigned long kSetGuestDebug = ioc(kWrite, 0x9b, sizeof(kvm_guest_debug));
 constexpr unsigned long kGetVcpuEvents = ioc(kRead, 0x9f, sizeof(kvm_vcpu_events));
 constexpr unsigned long kSetVcpuEvents = ioc(kWrite, 0xa0, sizeof(kvm_vcpu_events));
@@ -60,6 +61,7 @@ constexpr unsigned long kGetXsave = ioc(kRead, 0xa4, kXsaveSize);
 constexpr unsigned long kSetXsave = ioc(kWrite, 0xa5, kXsaveSize);
 constexpr unsigned long kGetXcrs = ioc(kRead, 0xa6, sizeof(kvm_xcrs));
 constexpr unsigned long kSetXcrs = ioc(kWrite, 0xa7, sizeof(kvm_xcrs));
+constexpr unsigned long kEnableCap = ioc(kWrite, 0xa3, sizeof(kvm_enable_cap));
 
 // Values as a C compiler computes them from <linux/kvm.h> on x86-64.
 static_assert(kGetApiVersion == 0xae00);
@@ -82,6 +84,7 @@ static_assert(kInterrupt == 0x4004ae86);
 static_assert(kGetMsrs == 0xc008ae88);
 static_assert(kSetMsrs == 0x4008ae89);
 static_assert(kSetCpuid2 == 0x4008ae90);
+static_assert(kGetCpuid2 == 0xc008ae91);
 static_assert(kSetGuestDebug == 0x4048ae9b);
 static_assert(kGetVcpuEvents == 0x8040ae9f);
 static_assert(kSetVcpuEvents == 0x4040aea0);
@@ -93,6 +96,7 @@ static_assert(kGetXsave == 0x9000aea4);
 static_assert(kSetXsave == 0x5000aea5);
 static_assert(kGetXcrs == 0x8188aea6);
 static_assert(kSetXcrs == 0x4188aea7);
+static_assert(kEnableCap == 0x4068aea3);
 
 // The fixed-size structs must match the C layout too.
 static_assert(sizeof(kvm_regs) == 144);

@@ -17,12 +17,11 @@ namespace {
 constexpr uint64_t kLongModePageTables = 0x70000;
 }  // namespace
 
-Machine::Machine(const MachineConfig& cfg, const MachineImages& images, CharSink& serial)
+Machine::Machine(const MachineConfig& cfg, const MachineImages& images, CharSink& serial,
+                 const RecordedCpu* recorded)
     : cfg_(cfg), vm_(kvm_), ram_(cfg.mem_size), vcpu_(kvm_, vm_, 0) {
   ram_.attach(vm_, /*log_dirty=*/true);
   checkpoints_ = std::make_unique<MachineCheckpoints>(*this);
-  cpuid_ = guest_cpuid(kvm_);
-  vcpu_.set_cpuid(cpuid_);
   if (cfg_.clock == ClockMode::kVirtual) {
     clock_ = std::make_unique<VirtualClock>();
   } else {
@@ -30,8 +29,37 @@ Machine::Machine(const MachineConfig& cfg, const MachineImages& images, CharSink
   }
   device_clock_.target = clock_.get();
   board_ = std::make_unique<PcBoard>(cfg_, ram_, device_clock_, serial);
+  set_up_cpu(recorded);
   board_->setup_firmware(cfg_, ram_);
   load_kernel(images);
+}
+
+// The host is asked (and its answer cached) even for replay: the recorded
+// table must be one this host can show the guest. What the guest sees is
+// read back after KVM_SET_CPUID2 (nested KVM adds host bits of its own) and
+// is what the trace stores.
+void Machine::set_up_cpu(const RecordedCpu* recorded) {
+  host_.supported = kvm_.supported_cpuid();
+  host_.probe = probe_host(kvm_, host_.supported);
+  std::vector<CpuidEntry> given;
+  CpuOrigin origin = CpuOrigin::kModel;
+  if (recorded) {
+    const std::vector<ProbeResult>* probe = recorded->probe ? &*recorded->probe : nullptr;
+    cpu_warnings_ = check_recorded_cpuid(recorded->cpuid, probe, host_);
+    given = recorded->cpuid;
+    origin = probe ? CpuOrigin::kTrace : CpuOrigin::kOldTrace;
+  } else {
+    given = model_cpuid(cfg_.cpu, host_, board_->layout().bsp_lapic_id);
+  }
+  vcpu_.set_cpuid(given);
+  cpuid_ = vcpu_.get_cpuid();
+  for (std::string& w : check_guest_view(given, cpuid_, origin, host_))
+    cpu_warnings_.push_back(std::move(w));
+  // Without this KVM honours its paravirtual MSRs (kvmclock, steal time,
+  // async PF) even when CPUID does not offer them (api.rst,
+  // KVM_CAP_ENFORCE_PV_FEATURE_CPUID); the host would write guest memory.
+  if (kvm_.check_extension(KVM_CAP_ENFORCE_PV_FEATURE_CPUID) > 0)
+    vcpu_.enable_cap(KVM_CAP_ENFORCE_PV_FEATURE_CPUID, 1);
 }
 
 Machine::~Machine() = default;

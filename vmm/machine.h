@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "devices/char_backend.h"
+#include "vmm/cpu_model.h"
 #include "vmm/exec_hooks.h"
 #include "vmm/guest_ram.h"
 #include "vmm/host_clock.h"
@@ -34,11 +35,21 @@ struct MachineImages {
   std::vector<uint8_t> initrd;
 };
 
+// The CPU a trace recorded: the table the guest saw and, in traces that
+// have it, the instruction probe of the host that recorded it.
+struct RecordedCpu {
+  std::vector<CpuidEntry> cpuid;
+  std::optional<std::vector<ProbeResult>> probe;
+};
+
 class Machine {
  public:
-  // Throws KvmUnavailable (no usable /dev/kvm), ImageError (bad kernel),
-  // std::invalid_argument (bad configuration).
-  Machine(const MachineConfig& cfg, const MachineImages& images, CharSink& serial);
+  // Throws KvmUnavailable (no usable /dev/kvm; CpuUnavailable: the host
+  // lacks a CPU feature), ImageError (bad kernel), std::invalid_argument
+  // (bad configuration). The guest's CPUID is `recorded`'s table when given
+  // (replay), else the one cfg.cpu names, built for this host.
+  Machine(const MachineConfig& cfg, const MachineImages& images, CharSink& serial,
+          const RecordedCpu* recorded = nullptr);
   ~Machine();
 
   // Runs to the end. `hooks` (recording) sees every input; set before run().
@@ -62,6 +73,9 @@ class Machine {
   GuestRam& ram() { return ram_; }
   PcBoard& board() { return *board_; }
   const std::vector<CpuidEntry>& cpuid() const { return cpuid_; }
+  const HostProbe& host_probe() const { return host_.probe; }
+  // Why a recorded CPU may not replay here although it was accepted.
+  const std::vector<std::string>& cpu_warnings() const { return cpu_warnings_; }
   const MachineConfig& config() const { return cfg_; }
   KvmVm& vm() { return vm_; }
   LoopClock& loop_clock() { return *clock_; }
@@ -69,6 +83,7 @@ class Machine {
  private:
   friend class MachineCheckpoints;  // restores exits_
   void load_kernel(const MachineImages& images);
+  void set_up_cpu(const RecordedCpu* recorded);
 
   MachineConfig cfg_;
   Kvm kvm_;
@@ -79,7 +94,9 @@ class Machine {
   KvmVcpu vcpu_;
   std::unique_ptr<LoopClock> clock_;  // --clock host | virtual
   ForwardingClock device_clock_;
+  HostCpu host_;
   std::vector<CpuidEntry> cpuid_;
+  std::vector<std::string> cpu_warnings_;
   std::unique_ptr<PcBoard> board_;
   ExecHooks* hooks_ = nullptr;
   std::unique_ptr<NetBackend> net_;

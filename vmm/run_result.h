@@ -1,6 +1,7 @@
 // Why a run ended, in terms the CLI maps to exit statuses.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 
@@ -26,6 +27,9 @@ struct RunResult {
   int status = 0;       // guest exit status where there is one
   std::string message;  // for people; empty for a clean guest exit
   uint64_t exits = 0;   // exit ordinal count at the stop
+  // Instructions KVM could not emulate that rrvm completed, by
+  // CompletedInsn (vmm/instruction_completion.h): int3, fwait, clac, stac.
+  std::array<uint64_t, 4> completions{};
 };
 
 const char* to_string(StopReason r);

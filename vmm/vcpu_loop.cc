@@ -63,6 +63,7 @@ RunResult VcpuLoop::run() {
     clock_.on_exit();
     hooks_->on_exit(++exits_);
     if (auto stop = handle_exit()) return finish(*stop);
+    hold_interrupt_ = dispatch_.take_injected_exception();
     advance_timers(async = false);
     // Console input enters at natural exits only, so replay can place it
     // by exit ordinal; a poll every 1024 exits costs nothing measurable.
@@ -81,6 +82,7 @@ VcpuLoop::Entry VcpuLoop::enter(bool async, bool quiet) {
   }
   if (!quiet) prepare_entry(async);
   kicker_.arm(next_wakeup_host());
+  hold_interrupt_ = false;
   bool exited = vcpu_.run() && run_->exit_reason != KVM_EXIT_INTR;
   return exited ? Entry::kExit : Entry::kKicked;
 }
@@ -96,6 +98,7 @@ std::string timeout_message(double seconds, uint64_t rip) {
 
 RunResult VcpuLoop::finish(RunResult r) {
   r.exits = exits_;
+  r.completions = dispatch_.completions();
   hooks_->on_stop(r);
   return r;
 }
@@ -124,8 +127,10 @@ void VcpuLoop::prepare_entry(bool async) {
     run_->request_interrupt_window = 0;
     return;
   }
-  bool can_take = run_->ready_for_interrupt_injection && run_->if_flag;
-  if (auto vector = board_.take_interrupt(*run_)) {
+  // One event per entry: an exception a completion injected goes in first
+  // (the replayer's injected_ is the same rule).
+  bool can_take = run_->ready_for_interrupt_injection && run_->if_flag && !hold_interrupt_;
+  if (auto vector = can_take ? board_.take_interrupt(*run_) : std::nullopt) {
     hooks_->on_inject(*vector, async);
     vcpu_.interrupt(*vector);
     ++injections_;
@@ -193,6 +198,8 @@ std::optional<RunResult> VcpuLoop::handle_exit() {
       return dispatch_.mmio();
     case KVM_EXIT_HLT:
       return handle_hlt();
+    case KVM_EXIT_INTERNAL_ERROR:
+      return dispatch_.internal_error(exits_);
     default:
       return dispatch_.fatal(exits_);
   }

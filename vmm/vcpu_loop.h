@@ -80,6 +80,9 @@ class VcpuLoop {
   static constexpr int kNetGraceMs = 20;
   NetBackend* net_ = nullptr;
   uint64_t exits_ = 0, kicks_ = 0, windows_ = 0, injections_ = 0;
+  // A completed instruction injected an exception at this exit: interrupts
+  // wait for the window after it (ExitDispatcher::take_injected_exception).
+  bool hold_interrupt_ = false;
   int console_fd_ = -1;
 };
 

@@ -17,13 +17,6 @@ constexpr uint64_t kCr4Pae = 1u << 5;
 constexpr uint64_t kEferLme = 1u << 8;
 constexpr uint64_t kEferLma = 1u << 10;
 
-// CPUID bits hidden from the guest.
-constexpr uint32_t kLeaf1EcxTscDeadline = 1u << 24;
-constexpr uint32_t kLeaf1EcxRdrand = 1u << 30;
-constexpr uint32_t kLeaf1EcxHypervisor = 1u << 31;
-constexpr uint32_t kLeaf7EbxRdseed = 1u << 18;
-constexpr uint32_t kLeaf7EcxRdpid = 1u << 22;
-
 kvm_segment flat_segment(uint16_t selector, uint8_t type, bool code64) {
   kvm_segment s{};
   s.base = 0;
@@ -55,20 +48,6 @@ constexpr std::array<uint64_t, 4> kGdt = {0, 0x00AF9A000000FFFFull, 0x00AF9A0000
                                           0x00CF92000000FFFFull};
 
 }  // namespace
-
-std::vector<CpuidEntry> guest_cpuid(const Kvm& kvm) {
-  std::vector<CpuidEntry> entries = kvm.supported_cpuid();
-  for (auto& e : entries) {
-    if (e.function == 1) {
-      e.ecx &= ~(kLeaf1EcxRdrand | kLeaf1EcxTscDeadline);
-      e.ecx |= kLeaf1EcxHypervisor;
-    } else if (e.function == 7 && e.index == 0) {
-      e.ebx &= ~kLeaf7EbxRdseed;
-      e.ecx &= ~kLeaf7EcxRdpid;
-    }
-  }
-  return entries;
-}
 
 void enter_multiboot(KvmVcpu& vcpu, uint32_t entry, uint32_t info_addr) {
   kvm_sregs s = vcpu.get_sregs();

@@ -10,12 +10,6 @@ namespace rrvm {
 
 class GuestMemory;
 
-// The CPUID table the guest sees: what KVM supports, minus what would make
-// the guest nondeterministic behind rrvm's back (RDRAND, RDSEED, RDPID, and
-// TSC-deadline mode — see DESIGN.md, "What KVM cannot trap"). KVM on some
-// hosts ignores parts of leaf 1 ECX/EDX; the masks are best effort.
-std::vector<CpuidEntry> guest_cpuid(const Kvm& kvm);
-
 // Multiboot 1 machine state (Multiboot spec 0.6.96, 3.2): 32-bit protected
 // mode, flat 4 GiB code and data segments, paging off, interrupts off,
 // EAX = 0x2BADB002, EBX = physical address of the info structure.

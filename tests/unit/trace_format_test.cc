@@ -141,6 +141,8 @@ TEST(TraceFormat, GoldenTraceStillReads) {
   EXPECT_EQ(h.cpuid, want.cpuid);
   EXPECT_EQ(h.images, want.images);
   EXPECT_EQ(h.clock_mode, want.clock_mode);
+  EXPECT_TRUE(h.host_probe.empty()) << "format 1.0 traces before the probe field have none";
+  EXPECT_TRUE(h.host_forced_cpuid.empty());
   std::vector<Item> events;
   for (const Item& it : golden_items()) events.push_back(expected(it));
   EXPECT_EQ(read_items(r), events);

@@ -98,7 +98,10 @@ TEST(TraceInspect, InfoShowsWhatAPersonNeeds) {
         "values: every read and clock value stored\n",
         "host: Linux 6.1.0 x86_64; Test CPU @ 1.00GHz\n",
         " mem=256M mptable=fixed clock=virtual acpi=on\n", "cpuid: 2 leaves\n",
-        "image: kernel k.elf (3 B, hash ", "events: 13 in 1 chunk, exit ordinals 1..10\n",
+        "host probe: 5 ring-0 instructions tried; emulation-failure: int3, cmpxchg16b (cx16); "
+        "faults: clac (smap)\n",
+        "host forced CPUID flags: pni xsave smap\n", "image: kernel k.elf (3 B, hash ",
+        "events: 13 in 1 chunk, exit ordinals 1..10\n",
         "  port-read                 2  (1 as modelled)\n", "  interrupt                 2\n",
         " bytes/event; ", "end: guest exit -3 (guest status -3) after 11 exits\n"}) {
     EXPECT_NE(t.find(want), std::string::npos) << "missing: " << want << "\n" << t;
@@ -106,6 +109,10 @@ TEST(TraceInspect, InfoShowsWhatAPersonNeeds) {
   std::string j = info_json("boot.rrt", r, s);
   EXPECT_NE(j.find("\"complete\": true"), std::string::npos) << j;
   EXPECT_NE(j.find("\"counts\": {\"port-read\": 2, \"mmio-read\": 1"), std::string::npos) << j;
+  EXPECT_NE(j.find("{\"instruction\": \"clac\", \"feature\": \"smap\", \"outcome\": "
+                   "\"faults\", \"vector\": 6}"),
+            std::string::npos)
+      << j;
   EXPECT_NE(j.find("\"config\": [[\"mem\", \"256M\"], [\"mptable\", \"fixed\"]"),
             std::string::npos);
   std::filesystem::remove(path);

@@ -66,6 +66,8 @@ TEST(TraceRoundTrip, HeaderAndFooterRoundTrip) {
   EXPECT_EQ(h.cpuid, want.cpuid);
   EXPECT_EQ(h.images, want.images);
   EXPECT_EQ(h.clock_mode, "virtual");
+  EXPECT_EQ(h.host_probe, want.host_probe);
+  EXPECT_EQ(h.host_forced_cpuid, want.host_forced_cpuid);
   ASSERT_TRUE(r.footer());
   const FooterInfo& f = *r.footer();
   EXPECT_EQ(f.total_events, items.size());

@@ -54,6 +54,12 @@ inline HeaderInfo test_header() {
              {1, 0, 0, 0x600, 0, 0x80000000u, 0}};
   std::vector<uint8_t> kernel = {1, 2, 3};
   h.images = {{"kernel", "k.elf", content_hash(kernel), 3}};
+  h.host_probe = {{"int3", "", ProbeOutcome::kEmulationFailure, 0},
+                  {"cmpxchg16b", "cx16", ProbeOutcome::kEmulationFailure, 0},
+                  {"clac", "smap", ProbeOutcome::kFaults, 6},
+                  {"popcnt", "popcnt", ProbeOutcome::kWorks, 0},
+                  {"rdpid", "rdpid", ProbeOutcome::kNotOffered, 0}};
+  h.host_forced_cpuid = {"pni", "xsave", "smap"};
   return h;
 }
 

@@ -34,6 +34,7 @@ static uint8_t tss[TSS_SIZE] __attribute__((aligned(16)));
 static uint8_t rsp0_stack[8192] __attribute__((aligned(16)));
 static irq_handler handlers[16];
 static irq_handler apic_handlers[16];
+static irq_handler exception_handlers[32];
 static volatile uint32_t spurious_count;
 
 static const char* const exception_names[32] = {
@@ -75,6 +76,10 @@ void irq_register(int irq, irq_handler h) {
 void vector_register(int vector, irq_handler h) {
   if (vector >= VEC_APIC_FIRST && vector < VEC_APIC_SPURIOUS)
     apic_handlers[vector - VEC_APIC_FIRST] = h;
+}
+
+void exception_register(int vector, irq_handler h) {
+  if (vector >= 0 && vector < 32) exception_handlers[vector] = h;
 }
 
 uint32_t apic_spurious_count(void) {
@@ -137,5 +142,9 @@ void isr_dispatch(struct frame* f) {
     return;
   }
   if (f->vector == VEC_GP && (f->cs & 3) == 3 && f->rip == (uint64_t)ring3_exit) ring3_return(f);
+  if (f->vector < 32 && exception_handlers[f->vector]) {
+    exception_handlers[f->vector](f);
+    return;
+  }
   fatal_exception(f);
 }

@@ -55,6 +55,9 @@ void irq_register(int irq, irq_handler h); /* IRQ 0-15 = vectors 0x20-0x2f */
 #define VEC_APIC_FIRST 0x30
 #define VEC_APIC_SPURIOUS 0x3f
 void vector_register(int vector, irq_handler h); /* 0x30-0x3e */
+/* An expected exception (vector 0-31): the handler runs instead of the
+ * report-and-exit; for a fault it must move f->rip past the instruction. */
+void exception_register(int vector, irq_handler h);
 uint32_t apic_spurious_count(void);
 
 /* pic.c: 8259A pair. */

@@ -1,0 +1,201 @@
+#include "vmm/instruction_completion.h"
+
+#include <cstdio>
+
+#include "vmm/cpu_dump.h"
+#include "vmm/cpu_features.h"
+
+namespace rrvm {
+
+namespace {
+
+constexpr uint8_t kBp = 3, kUd = 6, kNm = 7, kGp = 13;
+constexpr uint64_t kCr0Pe = 1u << 0, kCr0Mp = 1u << 1, kCr0Ts = 1u << 3;
+constexpr uint64_t kRflagsAc = 1u << 18, kRflagsVm = 1u << 17;
+constexpr uint64_t kEferLma = 1u << 10;
+constexpr uint16_t kFswEs = 1u << 7;  // x87 error summary: an unmasked exception is pending
+constexpr size_t kMaxLength = 15;     // SDM vol. 2A, 2.3.11
+
+struct Decoded {
+  size_t length = 0;  // of prefixes and opcode
+  bool lock = false;
+  bool mandatory = false;  // 66, F2 or F3: these select other instructions after 0F 01
+  std::span<const uint8_t> opcode;
+};
+
+// Legacy prefixes (SDM vol. 2A, 2.1.1), then a REX prefix in 64-bit mode.
+Decoded decode_prefixes(std::span<const uint8_t> code, bool mode64) {
+  Decoded d;
+  size_t i = 0;
+  for (; i < code.size() && i < kMaxLength; ++i) {
+    uint8_t b = code[i];
+    if (b == 0xf0) {
+      d.lock = true;
+    } else if (b == 0x66 || b == 0xf2 || b == 0xf3) {
+      d.mandatory = true;
+    } else if (b != 0x2e && b != 0x36 && b != 0x3e && b != 0x26 && b != 0x64 && b != 0x65 &&
+               b != 0x67) {
+      break;
+    }
+  }
+  if (mode64 && i < code.size() && (code[i] & 0xf0) == 0x40) ++i;
+  d.length = i;
+  d.opcode = code.subspan(std::min(i, code.size()));
+  return d;
+}
+
+Completion fault(CompletedInsn insn, uint8_t vector) {
+  Completion c;
+  c.insn = insn;
+  c.vector = vector;
+  c.fault = true;
+  return c;
+}
+
+std::optional<Completion> plan_int3(const Decoded& d, const CompletionContext& ctx,
+                                    std::string* why_not) {
+  if (d.lock) return fault(CompletedInsn::kInt3, kUd);
+  if (!ctx.protected_mode || ctx.v86) {
+    *why_not = "int3 outside protected mode";
+    return std::nullopt;
+  }
+  // INT3 checks the gate's DPL like INT n (SDM vol. 2A, INT n/INTO/INT3/INT1):
+  // #GP with an error code naming IDT entry 3 (IDT bit 1 set, EXT clear).
+  if (ctx.int3_gate_dpl < ctx.cpl) {
+    Completion c = fault(CompletedInsn::kInt3, kGp);
+    c.has_error_code = true;
+    c.error_code = kBp * 8 + 2;
+    return c;
+  }
+  // #BP is a trap: the handler returns to the next instruction.
+  Completion c;
+  c.insn = CompletedInsn::kInt3;
+  c.length = uint8_t(d.length + 1);
+  c.vector = kBp;
+  return c;
+}
+
+std::optional<Completion> plan_fwait(const Decoded& d, const CompletionContext& ctx,
+                                     std::string* why_not) {
+  if (d.lock) return fault(CompletedInsn::kFwait, kUd);
+  if (ctx.cr0_ts && ctx.cr0_mp) return fault(CompletedInsn::kFwait, kNm);
+  if (ctx.fsw & kFswEs) {
+    // #MF or FERR#, depending on CR0.NE: not modelled.
+    char b[96];
+    std::snprintf(b, sizeof b, "fwait with an unmasked x87 exception pending (FSW 0x%04x)",
+                  ctx.fsw);
+    *why_not = b;
+    return std::nullopt;
+  }
+  Completion c;
+  c.insn = CompletedInsn::kFwait;
+  c.length = uint8_t(d.length + 1);
+  return c;
+}
+
+// CLAC/STAC: #UD with LOCK, in virtual-8086 mode, at CPL > 0 in protected
+// mode, or without SMAP in CPUID; else RFLAGS.AC = 0 / 1.
+std::optional<Completion> plan_ac(const Decoded& d, bool set, const CompletionContext& ctx) {
+  CompletedInsn insn = set ? CompletedInsn::kStac : CompletedInsn::kClac;
+  if (d.lock || ctx.v86 || !ctx.smap || (ctx.protected_mode && ctx.cpl > 0))
+    return fault(insn, kUd);
+  Completion c;
+  c.insn = insn;
+  c.length = uint8_t(d.length + 3);
+  c.ac = set;
+  return c;
+}
+
+}  // namespace
+
+const char* to_string(CompletedInsn insn) {
+  static constexpr const char* kNames[] = {"int3", "fwait", "clac", "stac"};
+  auto i = static_cast<size_t>(insn);
+  return i < kCompletedInsnKinds ? kNames[i] : "?";
+}
+
+std::optional<Completion> plan_completion(std::span<const uint8_t> code,
+                                          const CompletionContext& ctx, std::string* why_not) {
+  Decoded d = decode_prefixes(code, ctx.mode64);
+  std::span<const uint8_t> op = d.opcode;
+  if (op.empty()) {
+    *why_not = "instruction bytes not readable or longer than 15 bytes";
+    return std::nullopt;
+  }
+  if (op[0] == 0xcc) return plan_int3(d, ctx, why_not);
+  if (op[0] == 0x9b) return plan_fwait(d, ctx, why_not);
+  if (op.size() >= 3 && op[0] == 0x0f && op[1] == 0x01 && (op[2] == 0xca || op[2] == 0xcb)) {
+    if (!d.mandatory) return plan_ac(d, op[2] == 0xcb, ctx);
+  }
+  *why_not = "not an instruction rrvm completes (int3, fwait, clac, stac)";
+  return std::nullopt;
+}
+
+std::string describe_completions(const CompletionCounts& counts) {
+  std::string out;
+  for (int i = 0; i < kCompletedInsnKinds; ++i) {
+    if (!counts[i]) continue;
+    out += (out.empty() ? "" : ", ") + std::string(to_string(CompletedInsn(i))) + " " +
+           std::to_string(counts[i]);
+  }
+  return out;
+}
+
+CompletionContext InstructionCompleter::context(const kvm_regs& r, const kvm_sregs& s) {
+  CompletionContext ctx;
+  ctx.protected_mode = s.cr0 & kCr0Pe;
+  ctx.mode64 = (s.efer & kEferLma) && s.cs.l;
+  ctx.v86 = r.rflags & kRflagsVm;
+  // CPL is CS.RPL in protected mode (SDM vol. 3A, 5.5); 0 in real mode.
+  ctx.cpl = ctx.protected_mode ? s.cs.selector & 3 : 0;
+  ctx.cr0_ts = s.cr0 & kCr0Ts;
+  ctx.cr0_mp = s.cr0 & kCr0Mp;
+  ctx.fsw = vcpu_.get_fpu().fsw;
+  if (!smap_) {
+    const CpuFeature* f = find_cpu_feature("smap");
+    smap_ = has_feature(vcpu_.get_cpuid(), *f);
+  }
+  ctx.smap = *smap_;
+  // IDT entry 3: 16-byte gates in IA-32e mode, 8-byte ones in protected
+  // mode; the DPL is bits 45-46 of either. An entry rrvm cannot read is
+  // left to KVM's delivery (which raises what the CPU would).
+  uint64_t gate = s.idt.base + ((s.efer & kEferLma) ? 16 : 8) * kBp;
+  uint8_t access = 0;
+  ctx.int3_gate_dpl = 3;
+  if (read_guest_code(vcpu_, mem_, gate + 5, {&access, 1}) == size_t(1))
+    ctx.int3_gate_dpl = access >> 5 & 3;
+  return ctx;
+}
+
+std::optional<Completion> InstructionCompleter::complete(uint64_t* rip, std::string* why_not) {
+  kvm_regs r = vcpu_.get_regs();
+  kvm_sregs s = vcpu_.get_sregs();
+  *rip = r.rip;
+  // CS.base is 0 in 64-bit mode; elsewhere EIP is an offset into CS.
+  uint64_t linear = ((s.efer & kEferLma) && s.cs.l) ? r.rip : s.cs.base + (r.rip & 0xffffffff);
+  std::array<uint8_t, kMaxLength> code{};
+  size_t n = read_guest_code(vcpu_, mem_, linear, code).value_or(0);
+  std::optional<Completion> c = plan_completion({code.data(), n}, context(r, s), why_not);
+  if (c) apply(*c, r);
+  return c;
+}
+
+// A trap or a completed instruction ends a MOV SS/STI interrupt shadow, as
+// executing the instruction would; a fault leaves the vCPU on it.
+void InstructionCompleter::apply(const Completion& c, kvm_regs r) {
+  if (!c.fault) r.rip += c.length;
+  if (c.ac) r.rflags = *c.ac ? r.rflags | kRflagsAc : r.rflags & ~kRflagsAc;
+  vcpu_.set_regs(r);
+  kvm_vcpu_events e = vcpu_.get_events();
+  if (c.vector != kNoVector) {
+    e.exception.injected = 1;
+    e.exception.pending = 0;
+    e.exception.nr = c.vector;
+    e.exception.has_error_code = c.has_error_code;
+    e.exception.error_code = c.error_code;
+  }
+  if (!c.fault) e.interrupt.shadow = 0;
+  vcpu_.set_events(e);
+}
+
+}  // namespace rrvm

@@ -1,0 +1,84 @@
+// Instructions KVM's emulator cannot execute in guest ring 0 on some hosts
+// (nested PVM: every ring-0 instruction is emulated), completed by rrvm.
+//
+// On KVM_EXIT_INTERNAL_ERROR / KVM_INTERNAL_ERROR_EMULATION the instruction
+// at RIP is decoded; int3, fwait/wait, clac and stac are done here exactly as
+// the CPU does them (Intel SDM vol. 2: INT3, WAIT/FWAIT, CLAC, STAC), through
+// KVM_SET_REGS and KVM_SET_VCPU_EVENTS. Anything else stays a crash report.
+// A completion depends only on guest state, so it is a natural exit like an
+// I/O exit: recorded, and repeated and checked by replay at the same exit.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <type_traits>
+
+#include "devices/guest_memory.h"
+#include "vmm/kvm.h"
+#include "vmm/run_result.h"
+
+namespace rrvm {
+
+enum class CompletedInsn : uint8_t { kInt3 = 0, kFwait = 1, kClac = 2, kStac = 3 };
+constexpr int kCompletedInsnKinds = 4;
+const char* to_string(CompletedInsn insn);
+
+constexpr uint8_t kNoVector = 0xff;
+
+// What the CPU would have done.
+struct Completion {
+  CompletedInsn insn = CompletedInsn::kInt3;
+  uint8_t length = 0;           // bytes, prefixes included
+  uint8_t vector = kNoVector;   // exception raised, or kNoVector
+  bool fault = false;           // the exception is a fault: RIP stays on the instruction
+  bool has_error_code = false;  // #GP from int3 through a gate of too low a DPL
+  uint32_t error_code = 0;
+  std::optional<bool> ac;  // clac/stac: the new RFLAGS.AC
+  friend bool operator==(const Completion&, const Completion&) = default;
+};
+
+// The guest state the outcome depends on.
+struct CompletionContext {
+  bool protected_mode = true;  // CR0.PE
+  bool mode64 = true;          // IA-32e mode with CS.L: REX prefixes exist
+  bool v86 = false;            // RFLAGS.VM
+  uint8_t cpl = 0;
+  bool cr0_ts = false, cr0_mp = false;
+  uint16_t fsw = 0;           // x87 status word
+  bool smap = false;          // CPUID.(EAX=7,ECX=0):EBX.SMAP[20] in the guest's table
+  uint8_t int3_gate_dpl = 0;  // DPL of IDT entry 3 (protected mode)
+};
+
+// Decodes `code`, the bytes at RIP. Nullopt, with the reason in `why_not`,
+// for an instruction rrvm does not complete or a case it leaves to a crash
+// report (an unmasked x87 exception pending at fwait, int3 in real mode).
+std::optional<Completion> plan_completion(std::span<const uint8_t> code,
+                                          const CompletionContext& ctx, std::string* why_not);
+
+// Completions by kind, for the run, record and replay summaries.
+using CompletionCounts = std::array<uint64_t, kCompletedInsnKinds>;
+static_assert(std::is_same_v<CompletionCounts, decltype(RunResult::completions)>);
+// "int3 3, fwait 1" (kinds with a zero count left out); empty when none.
+std::string describe_completions(const CompletionCounts& counts);
+
+class InstructionCompleter {
+ public:
+  InstructionCompleter(KvmVcpu& vcpu, const GuestMemory& mem) : vcpu_(vcpu), mem_(mem) {}
+  // Reads the vCPU and the instruction at RIP and, if rrvm completes it,
+  // changes the vCPU as the instruction would have. `rip` gets the RIP of
+  // the instruction; `why_not` says why nothing was done.
+  std::optional<Completion> complete(uint64_t* rip, std::string* why_not);
+
+ private:
+  CompletionContext context(const kvm_regs& r, const kvm_sregs& s);
+  void apply(const Completion& c, kvm_regs r);
+
+  KvmVcpu& vcpu_;
+  const GuestMemory& mem_;
+  std::optional<bool> smap_;  // read from the vCPU's CPUID table once
+};
+
+}  // namespace rrvm
