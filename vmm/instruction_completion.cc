@@ -118,17 +118,26 @@ std::optional<Completion> plan_completion(std::span<const uint8_t> code,
                                           const CompletionContext& ctx, std::string* why_not) {
   Decoded d = decode_prefixes(code, ctx.mode64);
   std::span<const uint8_t> op = d.opcode;
-  if (op.empty()) {
+  if (op.empty() || d.length >= kMaxLength) {
     *why_not = "instruction bytes not readable or longer than 15 bytes";
     return std::nullopt;
   }
-  if (op[0] == 0xcc) return plan_int3(d, ctx, why_not);
-  if (op[0] == 0x9b) return plan_fwait(d, ctx, why_not);
-  if (op.size() >= 3 && op[0] == 0x0f && op[1] == 0x01 && (op[2] == 0xca || op[2] == 0xcb)) {
-    if (!d.mandatory) return plan_ac(d, op[2] == 0xcb, ctx);
+  std::optional<Completion> c;
+  if (op[0] == 0xcc) {
+    c = plan_int3(d, ctx, why_not);
+  } else if (op[0] == 0x9b) {
+    c = plan_fwait(d, ctx, why_not);
+  } else if (op.size() >= 3 && op[0] == 0x0f && op[1] == 0x01 &&
+             (op[2] == 0xca || op[2] == 0xcb) && !d.mandatory) {
+    c = plan_ac(d, op[2] == 0xcb, ctx);
+  } else {
+    *why_not = "not an instruction rrvm completes (int3, fwait, clac, stac)";
   }
-  *why_not = "not an instruction rrvm completes (int3, fwait, clac, stac)";
-  return std::nullopt;
+  if (c && c->length > kMaxLength) {
+    *why_not = "instruction longer than 15 bytes";
+    return std::nullopt;
+  }
+  return c;
 }
 
 std::string describe_completions(const CompletionCounts& counts) {

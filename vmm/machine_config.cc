@@ -172,8 +172,11 @@ std::vector<MachineOption> make_table() {
           "10 ms per spin, and its timer interrupts land where the host's timing puts them; "
           "console and network input are not either, nor is any time value under host)"),
       row("cpu", 0, "NAME", "rrvm64", kMachine, choice(&C::cpu, kCpus),
-          "CPU model the guest sees: rrvm64 (default; the same on every host, stored in the "
-          "trace) or host (what this host's KVM offers; traces may not replay elsewhere)"),
+          "CPU model the guest sees in CPUID: rrvm64 (default: a fixed AMD64 baseline, no "
+          "x2APIC, XSAVE, RDRAND or paravirtual features; a host whose KVM passes its own "
+          "CPUID bits through adds them, with a warning) or host (what this host's KVM "
+          "offers, minus what rrvm cannot record or this KVM cannot execute in ring 0; traces "
+          "may not replay elsewhere). What the guest saw is stored in the trace"),
       row("pc-testdev", 0, "on|off", "off", kMachine, on_off(&C::pc_testdev),
           "QEMU's pc-testdev test device, for kvm-unit-tests: IRQ line ports 0x2000-0x200f "
           "(ISA IRQs 0-15), scratch ports 0xe0-0xe3 and 0xe8-0xeb, flush-page port 0xe4, "

@@ -15,7 +15,7 @@ TEST(CliJson, RunRecordReplayAndBisectPrintJsonThatParses) {
   CliResult run = run_rrvm({"run", "--json", "--kernel", guest_path("hello"), "--timeout", "60"});
   EXPECT_EQ(run.status, 1) << run.err;
   EXPECT_TRUE(parses_as_json(run.out));  // serial output is off with --json
-  EXPECT_EQ(json_keys(run.out), "exit_status exits guest_status message reason");
+  EXPECT_EQ(json_keys(run.out), "completions exit_status exits guest_status message reason");
   EXPECT_NE(run.out.find("\"reason\": \"guest exit\", \"guest_status\": 1, \"exit_status\": 1"),
             std::string::npos)
       << run.out;

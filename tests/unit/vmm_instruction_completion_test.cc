@@ -1,0 +1,166 @@
+// What rrvm does for an instruction KVM could not emulate, decided from the
+// bytes at RIP and the guest state alone (Intel SDM vol. 2A: INT3,
+// WAIT/FWAIT, CLAC, STAC), without KVM.
+#include "vmm/instruction_completion.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace rrvm {
+namespace {
+
+std::optional<Completion> plan(std::vector<uint8_t> code, CompletionContext ctx = {},
+                               std::string* why = nullptr) {
+  std::string scratch;
+  return plan_completion(code, ctx, why ? why : &scratch);
+}
+
+TEST(Int3, RaisesBreakpointAsATrapAfterTheInstruction) {
+  auto c = plan({0xcc, 0x90});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->insn, CompletedInsn::kInt3);
+  EXPECT_EQ(c->vector, 3);
+  EXPECT_FALSE(c->fault);
+  EXPECT_EQ(c->length, 1);
+  EXPECT_FALSE(c->has_error_code);
+  // Segment and operand-size prefixes do not change it, they lengthen it.
+  EXPECT_EQ(plan({0x2e, 0x66, 0xcc})->length, 3);
+}
+
+TEST(Int3, ThroughAGateOfLowerDplIsAGeneralProtectionFault) {
+  CompletionContext ring3;
+  ring3.cpl = 3;
+  ring3.int3_gate_dpl = 0;
+  auto c = plan({0xcc}, ring3);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->vector, 13);
+  EXPECT_TRUE(c->fault);
+  EXPECT_TRUE(c->has_error_code);
+  EXPECT_EQ(c->error_code, 3u * 8 + 2) << "IDT entry 3, IDT bit set";
+  ring3.int3_gate_dpl = 3;
+  EXPECT_EQ(plan({0xcc}, ring3)->vector, 3);
+}
+
+TEST(Int3, WithLockIsUndefinedAndInRealModeIsLeftAlone) {
+  auto c = plan({0xf0, 0xcc});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->vector, 6);
+  EXPECT_TRUE(c->fault);
+  CompletionContext real;
+  real.protected_mode = false;
+  real.mode64 = false;
+  std::string why;
+  EXPECT_FALSE(plan({0xcc}, real, &why));
+  EXPECT_EQ(why, "int3 outside protected mode");
+}
+
+TEST(Fwait, WithNothingPendingJustMovesOn) {
+  auto c = plan({0x9b});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->insn, CompletedInsn::kFwait);
+  EXPECT_EQ(c->vector, kNoVector);
+  EXPECT_EQ(c->length, 1);
+  CompletionContext masked;
+  masked.fsw = 0x0001;  // invalid-operation flag, but masked: ES clear
+  EXPECT_EQ(plan({0x9b}, masked)->vector, kNoVector);
+}
+
+TEST(Fwait, WithTsAndMpRaisesDeviceNotAvailable) {
+  CompletionContext ctx;
+  ctx.cr0_ts = ctx.cr0_mp = true;
+  auto c = plan({0x9b}, ctx);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->vector, 7);
+  EXPECT_TRUE(c->fault);
+  ctx.cr0_mp = false;  // TS alone does not affect WAIT
+  EXPECT_EQ(plan({0x9b}, ctx)->vector, kNoVector);
+}
+
+TEST(Fwait, WithAnUnmaskedX87ExceptionPendingIsLeftToACrashReport) {
+  CompletionContext ctx;
+  ctx.fsw = 0x0081;  // IE | ES
+  std::string why;
+  EXPECT_FALSE(plan({0x9b}, ctx, &why));
+  EXPECT_EQ(why, "fwait with an unmasked x87 exception pending (FSW 0x0081)");
+}
+
+TEST(ClacStac, WithSmapAtCpl0SetAndClearAc) {
+  CompletionContext ctx;
+  ctx.smap = true;
+  auto stac = plan({0x0f, 0x01, 0xcb}, ctx);
+  ASSERT_TRUE(stac);
+  EXPECT_EQ(stac->insn, CompletedInsn::kStac);
+  EXPECT_EQ(stac->ac, std::optional<bool>(true));
+  EXPECT_EQ(stac->length, 3);
+  EXPECT_EQ(stac->vector, kNoVector);
+  auto clac = plan({0x48, 0x0f, 0x01, 0xca}, ctx);  // a REX prefix is ignored
+  ASSERT_TRUE(clac);
+  EXPECT_EQ(clac->insn, CompletedInsn::kClac);
+  EXPECT_EQ(clac->ac, std::optional<bool>(false));
+  EXPECT_EQ(clac->length, 4);
+}
+
+TEST(ClacStac, AreUndefinedWithoutSmapAtCpl3WithLockOrInV86) {
+  CompletionContext ctx;
+  ctx.smap = true;
+  auto ud = [&](std::vector<uint8_t> code, CompletionContext c) {
+    auto r = plan(code, c);
+    return r && r->vector == 6 && r->fault && !r->ac;
+  };
+  CompletionContext no_smap;
+  EXPECT_TRUE(ud({0x0f, 0x01, 0xca}, no_smap));
+  CompletionContext ring3 = ctx;
+  ring3.cpl = 3;
+  EXPECT_TRUE(ud({0x0f, 0x01, 0xcb}, ring3));
+  EXPECT_TRUE(ud({0xf0, 0x0f, 0x01, 0xcb}, ctx));
+  CompletionContext v86 = ctx;
+  v86.v86 = true;
+  EXPECT_TRUE(ud({0x0f, 0x01, 0xca}, v86));
+  CompletionContext real = ctx;
+  real.protected_mode = false;
+  real.cpl = 3;  // no CPL in real mode: works with SMAP
+  EXPECT_EQ(plan({0x0f, 0x01, 0xcb}, real)->ac, std::optional<bool>(true));
+}
+
+// F3 0F 01 CA is another instruction (ERETU); rrvm completes only the four.
+TEST(Decode, LeavesEverythingElseToACrashReport) {
+  CompletionContext ctx;
+  ctx.smap = true;
+  for (std::vector<uint8_t> code :
+       std::vector<std::vector<uint8_t>>{{0xf3, 0x0f, 0x01, 0xca},
+                                         {0xf0, 0x48, 0x0f, 0xc7, 0x0f},  // cmpxchg16b
+                                         {0xf3, 0x0f, 0xb8, 0xc3},        // popcnt
+                                         {0x0f, 0x01},
+                                         {}}) {
+    std::string why;
+    EXPECT_FALSE(plan(code, ctx, &why)) << code.size();
+    EXPECT_FALSE(why.empty());
+  }
+  std::vector<uint8_t> prefixes(15, 0x66);
+  prefixes.push_back(0xcc);
+  EXPECT_FALSE(plan(prefixes)) << "longer than 15 bytes";
+  std::vector<uint8_t> stac(16, 0x2e);  // 13 CS overrides, then stac
+  stac[13] = 0x0f, stac[14] = 0x01, stac[15] = 0xcb;
+  EXPECT_FALSE(plan(stac, ctx)) << "16 bytes";
+  stac.erase(stac.begin());
+  EXPECT_EQ(plan(stac, ctx)->length, 15);
+}
+
+TEST(Decode, RexIsAPrefixOnlyIn64BitMode) {
+  CompletionContext legacy;
+  legacy.mode64 = false;
+  EXPECT_FALSE(plan({0x48, 0xcc}, legacy)) << "0x48 is dec eax in 32-bit mode";
+  EXPECT_EQ(plan({0x48, 0xcc})->length, 2);
+}
+
+TEST(Counts, DescribeNamesTheKindsThatHappened) {
+  CompletionCounts n{};
+  EXPECT_EQ(describe_completions(n), "");
+  n[size_t(CompletedInsn::kInt3)] = 3;
+  n[size_t(CompletedInsn::kStac)] = 1;
+  EXPECT_EQ(describe_completions(n), "int3 3, stac 1");
+}
+
+}  // namespace
+}  // namespace rrvm
