@@ -24,7 +24,7 @@ namespace {
 
 // Bump when the list of probes or their meaning changes: old cache files
 // are then ignored.
-constexpr int kProbeVersion = 2;
+constexpr int kProbeVersion = 3;
 
 // The probe guest's memory (2 MiB of RAM): identity-mapping page tables and
 // GDT (x86_boot.h), an IDT whose 32 exception vectors lead to stubs that
@@ -48,6 +48,7 @@ constexpr uint64_t kCr4Fsgsbase = 1u << 16, kCr4Osxsave = 1u << 18;
 // Encodings as GNU as emits them for 64-bit mode; memory operands are [rdi].
 const std::vector<ProbedInstruction> kProbes = {
     {"int3", "", {0xcc}},
+    {"int", "", {0xcd, 0x1f}},  // int $0x1f: a software interrupt through gate 31
     {"fwait", "", {0x9b}},
     {"fxsave", "", {0x0f, 0xae, 0x07}},
     {"fxrstor", "", {0x0f, 0xae, 0x0f}},
@@ -150,8 +151,10 @@ ProbeOutcome classify(const kvm_run& run, const ProbedInstruction& p, uint8_t* v
     case KVM_EXIT_IO:
       if (run.io.port != kVectorPort) return ProbeOutcome::kFaults;
       *vector = reinterpret_cast<const uint8_t*>(&run)[run.io.data_offset];
-      // int3's job is to raise #BP: reaching the handler is success.
-      if (std::string_view(p.instruction) == "int3" && *vector == 3) return ProbeOutcome::kWorks;
+      // int3 and int n exist to reach their handlers: that is success.
+      if ((std::string_view(p.instruction) == "int3" && *vector == 3) ||
+          (std::string_view(p.instruction) == "int" && *vector == 0x1f))
+        return ProbeOutcome::kWorks;
       return ProbeOutcome::kFaults;
     case KVM_EXIT_INTERNAL_ERROR:
       if (run.internal.suberror == KVM_INTERNAL_ERROR_EMULATION)

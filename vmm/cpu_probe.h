@@ -21,7 +21,7 @@
 namespace rrvm {
 
 enum class ProbeOutcome : uint8_t {
-  kWorks = 0,             // ran (or, for int3, delivered #BP as it should)
+  kWorks = 0,             // ran (int3 and int n: reached their handlers)
   kEmulationFailure = 1,  // KVM_EXIT_INTERNAL_ERROR: KVM's emulator cannot run it
   kFaults = 2,            // raised an exception although the feature is offered
   kNotOffered = 3,        // KVM does not offer the feature: not tried

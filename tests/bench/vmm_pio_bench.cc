@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "vmm/cpu_model.h"
 #include "vmm/guest_ram.h"
 #include "vmm/kvm.h"
 #include "vmm/vcpu_loop.h"
@@ -44,7 +45,7 @@ class Sink final : public IoDevice {
 struct Vm {
   explicit Vm(uint32_t n) : vm(kvm), ram(4 << 20), vcpu(kvm, vm, 0) {
     ram.attach(vm, false);
-    vcpu.set_cpuid(guest_cpuid(kvm));
+    vcpu.set_cpuid(rrvm64_cpuid(0));
     auto code = guest_code(n);
     ram.write(0x100000, code);
     enter_multiboot(vcpu, 0x100000, 0);

@@ -8,6 +8,7 @@
 #include "replay/recorder.h"
 #include "replay/replayer.h"
 #include "tests/kvm/kvm_test_util.h"
+#include "vmm/cpu_model.h"
 #include "vmm/guest_ram.h"
 #include "vmm/vcpu_loop.h"
 #include "vmm/x86_boot.h"
@@ -98,7 +99,7 @@ struct Outcome {
 struct TimerVm {
   TimerVm() : vm(kvm), ram(4 << 20), vcpu(kvm, vm, 0), timer(200'000) {
     ram.attach(vm, true);
-    vcpu.set_cpuid(guest_cpuid(kvm));
+    vcpu.set_cpuid(rrvm64_cpuid(0));
     EXPECT_TRUE(ram.write(kCode, main_code()));
     EXPECT_TRUE(ram.write(kHandler, handler_code()));
     uint64_t gate[2] = {
@@ -276,7 +277,7 @@ RunResult run_straight_line(const std::vector<uint8_t>& code, trace::EventSink* 
   GuestRam ram(4 << 20);
   ram.attach(vm, true);
   KvmVcpu vcpu(kvm, vm, 0);
-  vcpu.set_cpuid(guest_cpuid(kvm));
+  vcpu.set_cpuid(rrvm64_cpuid(0));
   EXPECT_TRUE(ram.write(kCode, code));
   enter_long_mode(vcpu, ram, 0x10000, kCode, 0);
   Board board;

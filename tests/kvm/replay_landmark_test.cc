@@ -7,6 +7,7 @@
 #include "replay/dirty_tracker.h"
 #include "replay/landmark.h"
 #include "tests/kvm/kvm_test_util.h"
+#include "vmm/cpu_model.h"
 #include "vmm/guest_ram.h"
 #include "vmm/kicker.h"
 #include "vmm/x86_boot.h"
@@ -17,7 +18,7 @@ namespace {
 struct LoopVm {
   explicit LoopVm(const std::vector<uint8_t>& code) : vm(kvm), ram(4 << 20), vcpu(kvm, vm, 0) {
     ram.attach(vm, true);
-    vcpu.set_cpuid(guest_cpuid(kvm));
+    vcpu.set_cpuid(rrvm64_cpuid(0));
     EXPECT_TRUE(ram.write(0x100000, code));
     enter_long_mode(vcpu, ram, 0x10000, 0x100000, 0);
   }

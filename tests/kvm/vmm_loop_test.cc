@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "tests/kvm/kvm_test_util.h"
+#include "vmm/cpu_model.h"
 #include "vmm/guest_ram.h"
 #include "vmm/kvm.h"
 #include "vmm/vcpu_loop.h"
@@ -33,7 +34,7 @@ struct TinyVm {
   explicit TinyVm(std::vector<uint8_t> code, bool long_mode = false)
       : vm(kvm), ram(4 << 20), vcpu(kvm, vm, 0), log(board) {
     ram.attach(vm, false);
-    vcpu.set_cpuid(guest_cpuid(kvm));
+    vcpu.set_cpuid(rrvm64_cpuid(0));
     EXPECT_TRUE(ram.write(0x100000, code));
     if (long_mode) {
       enter_long_mode(vcpu, ram, 0x10000, 0x100000, 0);
