@@ -97,6 +97,10 @@ void Recorder::on_housekeeping() {
   logged_lately_ = false;
 }
 
+void Recorder::on_completion(const Completion& c, uint64_t rip) {
+  put(Event::completion(ordinal_, uint8_t(c.insn), c.vector, rip));
+}
+
 void Recorder::on_stop(const RunResult& result) {
   sink_.append_text(
       Event::guest_exit(ordinal_, result.status, static_cast<uint64_t>(result.reason)),

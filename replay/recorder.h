@@ -3,6 +3,8 @@
 // with the Replayer: for each natural exit N,
 //   [reg-digest] [mem-digest]                    at the exit, before handling it
 //   (clock-read device | port-read | mmio-read)*  while devices handle it
+//   completion?                                   an instruction rrvm completed for KVM
+//                                                 (stored in both modes: a check, and rare)
 //   (clock-read timer-exit | time-skip halt | console-input | packet)*
 //                                                 after it, in arrival order
 //   interrupt (at exit)?                          injected before re-entry
@@ -63,6 +65,7 @@ class Recorder final : public ExecHooks {
   void on_inject(uint8_t vector, bool async) override;
   void on_console_input(std::span<const uint8_t> bytes) override;
   void on_packet(std::span<const uint8_t> frame) override;
+  void on_completion(const Completion& c, uint64_t rip) override;
   void on_stop(const RunResult& result) override;
   uint64_t housekeeping_interval_ns() const override { return 1'000'000'000; }
   void on_housekeeping() override;

@@ -505,6 +505,17 @@ void Replayer::on_mmio_read(uint64_t addr, std::span<uint8_t> data) {
   substitute_read(Event::mmio_read(ordinal_, addr, uint8_t(data.size()), load_le(data)), data);
 }
 
+void Replayer::on_completion(const Completion& c, uint64_t rip) {
+  Event here = Event::completion(ordinal_, uint8_t(c.insn), c.vector, rip);
+  const trace::ReadEvent* r = next_at(EventKind::kCompletion);
+  if (!r || r->event.a != here.a || r->event.b != here.b) {
+    diverge("replay completed " + std::string(to_string(c.insn)) + " for KVM (" +
+            trace::format_event({here}) + "); the recording has " + next_described());
+    return;
+  }
+  consume();
+}
+
 // `model` is the read as the device model answered it. Where the trace
 // stores read values, the guest gets the recorded value; a device model
 // that computed something else is noted (a newer rrvm replaying an older

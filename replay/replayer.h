@@ -98,6 +98,8 @@ class Replayer final : public ExecHooks {
   // ExecHooks: the dispatcher shows us each read; we substitute the recording.
   void on_port_read(uint16_t port, std::span<uint8_t> data) override;
   void on_mmio_read(uint64_t addr, std::span<uint8_t> data) override;
+  // The dispatcher completed an instruction for KVM: so must the recording have.
+  void on_completion(const Completion& c, uint64_t rip) override;
 
  private:
   class TraceClock final : public Clock {

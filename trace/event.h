@@ -39,6 +39,7 @@ enum class EventKind : uint8_t {
   kNote = 12,         // text
   kTimeSkip = 13,     // cause, ns: virtual time moved on by a halt or a spin (format 1.1)
   kProgress = 14,     // the recording ran through this exit (format 1.1)
+  kCompletion = 15,   // instruction | exception vector << 8, RIP (Event::completion)
 };
 
 // How a kind's fields are stored in a chunk (trace.capnp, Chunk, has the same
@@ -138,6 +139,10 @@ inline constexpr KindLayout kKindLayouts[] = {
      .a = {Coding::kVarint, "cause", Shown::kDec},
      .b = {Coding::kVarint, "ns", Shown::kDec}},
     {.kind = EventKind::kProgress, .name = "progress"},
+    {.kind = EventKind::kCompletion,
+     .name = "completion",
+     .a = {Coding::kVarint, "insn"},
+     .b = {Coding::kVarint, "rip"}},
 };
 constexpr int kEventKinds = static_cast<int>(std::size(kKindLayouts));
 
@@ -249,6 +254,13 @@ struct Event {
     return {EventKind::kTimeSkip, 0, 0, ord, static_cast<uint64_t>(cause), ns};
   }
   static constexpr Event progress(uint64_t ord) { return {EventKind::kProgress, 0, 0, ord, 0, 0}; }
+  // An instruction KVM could not emulate that rrvm completed at exit `ord`
+  // (vmm/instruction_completion.h): which one (0 int3, 1 fwait, 2 clac,
+  // 3 stac), the exception it raised (0xff: none), and its RIP.
+  static constexpr Event completion(uint64_t ord, uint8_t instruction, uint8_t vector,
+                                    uint64_t rip) {
+    return {EventKind::kCompletion, 0, 0, ord, instruction | uint64_t{vector} << 8, rip};
+  }
 
   constexpr uint16_t port() const { return static_cast<uint16_t>(a); }
   constexpr uint64_t address() const { return a; }  // MMIO address or DMA gpa

@@ -164,6 +164,7 @@ enum EventKind {
   note @12;
   timeSkip @13;
   progress @14;
+  completion @15;
 }
 
 # A run of events, stored column-wise so that zstd sees like next to like.
@@ -191,6 +192,11 @@ enum EventKind {
 #                                                              exit: written about once a second
 #                                                              when nothing else was, so a trace
 #                                                              cut off later replays that far)
+#   completion     v insn, v rip                   -          an instruction KVM could not
+#                                                             emulate that rrvm completed:
+#                                                             insn = instruction (0 int3,
+#                                                             1 fwait, 2 clac, 3 stac) |
+#                                                             exception vector << 8 (0xff: none)
 #
 # * Reads with the flag bit set are "as modelled": replay's device model
 #   reproduces the value, so it is not stored and reads back as 0. rrvm 1.1

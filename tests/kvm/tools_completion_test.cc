@@ -4,7 +4,12 @@
 // results; run, record and replay all print the same, byte for byte.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <functional>
+
 #include "tests/kvm/kvm_test_util.h"
+#include "trace/trace_reader.h"
+#include "trace/trace_writer.h"
 #include "vmm/cpu_probe.h"
 
 namespace rrvm::test {
@@ -54,6 +59,48 @@ TEST(Completion, GuestSeesWhatTheCpuDoesAndReplayIsExact) {
         std::string::npos)
         << json.out;
   }
+}
+
+// A copy of trace `from` whose events pass through `edit` (as if a recorder
+// had completed something else).
+void copy_trace(const std::string& from, const std::string& to,
+                const std::function<void(trace::Event&)>& edit) {
+  trace::TraceReader r(from);
+  trace::TraceWriter w(to, r.header());
+  for (const trace::ImageRef& img : r.header().images) w.add_blob(img.role, r.blob(img.hash));
+  trace::ReadEvent e;
+  while (r.next(e)) {
+    edit(e.event);
+    w.put(e);
+  }
+  w.close(r.footer() ? *r.footer() : trace::FooterInfo{});
+}
+
+// Completions are recorded, and replay checks that it completes the same
+// instruction at the same exit: a trace that says otherwise diverges.
+TEST(Completion, RecordedAndCheckedByReplay) {
+  RRVM_REQUIRE_KVM();
+  if (expected_note().empty()) GTEST_SKIP() << "this host's KVM needs no completions";
+  std::string dir = temp_dir(), t = dir + "/c.rrt", bad = dir + "/bad.rrt";
+  ASSERT_EQ(run_rrvm({"record", "-o", t, "--kernel", guest_path("completions")}).status, 1);
+  CliResult dump = run_rrvm({"dump", "--kind", "completion", t});
+  EXPECT_EQ(std::count(dump.out.begin(), dump.out.end(), '\n'), 6) << dump.out;
+  EXPECT_NE(dump.out.find(" completion insn=0x300 rip=0x"), std::string::npos) << dump.out;
+  EXPECT_NE(dump.out.find(" completion insn=0xff01 rip=0x"), std::string::npos) << dump.out;
+  // The recording's first int3 now claims to be an fwait.
+  bool changed = false;
+  copy_trace(t, bad, [&](trace::Event& e) {
+    if (e.kind == trace::EventKind::kCompletion && !changed) {
+      e.a = 1 | uint64_t{0xff} << 8;
+      changed = true;
+    }
+  });
+  CliResult r = run_rrvm({"replay", bad});
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find("replay completed int3 for KVM (#"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(" completion insn=0x300 rip=0x"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the recording has #"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(" completion insn=0xff01 rip=0x"), std::string::npos) << r.err;
 }
 
 // An instruction rrvm does not complete stays a crash report naming its

@@ -89,7 +89,7 @@ inline std::vector<Item> random_items(uint64_t seed, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     ord += rng() % 4 == 0 ? rng() % 50 : 0;
     Item it;
-    switch (rng() % 16) {
+    switch (rng() % 17) {
       case 0:
       case 1:
       case 2:
@@ -139,13 +139,17 @@ inline std::vector<Item> random_items(uint64_t seed, size_t n) {
         it.event = Event::note(ord);
         for (size_t k = rng() % 30; k > 0; --k) it.bytes.push_back(uint8_t(' ' + rng() % 90));
         break;
-      default:
+      case 15:
         if (rng() % 4 == 0)
           it.event = Event::progress(ord);
         else if (rng() % 2)
           it.event = Event::time_skip(ord, TimeSkip(rng() % 2), rng() % 2 ? rng() % 50'000'000 : 0);
         else
           it.event = Event::port_read(ord, 0x3fd, 1, 0x60, false);
+        break;
+      default:
+        it.event = Event::completion(ord, uint8_t(rng() % 4), uint8_t(rng() % 2 ? 3 : 255),
+                                     0xffffffff80000000ull + rng() % 4096);
         break;
     }
     out.push_back(it);
