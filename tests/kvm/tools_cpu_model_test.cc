@@ -13,9 +13,9 @@
 
 #include "devices/char_backend.h"
 #include "replay/session.h"
-#include "replay/trace_bridge.h"
 #include "replay/trace_header.h"
 #include "tests/kvm/kvm_test_util.h"
+#include "trace/trace_writer.h"
 #include "vmm/cpu_features.h"
 #include "vmm/cpu_model.h"
 
@@ -65,8 +65,7 @@ std::string record_with_cpu(const std::string& path, const RecordedCpu& cpu, boo
   }
   trace::TraceWriter writer(path, header);
   write_image_blobs(writer, images);
-  TraceEventSink sink(writer);
-  RecordSummary s = record_machine(machine, sink, RecordOptions{});
+  RecordSummary s = record_machine(machine, writer, RecordOptions{});
   trace::FooterInfo footer;
   footer.exits = s.result.exits;
   footer.final_mem_digest = s.final_memory_digest;
