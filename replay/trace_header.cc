@@ -1,33 +1,14 @@
 #include "replay/trace_header.h"
 
-#include <sys/utsname.h>
-
 #include <ctime>
-#include <fstream>
+
+#include "vmm/host_info.h"
 
 #include "replay/device_models.h"
 
 namespace rrvm {
 
 namespace {
-
-std::string host_kernel() {
-  struct utsname u {};
-  if (uname(&u) != 0) return "unknown";
-  return std::string(u.sysname) + " " + u.release + " " + u.machine;
-}
-
-std::string host_cpu() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      auto colon = line.find(':');
-      return colon == std::string::npos ? line : line.substr(colon + 2);
-    }
-  }
-  return "unknown";
-}
 
 std::string base_name(const std::string& path) {
   auto slash = path.find_last_of('/');

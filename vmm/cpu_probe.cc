@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +14,7 @@
 
 #include "vmm/cpu_features.h"
 #include "vmm/guest_ram.h"
+#include "vmm/host_info.h"
 #include "vmm/kicker.h"
 #include "vmm/x86_boot.h"
 
@@ -191,24 +191,6 @@ ProbeResult probe_one(const Kvm& kvm, KvmVm& vm, GuestRam& ram, int id,
   return r;
 }
 
-std::string uname_text() {
-  struct utsname u {};
-  if (uname(&u) != 0) return "unknown";
-  return std::string(u.release) + " " + u.version + " " + u.machine;
-}
-
-std::string cpu_model_text() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line, out;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0 || line.rfind("microcode", 0) == 0) {
-      out += line + "\n";
-      if (line.rfind("microcode", 0) == 0) break;
-    }
-  }
-  return out;
-}
-
 // FNV-1a: the cache key only has to tell hosts apart, not resist anyone.
 uint64_t fnv1a(std::string_view s, uint64_t h = 0xcbf29ce484222325ull) {
   for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
@@ -244,8 +226,7 @@ std::string cache_path(const std::vector<CpuidEntry>& supported) {
   std::string dir = cache_dir();
   if (dir.empty()) return "";
   uint64_t key = fnv1a("rrvm-cpu-probe " + std::to_string(kProbeVersion) + "\n");
-  key = fnv1a(uname_text(), key);
-  key = fnv1a(cpu_model_text(), key);
+  key = fnv1a(host_kernel() + "\n" + host_kernel_build() + "\n" + host_cpu() + "\n", key);
   key = fnv1a(cpuid_key_text(supported), key);
   char name[48];
   std::snprintf(name, sizeof name, "/cpu-probe-%016llx.txt", static_cast<unsigned long long>(key));
