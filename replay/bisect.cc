@@ -33,7 +33,8 @@ class DiscardSink final : public CharSink {
 // (vmm/instruction_completion.h) or the run ends in a crash, in both replays alike.
 bool natural(uint32_t reason) {
   return reason == KVM_EXIT_IO || reason == KVM_EXIT_MMIO || reason == KVM_EXIT_HLT ||
-         reason == KVM_EXIT_INTERNAL_ERROR;
+         reason == KVM_EXIT_INTERNAL_ERROR || reason == KVM_EXIT_X86_RDMSR ||
+         reason == KVM_EXIT_X86_WRMSR;
 }
 
 // One execution: a machine built from a trace and replaying it.
@@ -129,6 +130,11 @@ ExitView view_of(kvm_run* run) {
     v.size = run->mmio.len;
     v.write = run->mmio.is_write;
     std::memcpy(&v.data, run->mmio.data, std::min<uint32_t>(v.size, 8));
+  } else if (v.reason == KVM_EXIT_X86_RDMSR || v.reason == KVM_EXIT_X86_WRMSR) {
+    v.addr = run->msr.index;
+    v.size = 8;
+    v.write = v.reason == KVM_EXIT_X86_WRMSR;
+    v.data = run->msr.data;
   }
   return v;
 }
@@ -143,6 +149,10 @@ std::string exit_kind(const ExitView& v) {
       return "HLT";
     case KVM_EXIT_INTERNAL_ERROR:
       return "emulation failure";
+    case KVM_EXIT_X86_RDMSR:
+      return "RDMSR";
+    case KVM_EXIT_X86_WRMSR:
+      return "WRMSR";
     default:
       return "exit reason " + std::to_string(v.reason);
   }
@@ -150,6 +160,7 @@ std::string exit_kind(const ExitView& v) {
 
 // "port 0xc048 (rtl8139 TCTR)" from the side's bus.
 std::string place(Side& s, const ExitView& v) {
+  if (v.reason == KVM_EXIT_X86_RDMSR || v.reason == KVM_EXIT_X86_WRMSR) return "MSR " + hex(v.addr);
   bool pio = v.reason == KVM_EXIT_IO;
   Bus& bus = pio ? s.machine().board().board().pio : s.machine().board().board().mmio;
   std::string what = (pio ? "port " : "address ") + hex(v.addr);
@@ -176,7 +187,7 @@ std::optional<std::string> compare_exits(Side& a, const ExitView& x, Side& b, co
     };
     return "A makes a " + side(a, x) + ", B a " + side(b, y);
   }
-  if (x.data != y.data && (x.reason == KVM_EXIT_IO || x.reason == KVM_EXIT_MMIO)) {
+  if (x.data != y.data && x.reason != KVM_EXIT_HLT && x.reason != KVM_EXIT_INTERNAL_ERROR) {
     return std::string(x.write ? "write to " : "read of ") + place(a, x) + ": " +
            value_hex(x.data, x.size) + " vs " + value_hex(y.data, y.size);
   }

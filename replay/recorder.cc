@@ -78,6 +78,11 @@ void Recorder::on_inject(uint8_t vector, bool async) {
   put(Event::interrupt(ordinal_, vector, true));
 }
 
+void Recorder::on_nmi(bool async) {
+  if (async) put_landmark();
+  put(Event::nmi(ordinal_, async));
+}
+
 void Recorder::on_console_input(std::span<const uint8_t> bytes) {
   put_bytes(Event::console_input(ordinal_), bytes);
 }
@@ -95,6 +100,10 @@ void Recorder::on_packet(std::span<const uint8_t> frame) {
 void Recorder::on_housekeeping() {
   if (!logged_lately_ && ordinal_ > logged_through_) put(Event::progress(ordinal_));
   logged_lately_ = false;
+}
+
+void Recorder::on_msr_read(uint32_t msr, std::optional<uint64_t>& value) {
+  if (value) put_modelled(Event::msr_read(ordinal_, msr, *value));
 }
 
 void Recorder::on_completion(const Completion& c, uint64_t rip) {

@@ -2,24 +2,25 @@
 // Events (DESIGN.md, Determinism model). The event order is the contract
 // with the Replayer: for each natural exit N,
 //   [reg-digest] [mem-digest]                    at the exit, before handling it
-//   (clock-read device | port-read | mmio-read)*  while devices handle it
+//   (clock-read device | port-read | mmio-read | msr-read)*  while devices handle it
 //   completion?                                   an instruction rrvm completed for KVM
 //                                                 (stored in both modes: a check, and rare)
 //   (clock-read timer-exit | time-skip halt | console-input | packet)*
 //                                                 after it, in arrival order
-//   interrupt (at exit)?                          injected before re-entry
+//   (interrupt | nmi) (at exit)?                  injected before re-entry
 // and, between exits N and N+1, any number of
-//   (clock-read timer-async | time-skip spin)* [landmark interrupt (at landmark)]
+//   (clock-read timer-async | time-skip spin)* [landmark (interrupt | nmi) (at landmark)]
 // and a progress at the once-a-second housekeeping when nothing else was
 // logged in that second but the run made exits (so that a cut-off trace
 // replays as far as it was recorded, though most exits log nothing). The
 // stop is logged last as guest-exit.
 //
 // What is left out (RecordOptions::log_values false, the default; the
-// trace header says so): read values and interrupts injected at exits,
-// which replay's device models recompute, and under a virtual clock every
-// clock value (replay runs the same virtual clock; the halts and spins that
-// move it are logged as time-skip). With log_values every value is logged
+// trace header says so): read values (MSR reads too) and interrupts
+// injected at exits, which replay's device models recompute, and under a
+// virtual clock every clock value (replay runs the same virtual clock; the
+// halts and spins that move it are logged as time-skip). NMIs and
+// completions are always logged. With log_values every value is logged
 // as in format 1.0 and no time-skip is.
 #pragma once
 
@@ -63,9 +64,11 @@ class Recorder final : public ExecHooks {
   void on_halt_skip(uint64_t to_ns) override;
   void on_spin(uint64_t ns) override;
   void on_inject(uint8_t vector, bool async) override;
+  void on_nmi(bool async) override;
   void on_console_input(std::span<const uint8_t> bytes) override;
   void on_packet(std::span<const uint8_t> frame) override;
   void on_completion(const Completion& c, uint64_t rip) override;
+  void on_msr_read(uint32_t msr, std::optional<uint64_t>& value) override;
   void on_stop(const RunResult& result) override;
   uint64_t housekeeping_interval_ns() const override { return 1'000'000'000; }
   void on_housekeeping() override;

@@ -135,6 +135,8 @@ std::optional<RunResult> Replayer::place(const trace::ReadEvent& r) {
                   [&](const StoredEvent& s) { return replay_landmark(s.landmark); });
     case EventKind::kInterrupt:
       return injection(e, [&](const StoredEvent& s) { return inject(s.event.a); });
+    case EventKind::kNmi:
+      return injection(e, [&](const StoredEvent&) { return inject_nmi(); });
     case EventKind::kGuestExit:
       return when(Phase::kInterval, [&](const StoredEvent& s) { return finish(s); });
     case EventKind::kProgress:
@@ -222,6 +224,12 @@ std::optional<RunResult> Replayer::halt_skip() {
 std::optional<RunResult> Replayer::end_of_exit() {
   phase_ = Phase::kInterval;
   if (board_.stop || injected_) return std::nullopt;  // a stop: the guest-exit record follows
+  if (board_.interrupts && board_.interrupts->nmi_pending() &&
+      nmi_window_open(vcpu_.get_events())) {
+    diverge("the device models raise an NMI at exit " + std::to_string(ordinal_) +
+            " that the recording did not inject");
+    return divergence_result();
+  }
   if (opts_.reads_modelled) return inject_modelled();
   kvm_run* run = vcpu_.run_area();
   if (board_.interrupts && board_.interrupts->has_interrupt() && run->if_flag &&
@@ -409,6 +417,10 @@ std::optional<RunResult> Replayer::at_exit() {
       break;
     case KVM_EXIT_HLT:
       break;  // idle time is skipped: the recorded timer advances follow
+    case KVM_EXIT_X86_RDMSR:
+    case KVM_EXIT_X86_WRMSR:
+      dispatch_.msr();
+      break;
     case KVM_EXIT_INTERNAL_ERROR:
       if (auto crash = dispatch_.internal_error(ordinal_)) return replay_crash(*crash);
       // An exception a completion injected is this exit's injection: an
@@ -479,6 +491,17 @@ std::optional<RunResult> Replayer::inject(uint64_t want) {
   return std::nullopt;
 }
 
+std::optional<RunResult> Replayer::inject_nmi() {
+  if (!board_.interrupts || !board_.interrupts->take_nmi()) {
+    diverge("the recording injected an NMI after exit " + std::to_string(ordinal_) +
+            "; the device models have none pending");
+    return divergence_result();
+  }
+  ++stats_.nmis;
+  vcpu_.nmi();
+  return std::nullopt;
+}
+
 std::optional<RunResult> Replayer::finish(const StoredEvent& exit_event) {
   RunResult r;
   r.reason = static_cast<StopReason>(exit_event.event.detail());
@@ -516,6 +539,32 @@ void Replayer::on_completion(const Completion& c, uint64_t rip) {
   consume();
 }
 
+// An MSR read's outcome comes from the model (a #GP or not); its value, as
+// for port and MMIO reads, from the recording.
+void Replayer::on_msr_read(uint32_t msr, std::optional<uint64_t>& value) {
+  if (opts_.reads_modelled) {
+    if (value) substitute_read(Event::msr_read(ordinal_, msr, *value), {});
+    return;
+  }
+  const trace::ReadEvent* r = next_at(EventKind::kMsrRead);
+  bool recorded = r && r->event.msr() == msr;
+  if (!value) {
+    if (recorded) {
+      diverge("RDMSR " + hex(msr) + " raises #GP in replay; the recording has " + next_described());
+    }
+    return;
+  }
+  if (!recorded) {
+    diverge("the guest makes " + trace::format_event({Event::msr_read(ordinal_, msr, *value)}) +
+            " (the value from the LAPIC model); the recording has " + next_described());
+    return;
+  }
+  uint64_t want = r->event.value();
+  if (*value != want) note_model_mismatch(msr, want, *value);
+  if (!opts_.follow_models) value = want;
+  consume();
+}
+
 // `model` is the read as the device model answered it. Where the trace
 // stores read values, the guest gets the recorded value; a device model
 // that computed something else is noted (a newer rrvm replaying an older
@@ -540,14 +589,17 @@ void Replayer::substitute_read(const Event& model, std::span<uint8_t> data) {
   }
   uint64_t recorded = r->event.value();
   if (model.value() != recorded) {
-    if (stats_.model_mismatches++ == 0) {
-      stats_.first_model_mismatch = "exit " + std::to_string(ordinal_) + ": " + hex(model.a) +
-                                    " recorded " + hex(recorded) + ", device model " +
-                                    hex(model.value());
-    }
+    note_model_mismatch(model.a, recorded, model.value());
     if (!opts_.follow_models) store_le(data, recorded);
   }
   consume();
+}
+
+void Replayer::note_model_mismatch(uint64_t where, uint64_t recorded, uint64_t model) {
+  if (stats_.model_mismatches++ == 0) {
+    stats_.first_model_mismatch = "exit " + std::to_string(ordinal_) + ": " + hex(where) +
+                                  " recorded " + hex(recorded) + ", device model " + hex(model);
+  }
 }
 
 uint64_t Replayer::TraceClock::now_ns() {

@@ -71,6 +71,7 @@ struct ReplayStats {
   uint64_t model_mismatches = 0;  // device model disagreed with the recorded value
   std::string first_model_mismatch;
   CompletionCounts completions{};  // instructions rrvm completed for KVM
+  uint64_t nmis = 0;               // NMIs injected
 };
 
 class Replayer final : public ExecHooks {
@@ -100,6 +101,7 @@ class Replayer final : public ExecHooks {
   void on_mmio_read(uint64_t addr, std::span<uint8_t> data) override;
   // The dispatcher completed an instruction for KVM: so must the recording have.
   void on_completion(const Completion& c, uint64_t rip) override;
+  void on_msr_read(uint32_t msr, std::optional<uint64_t>& value) override;
 
  private:
   class TraceClock final : public Clock {
@@ -135,6 +137,8 @@ class Replayer final : public ExecHooks {
   std::optional<RunResult> inject(uint64_t want);
   std::optional<RunResult> finish(const trace::StoredEvent& exit_event);
   std::optional<RunResult> replay_crash(const RunResult& crash);
+  std::optional<RunResult> inject_nmi();
+  void note_model_mismatch(uint64_t where, uint64_t recorded, uint64_t model);
   void advance_pending_timers();
   void substitute_read(const trace::Event& model, std::span<uint8_t> data);
 

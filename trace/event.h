@@ -40,6 +40,7 @@ enum class EventKind : uint8_t {
   kTimeSkip = 13,     // cause, ns: virtual time moved on by a halt or a spin (format 1.1)
   kProgress = 14,     // the recording ran through this exit (format 1.1)
   kCompletion = 15,   // instruction | exception vector << 8, RIP (Event::completion)
+  kNmi = 16,          // an NMI injected at a landmark or at an exit
 };
 
 // How a kind's fields are stored in a chunk (trace.capnp, Chunk, has the same
@@ -143,6 +144,7 @@ inline constexpr KindLayout kKindLayouts[] = {
      .name = "completion",
      .a = {Coding::kVarint, "insn"},
      .b = {Coding::kVarint, "rip"}},
+    {.kind = EventKind::kNmi, .name = "nmi", .flag = FlagUse::kAtLandmark},
 };
 constexpr int kEventKinds = static_cast<int>(std::size(kKindLayouts));
 
@@ -257,6 +259,9 @@ struct Event {
   // An instruction KVM could not emulate that rrvm completed at exit `ord`
   // (vmm/instruction_completion.h): which one (0 int3, 1 fwait, 2 clac,
   // 3 stac), the exception it raised (0xff: none), and its RIP.
+  static constexpr Event nmi(uint64_t ord, bool at_landmark) {
+    return {EventKind::kNmi, 0, uint8_t(at_landmark), ord, 0, 0};
+  }
   static constexpr Event completion(uint64_t ord, uint8_t instruction, uint8_t vector,
                                     uint64_t rip) {
     return {EventKind::kCompletion, 0, 0, ord, instruction | uint64_t{vector} << 8, rip};

@@ -165,6 +165,7 @@ enum EventKind {
   timeSkip @13;
   progress @14;
   completion @15;
+  nmi @16;
 }
 
 # A run of events, stored column-wise so that zstd sees like next to like.
@@ -197,6 +198,7 @@ enum EventKind {
 #                                                             insn = instruction (0 int3,
 #                                                             1 fwait, 2 clac, 3 stac) |
 #                                                             exception vector << 8 (0xff: none)
+#   nmi            -                               -          (flag: injected at a landmark)
 #
 # * Reads with the flag bit set are "as modelled": replay's device model
 #   reproduces the value, so it is not stored and reads back as 0. rrvm 1.1

@@ -43,12 +43,13 @@ constexpr char kBrand[] = "rrvm64 virtual CPU";
 // CPUID.01H:EDX — the x86-64 baseline as qemu64 has it: fpu de pse tsc msr
 // pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2.
 constexpr uint32_t kLeaf1Edx = 0x078bfbfd;
-// CPUID.01H:ECX — only "hypervisor". Not SSE3 and up (KVM on nested hosts
-// need not offer them, and a kernel's crc32c/raid6/crypto code would use
-// them in ring 0), not CX16/POPCNT/XSAVE/MOVBE (ring-0 emulators cannot run
-// them), not x2APIC (not modelled yet), not TSC-deadline (not modelled),
-// not RDRAND (KVM cannot trap it: replay could not reproduce its values).
-constexpr uint32_t kLeaf1Ecx = 1u << 31;
+// CPUID.01H:ECX — x2APIC (the userspace LAPIC models it through MSR exits)
+// and "hypervisor". Not SSE3 and up (KVM on nested hosts need not offer
+// them, and a kernel's crc32c/raid6/crypto code would use them in ring 0),
+// not CX16/POPCNT/XSAVE/MOVBE (ring-0 emulators cannot run them), not
+// TSC-deadline (not modelled), not RDRAND (KVM cannot trap it: replay could
+// not reproduce its values).
+constexpr uint32_t kLeaf1Ecx = 1u << 21 | 1u << 31;
 // CPUID.80000001H:EDX — AMD repeats CPUID.01H:EDX bits 0-9, 12-17, 23, 24
 // here (APM vol. 3, E.4.2), plus syscall, nx and lm. No RDTSCP, no 1 GiB pages.
 constexpr uint32_t kAmdLeaf1Aliases = 0x0183f3ff;
@@ -87,11 +88,15 @@ void add_brand(std::vector<CpuidEntry>& t, const char* brand) {
 // Features --cpu host never shows, and why: their results come from the host
 // without a VM exit, so a recording could not hold them (RDRAND, RDSEED,
 // RDPID, RDTSCP, RDPRU), aborts depend on cache timing (TSX), the userspace
-// LAPIC does not model them (TSC deadline) or not yet (x2APIC), they wait
-// on the TSC (WAITPKG).
+// LAPIC does not model them (TSC deadline), they wait on the TSC (WAITPKG).
 constexpr const char* kUnrecordable[] = {
-    "rdrand", "rdseed", "rdpid", "rdtscp", "rdpru", "hle", "rtm", "waitpkg", "tsc_deadline_timer",
-    "x2apic"};
+    "rdrand", "rdseed", "rdpid", "rdtscp", "rdpru", "hle", "rtm", "waitpkg", "tsc_deadline_timer"};
+
+// Without MSR exits KVM would answer the x2APIC MSRs itself (with #GP: it
+// has no LAPIC of its own here) while CPUID promised them.
+constexpr const char* kNeedsMsrExits =
+    "x2apic (KVM lacks KVM_CAP_X86_USER_SPACE_MSR or KVM_CAP_X86_MSR_FILTER, which rrvm's "
+    "x2APIC needs)";
 
 // KVM's own paravirtual interface (0x40000000-0x400000ff: kvmclock, steal
 // time, async PF, PV EOI...) lets the host write guest memory behind the
@@ -191,6 +196,7 @@ std::vector<CpuidEntry> host_cpuid(const HostCpu& host, uint8_t apic_id) {
   }
   set_apic_id(t, apic_id);
   for (const char* name : kUnrecordable) clear_feature(t, *find_cpu_feature(name));
+  if (!host.x2apic_modelled) clear_feature(t, *find_cpu_feature("x2apic"));
   for (const std::string& name : host.probe.broken_features()) {
     if (const CpuFeature* f = find_cpu_feature(name)) clear_feature(t, *f);
   }
@@ -205,6 +211,8 @@ std::vector<std::string> unsupported_features(const std::vector<CpuidEntry>& tab
     if (!contains(offered, name) && !contains(host.probe.forced_features, name))
       out.push_back(name);
   }
+  if (!host.x2apic_modelled && has_feature(table, *find_cpu_feature("x2apic")))
+    out.push_back(kNeedsMsrExits);
   auto want_bits = physical_address_bits(table), host_bits = physical_address_bits(host.supported);
   if (want_bits && host_bits && *want_bits > *host_bits) {
     out.push_back(std::to_string(*want_bits) +

@@ -24,6 +24,10 @@ namespace rrvm {
 struct HostCpu {
   std::vector<CpuidEntry> supported;  // KVM_GET_SUPPORTED_CPUID
   HostProbe probe;                    // what its KVM can execute in ring 0
+  // RDMSR/WRMSR of the x2APIC MSRs and IA32_APIC_BASE reach rrvm's LAPIC
+  // (KVM_CAP_X86_USER_SPACE_MSR and KVM_CAP_X86_MSR_FILTER): x2APIC can be
+  // shown to the guest.
+  bool x2apic_modelled = false;
 };
 
 // The host cannot give the guest a CPU feature it needs. The message names
@@ -37,8 +41,8 @@ class CpuUnavailable : public KvmUnavailable {
 std::vector<CpuidEntry> rrvm64_cpuid(uint8_t apic_id);
 // --cpu host: KVM's supported table with the APIC ID fields set to
 // `apic_id`, KVM's paravirtual leaves removed, what rrvm cannot record
-// (RDRAND, RDSEED, RDPID, RDTSCP, TSX, TSC deadline, unmodelled x2APIC)
-// and what the probe found broken hidden, with their dependents.
+// (RDRAND, RDSEED, RDPID, RDTSCP, TSX, TSC deadline; x2APIC where it cannot
+// be modelled) and what the probe found broken hidden, with their dependents.
 std::vector<CpuidEntry> host_cpuid(const HostCpu& host, uint8_t apic_id);
 
 // Flags set in `table` that this host cannot show a guest (KVM does not

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "vmm/instruction_completion.h"
@@ -23,6 +24,10 @@ class ExecHooks {
   // value, after comparing it with what the device model produced.
   virtual void on_port_read(uint16_t port, std::span<uint8_t> data) { (void)port, (void)data; }
   virtual void on_mmio_read(uint64_t addr, std::span<uint8_t> data) { (void)addr, (void)data; }
+  // RDMSR of an MSR rrvm models (the LAPIC's) is about to return `value`
+  // (nullopt: #GP). Recording logs a value; replay checks the outcome and
+  // gives the guest the recorded value.
+  virtual void on_msr_read(uint32_t msr, std::optional<uint64_t>& value) { (void)msr, (void)value; }
   // Timers were brought up to `now_ns` (guest time), at a natural exit or,
   // with async = true, at a kick or interrupt-window exit.
   virtual void on_timer_advance(uint64_t now_ns, bool async) { (void)now_ns, (void)async; }
@@ -36,6 +41,8 @@ class ExecHooks {
   // `vector` is about to be injected. async: not at a natural exit, so its
   // position must be recorded as a landmark.
   virtual void on_inject(uint8_t vector, bool async) { (void)vector, (void)async; }
+  // An NMI is about to be injected (KVM_NMI); async as for on_inject.
+  virtual void on_nmi(bool async) { (void)async; }
   // Bytes written into guest memory from a host source (console, network).
   virtual void on_console_input(std::span<const uint8_t> bytes) { (void)bytes; }
   // A frame from the network back end is about to reach the NIC.

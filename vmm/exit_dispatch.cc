@@ -10,6 +10,11 @@
 
 namespace rrvm {
 
+bool nmi_window_open(const kvm_vcpu_events& e) {
+  return !e.nmi.masked && !e.nmi.pending && !e.nmi.injected && !e.interrupt.shadow &&
+         !e.interrupt.injected && !e.exception.injected && !e.exception.pending;
+}
+
 std::optional<RunResult> ExitDispatcher::io() {
   kvm_run* run = vcpu_.run_area();
   auto& io = run->io;
@@ -43,6 +48,37 @@ std::optional<RunResult> ExitDispatcher::mmio() {
   if (!m.is_write) hooks_->on_mmio_read(m.phys_addr, bytes);
   board_.sync_cr8(run);
   return std::nullopt;
+}
+
+void ExitDispatcher::msr() {
+  kvm_run* run = vcpu_.run_area();
+  auto& m = run->msr;
+  bool write = run->exit_reason == KVM_EXIT_X86_WRMSR;
+  if (!board_.lapic || !Lapic::owns_msr(m.index)) {
+    // KVM refused the access (reason INVAL: a value or MSR its checks
+    // reject) or does not know the MSR (UNKNOWN): #GP, as KVM would give
+    // with kvm.ignore_msrs=0, on every host.
+    m.error = 1;
+    if (m.reason == KVM_MSR_EXIT_REASON_UNKNOWN && reported_msrs_.insert(m.index).second) {
+      std::cerr << "rrvm: warning: guest " << (write ? "WRMSR to " : "RDMSR of ") << "MSR "
+                << hex(m.index) << ", which neither KVM nor rrvm models: #GP (reported once)\n";
+    }
+    return;
+  }
+  board_.sync_cr8(run);  // the x2APIC TPR (0x808) is CR8 too
+  if (write) {
+    m.error = board_.lapic->write_msr(m.index, m.data) ? 0 : 1;
+    // KVM keeps its own copy of IA32_APIC_BASE, which CPUID.01H:EDX.APIC
+    // follows (the APIC flag is clear while EN is): tell it (a host write).
+    if (!m.error && m.index == Lapic::kMsrApicBase)
+      vcpu_.set_msr(Lapic::kMsrApicBase, board_.lapic->apic_base());
+  } else {
+    std::optional<uint64_t> value = board_.lapic->read_msr(m.index);
+    hooks_->on_msr_read(m.index, value);
+    m.error = value ? 0 : 1;
+    m.data = value.value_or(0);
+  }
+  board_.sync_cr8(run);
 }
 
 std::optional<RunResult> ExitDispatcher::unmapped(bool mmio, uint64_t addr, unsigned size,

@@ -33,6 +33,13 @@ class UnmappedReports {
   std::set<std::pair<bool, uint64_t>> seen_;  // (mmio?, port or page)
 };
 
+// Whether KVM_NMI now is delivered at the very next entry, at the current
+// RIP: NMIs not blocked (no NMI handler running), none pending or injected
+// already, no MOV SS/STI shadow, no exception or interrupt going in first.
+// Otherwise KVM would hold the NMI back and deliver it later at a point rrvm
+// never sees (api.rst, KVM_NMI): the NMI stays latched in the LAPIC instead.
+bool nmi_window_open(const kvm_vcpu_events& e);
+
 class ExitDispatcher {
  public:
   ExitDispatcher(KvmVcpu& vcpu, GuestMemory& mem, Board& board, bool strict_io, ExecHooks& hooks)
@@ -50,6 +57,10 @@ class ExitDispatcher {
   // value (replay). A stop comes back only for --strict-io.
   std::optional<RunResult> io();
   std::optional<RunResult> mmio();
+  // KVM_EXIT_X86_RDMSR / KVM_EXIT_X86_WRMSR: IA32_APIC_BASE and the x2APIC
+  // MSRs go to the LAPIC (its refusals are #GP); any other MSR that reaches
+  // rrvm (one KVM does not handle) gets #GP, with a warning once per MSR.
+  void msr();
   // A non-I/O exit that ends the run (shutdown, entry/internal failure,
   // unknown reason) as a report with registers and code bytes.
   RunResult fatal(uint64_t exits);
@@ -73,6 +84,7 @@ class ExitDispatcher {
   bool strict_io_;
   ExecHooks* hooks_;
   UnmappedReports reports_;
+  std::set<uint32_t> reported_msrs_;
   InstructionCompleter completer_;
   CompletionCounts completions_{};
   bool injected_exception_ = false;

@@ -127,8 +127,8 @@ std::optional<Completion> plan_completion(std::span<const uint8_t> code,
     c = plan_int3(d, ctx, why_not);
   } else if (op[0] == 0x9b) {
     c = plan_fwait(d, ctx, why_not);
-  } else if (op.size() >= 3 && op[0] == 0x0f && op[1] == 0x01 &&
-             (op[2] == 0xca || op[2] == 0xcb) && !d.mandatory) {
+  } else if (op.size() >= 3 && op[0] == 0x0f && op[1] == 0x01 && (op[2] == 0xca || op[2] == 0xcb) &&
+             !d.mandatory) {
     c = plan_ac(d, op[2] == 0xcb, ctx);
   } else {
     *why_not = "not an instruction rrvm completes (int3, fwait, clac, stac)";

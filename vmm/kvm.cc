@@ -58,6 +58,13 @@ std::vector<CpuidEntry> get_cpuid2(int fd, unsigned long req, const char* what) 
   return out;
 }
 
+void enable_cap_on(int fd, uint32_t cap, uint64_t arg0) {
+  kvm_enable_cap c{};
+  c.cap = cap;
+  c.args[0] = arg0;
+  xioctl(fd, kvm::kEnableCap, &c, "KVM_ENABLE_CAP");
+}
+
 std::string open_advice(const std::string& path, int err) {
   std::string msg = "cannot open " + path + ": " + std::strerror(err);
   if (err == ENOENT) {
@@ -134,6 +141,26 @@ void KvmVm::set_memory_region(uint32_t slot, uint64_t gpa, uint64_t size, void* 
   r.memory_size = size;
   r.userspace_addr = reinterpret_cast<uint64_t>(host);
   xioctl(fd_.get(), kvm::kSetUserMemoryRegion, &r, "KVM_SET_USER_MEMORY_REGION");
+}
+
+void KvmVm::enable_cap(uint32_t cap, uint64_t arg0) {
+  enable_cap_on(fd_.get(), cap, arg0);
+}
+
+void KvmVm::deny_msrs(std::span<const std::pair<uint32_t, uint32_t>> ranges) {
+  if (ranges.size() > KVM_MSR_FILTER_MAX_RANGES) throw std::invalid_argument("too many MSR ranges");
+  // A zero bit denies (the filter's bitmaps allow with 1); the largest range
+  // KVM takes is KVM_MSR_FILTER_MAX_BITMAP_SIZE bytes of bits.
+  static const std::vector<uint8_t> kDenyAll(KVM_MSR_FILTER_MAX_BITMAP_SIZE, 0);
+  kvm_msr_filter f{};
+  f.flags = KVM_MSR_FILTER_DEFAULT_ALLOW;
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    f.ranges[i].flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE;
+    f.ranges[i].base = ranges[i].first;
+    f.ranges[i].nmsrs = ranges[i].second;
+    f.ranges[i].bitmap = const_cast<uint8_t*>(kDenyAll.data());
+  }
+  xioctl(fd_.get(), kvm::kSetMsrFilter, &f, "KVM_X86_SET_MSR_FILTER");
 }
 
 void KvmVm::get_dirty_log(uint32_t slot, std::span<uint64_t> bitmap) {
@@ -332,10 +359,11 @@ bool KvmVcpu::finish_pending_exit() {
 }
 
 void KvmVcpu::enable_cap(uint32_t cap, uint64_t arg0) {
-  kvm_enable_cap c{};
-  c.cap = cap;
-  c.args[0] = arg0;
-  xioctl(fd_.get(), kvm::kEnableCap, &c, "KVM_ENABLE_CAP");
+  enable_cap_on(fd_.get(), cap, arg0);
+}
+
+void KvmVcpu::nmi() {
+  xioctl(fd_.get(), kvm::kNmi, 0ul, "KVM_NMI");
 }
 
 }  // namespace rrvm

@@ -8,6 +8,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace rrvm {
@@ -78,6 +79,12 @@ class KvmVm {
   // copy. Only the RAM's DirtyLog (vmm/dirty_log.h) calls this: a second
   // reader would take pages away from the other consumers.
   void get_dirty_log(uint32_t slot, std::span<uint64_t> bitmap);
+  // KVM_ENABLE_CAP on the VM (e.g. KVM_CAP_X86_USER_SPACE_MSR).
+  void enable_cap(uint32_t cap, uint64_t arg0);
+  // KVM_X86_SET_MSR_FILTER: RDMSR and WRMSR of the MSRs in each
+  // [first, first + count) exit to userspace (with KVM_CAP_X86_USER_SPACE_MSR's
+  // KVM_MSR_EXIT_REASON_FILTER); all others stay KVM's. At most 16 ranges.
+  void deny_msrs(std::span<const std::pair<uint32_t, uint32_t>> ranges);
 
  private:
   Fd fd_;
@@ -116,6 +123,8 @@ class KvmVcpu {
   void set_guest_debug(const kvm_guest_debug& dbg);
   // KVM_ENABLE_CAP on this vCPU (e.g. KVM_CAP_ENFORCE_PV_FEATURE_CPUID).
   void enable_cap(uint32_t cap, uint64_t arg0);
+  // KVM_NMI: queue an NMI for the next entry.
+  void nmi();
 
   // --- Machine checkpoints (vmm/vcpu_state.h composes these) ---
   // KVM_SET_VCPU_EVENTS: start from get_events() and change what must change.

@@ -62,6 +62,8 @@ constexpr unsigned long kSetXsave = ioc(kWrite, 0xa5, kXsaveSize);
 constexpr unsigned long kGetXcrs = ioc(kRead, 0xa6, sizeof(kvm_xcrs));
 constexpr unsigned long kSetXcrs = ioc(kWrite, 0xa7, sizeof(kvm_xcrs));
 constexpr unsigned long kEnableCap = ioc(kWrite, 0xa3, sizeof(kvm_enable_cap));
+constexpr unsigned long kNmi = ioc(kNone, 0x9a, 0);
+constexpr unsigned long kSetMsrFilter = ioc(kWrite, 0xc6, sizeof(kvm_msr_filter));
 
 // Values as a C compiler computes them from <linux/kvm.h> on x86-64.
 static_assert(kGetApiVersion == 0xae00);
@@ -97,6 +99,8 @@ static_assert(kSetXsave == 0x5000aea5);
 static_assert(kGetXcrs == 0x8188aea6);
 static_assert(kSetXcrs == 0x4188aea7);
 static_assert(kEnableCap == 0x4068aea3);
+static_assert(kNmi == 0xae9a);
+static_assert(kSetMsrFilter == 0x4188aec6);
 
 // The fixed-size structs must match the C layout too.
 static_assert(sizeof(kvm_regs) == 144);
@@ -108,5 +112,6 @@ static_assert(sizeof(kvm_fpu) == 416);
 static_assert(sizeof(kvm_debugregs) == 128);
 static_assert(sizeof(kvm_xcrs) == 392);
 static_assert(sizeof(kvm_vcpu_events) == 64);
+static_assert(sizeof(kvm_msr_filter) == 392);
 
 }  // namespace rrvm::kvm

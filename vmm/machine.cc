@@ -4,6 +4,7 @@
 #include "firmware/linux_boot.h"
 #include "firmware/load_error.h"
 #include "firmware/multiboot.h"
+#include "vmm/cpu_features.h"
 #include "vmm/machine_checkpoint.h"
 #include "vmm/pc_board.h"
 #include "vmm/vcpu_loop.h"
@@ -41,6 +42,7 @@ Machine::Machine(const MachineConfig& cfg, const MachineImages& images, CharSink
 void Machine::set_up_cpu(const RecordedCpu* recorded) {
   host_.supported = kvm_.supported_cpuid();
   host_.probe = probe_host(kvm_, host_.supported);
+  host_.x2apic_modelled = route_apic_msrs();
   std::vector<CpuidEntry> given;
   CpuOrigin origin = CpuOrigin::kModel;
   if (recorded) {
@@ -55,11 +57,36 @@ void Machine::set_up_cpu(const RecordedCpu* recorded) {
   cpuid_ = vcpu_.get_cpuid();
   for (std::string& w : check_guest_view(given, cpuid_, origin, host_))
     cpu_warnings_.push_back(std::move(w));
+  // The APIC base's reserved bits and whether EXTD may be set follow what
+  // CPUID shows (SDM vol. 3A, 11.4.4 and 11.12.1).
+  board_->lapic().set_cpu_features(
+      {physical_address_bits(cpuid_).value_or(36),
+       has_feature(cpuid_, *find_cpu_feature("x2apic")) && host_.x2apic_modelled});
   // Without this KVM honours its paravirtual MSRs (kvmclock, steal time,
   // async PF) even when CPUID does not offer them (api.rst,
   // KVM_CAP_ENFORCE_PV_FEATURE_CPUID); the host would write guest memory.
   if (kvm_.check_extension(KVM_CAP_ENFORCE_PV_FEATURE_CPUID) > 0)
     vcpu_.enable_cap(KVM_CAP_ENFORCE_PV_FEATURE_CPUID, 1);
+}
+
+// RDMSR/WRMSR of IA32_APIC_BASE (filtered) and of the x2APIC MSRs 0x800-0x8FF
+// exit to rrvm's LAPIC. KVM ignores filters over the x2APIC range (api.rst,
+// KVM_X86_SET_MSR_FILTER) and, with no LAPIC of its own, fails those
+// accesses: KVM_MSR_EXIT_REASON_INVAL brings them here. UNKNOWN brings MSRs
+// KVM does not know too, which rrvm answers with #GP whatever the host's
+// kvm.ignore_msrs says. False when this KVM cannot do it (then no x2APIC).
+bool Machine::route_apic_msrs() {
+  if (kvm_.check_extension(KVM_CAP_X86_USER_SPACE_MSR) <= 0 ||
+      kvm_.check_extension(KVM_CAP_X86_MSR_FILTER) <= 0)
+    return false;
+  vm_.enable_cap(KVM_CAP_X86_USER_SPACE_MSR, KVM_MSR_EXIT_REASON_INVAL |
+                                                 KVM_MSR_EXIT_REASON_UNKNOWN |
+                                                 KVM_MSR_EXIT_REASON_FILTER);
+  const std::pair<uint32_t, uint32_t> apic_msrs[] = {
+      {Lapic::kMsrApicBase, 1},
+      {Lapic::kMsrX2apicFirst, Lapic::kMsrX2apicLast - Lapic::kMsrX2apicFirst + 1}};
+  vm_.deny_msrs(apic_msrs);
+  return true;
 }
 
 Machine::~Machine() = default;

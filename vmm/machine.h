@@ -84,6 +84,7 @@ class Machine {
   friend class MachineCheckpoints;  // restores exits_
   void load_kernel(const MachineImages& images);
   void set_up_cpu(const RecordedCpu* recorded);
+  bool route_apic_msrs();
 
   MachineConfig cfg_;
   Kvm kvm_;

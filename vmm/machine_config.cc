@@ -172,8 +172,8 @@ std::vector<MachineOption> make_table() {
           "10 ms per spin, and its timer interrupts land where the host's timing puts them; "
           "console and network input are not either, nor is any time value under host)"),
       row("cpu", 0, "NAME", "rrvm64", kMachine, choice(&C::cpu, kCpus),
-          "CPU model the guest sees in CPUID: rrvm64 (default: a fixed AMD64 baseline, no "
-          "x2APIC, XSAVE, RDRAND or paravirtual features; a host whose KVM passes its own "
+          "CPU model the guest sees in CPUID: rrvm64 (default: a fixed AMD64 baseline with "
+          "x2APIC, no XSAVE, RDRAND or paravirtual features; a host whose KVM passes its own "
           "CPUID bits through adds them, with a warning) or host (what this host's KVM "
           "offers, minus what rrvm cannot record or this KVM cannot execute in ring 0; traces "
           "may not replay elsewhere). What the guest saw is stored in the trace"),

@@ -123,19 +123,39 @@ std::optional<RunResult> VcpuLoop::check_stop() {
 // Inject now if the guest can take an interrupt, else ask KVM for an exit
 // as soon as it can (Documentation/virt/kvm/api.rst, request_interrupt_window).
 void VcpuLoop::prepare_entry(bool async) {
+  // One event per entry: an NMI (it outranks interrupts) or an interrupt.
+  bool nmi = inject_nmi(async);
   if (!board_.interrupts || !board_.interrupts->has_interrupt()) {
     run_->request_interrupt_window = 0;
     return;
   }
-  // One event per entry: an exception a completion injected goes in first
-  // (the replayer's injected_ is the same rule).
-  bool can_take = run_->ready_for_interrupt_injection && run_->if_flag && !hold_interrupt_;
+  // One event per entry: an exception a completion injected or an NMI goes in
+  // first (the replayer's injected_ is the same rule).
+  bool can_take = run_->ready_for_interrupt_injection && run_->if_flag && !hold_interrupt_ && !nmi;
   if (auto vector = can_take ? board_.take_interrupt(*run_) : std::nullopt) {
     hooks_->on_inject(*vector, async);
     vcpu_.interrupt(*vector);
     ++injections_;
   }
   run_->request_interrupt_window = can_take ? 0 : 1;
+}
+
+// An NMI from the LAPIC (ICR, LINT1, IOAPIC) goes in with KVM_NMI only
+// when KVM will deliver it at this entry (nmi_window_open); while the guest
+// blocks NMIs it stays latched, and the loop comes back soon to look again
+// (kNmiRetryNs) instead of letting KVM pick the moment.
+bool VcpuLoop::inject_nmi(bool async) {
+  nmi_waiting_ = false;
+  if (hold_interrupt_ || !board_.interrupts || !board_.interrupts->nmi_pending()) return false;
+  if (!nmi_window_open(vcpu_.get_events())) {
+    nmi_waiting_ = true;
+    return false;
+  }
+  if (!board_.interrupts->take_nmi()) return false;
+  hooks_->on_nmi(async);
+  vcpu_.nmi();
+  ++nmis_;
+  return true;
 }
 
 // Waits up to `timeout_ms` for console input or a network frame (0: just
@@ -178,6 +198,11 @@ uint64_t VcpuLoop::next_wakeup_host() {
     uint64_t host = clock_.host_time(*d);
     if (!wake || host < wake) wake = host;
   }
+  // Under --clock virtual only kicks that move guest time inject anything.
+  if (nmi_waiting_ && !clock_.can_skip()) {
+    uint64_t retry = Kicker::monotonic_ns() + kNmiRetryNs;
+    if (!wake || retry < wake) wake = retry;
+  }
   return wake;
 }
 
@@ -200,6 +225,10 @@ std::optional<RunResult> VcpuLoop::handle_exit() {
       return handle_hlt();
     case KVM_EXIT_INTERNAL_ERROR:
       return dispatch_.internal_error(exits_);
+    case KVM_EXIT_X86_RDMSR:
+    case KVM_EXIT_X86_WRMSR:
+      dispatch_.msr();
+      return std::nullopt;
     default:
       return dispatch_.fatal(exits_);
   }
@@ -211,6 +240,10 @@ std::optional<RunResult> VcpuLoop::handle_hlt() {
   for (;;) {
     advance_timers(false);
     if (board_.interrupts && board_.interrupts->has_interrupt() && run_->if_flag)
+      return std::nullopt;
+    // An NMI wakes the CPU whatever IF says (SDM vol. 2A, HLT).
+    if (board_.interrupts && board_.interrupts->nmi_pending() &&
+        nmi_window_open(vcpu_.get_events()))
       return std::nullopt;
     if (auto stop = check_stop()) return stop;
     if (!run_->if_flag) {

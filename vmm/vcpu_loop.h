@@ -48,12 +48,14 @@ class VcpuLoop {
   uint64_t kicks() const { return kicks_; }
   uint64_t window_exits() const { return windows_; }
   uint64_t injections() const { return injections_; }
+  uint64_t nmis() const { return nmis_; }
 
  private:
   enum class Entry { kExit, kKicked, kPaused };
   Entry enter(bool async, bool quiet);
   std::optional<RunResult> check_stop();
   void prepare_entry(bool async);
+  bool inject_nmi(bool async);
   uint64_t next_wakeup_host();
   std::optional<RunResult> handle_exit();
   std::optional<RunResult> handle_hlt();
@@ -79,7 +81,10 @@ class VcpuLoop {
   // network before its time skips ahead.
   static constexpr int kNetGraceMs = 20;
   NetBackend* net_ = nullptr;
-  uint64_t exits_ = 0, kicks_ = 0, windows_ = 0, injections_ = 0;
+  uint64_t exits_ = 0, kicks_ = 0, windows_ = 0, injections_ = 0, nmis_ = 0;
+  // An NMI is latched but the guest blocks NMIs: look again this soon.
+  static constexpr uint64_t kNmiRetryNs = 200'000;
+  bool nmi_waiting_ = false;
   // A completed instruction injected an exception at this exit: interrupts
   // wait for the window after it (ExitDispatcher::take_injected_exception).
   bool hold_interrupt_ = false;

@@ -147,14 +147,17 @@ TEST(CpuModel, OldTraceReplaysWithItsOwnTable) {
 // A named flag this host's KVM neither offers nor shows guests anyway.
 std::string flag_this_host_lacks(const CpuFeature** out) {
   Kvm kvm;
-  HostCpu host{kvm.supported_cpuid(), probe_host(kvm, kvm.supported_cpuid())};
+  HostCpu host{kvm.supported_cpuid(), probe_host(kvm, kvm.supported_cpuid()),
+               kvm.check_extension(KVM_CAP_X86_USER_SPACE_MSR) > 0 &&
+                   kvm.check_extension(KVM_CAP_X86_MSR_FILTER) > 0};
+  const std::vector<std::string> before = unsupported_features(rrvm64_cpuid(0), host);
   for (const CpuFeature& f : cpu_features()) {
     std::vector<CpuidEntry> t = rrvm64_cpuid(0);
     CpuidEntry* e = find_leaf(t, f.function, f.index);
     if (!e || std::string_view(f.name) == "osxsave" || std::string_view(f.name) == "ospke")
       continue;
     reg_of(*e, f.reg) |= 1u << f.bit;
-    if (!unsupported_features(t, host).empty()) {
+    if (unsupported_features(t, host).size() > before.size()) {
       *out = &f;
       return f.name;
     }

@@ -45,8 +45,9 @@ std::vector<CpuidEntry> amd_host_table() {
   };
 }
 
+// A host whose KVM has user-space MSR exits, so rrvm models x2APIC.
 HostCpu amd_host() {
-  return HostCpu{amd_host_table(), {}};
+  return HostCpu{amd_host_table(), {}, true};
 }
 
 ProbeResult probe(const char* insn, const char* feature, ProbeOutcome o) {
@@ -91,13 +92,13 @@ TEST(Rrvm64, IsOneFixedAmdTable) {
 
 TEST(Rrvm64, HasTheX8664BaselineAndNothingRrvmCannotRecordOrRun) {
   std::vector<CpuidEntry> t = rrvm64_cpuid(0);
-  for (const char* f :
-       {"fpu", "tsc", "msr", "pae", "cx8", "apic", "cmov", "pat", "clflush", "mmx", "fxsr", "sse",
-        "sse2", "syscall", "nx", "lm", "lahf_lm", "hypervisor", "arat"})
+  for (const char* f : {"fpu", "tsc",     "msr",     "pae",        "cx8",  "apic",  "cmov",
+                        "pat", "clflush", "mmx",     "fxsr",       "sse",  "sse2",  "syscall",
+                        "nx",  "lm",      "lahf_lm", "hypervisor", "arat", "x2apic"})
     EXPECT_TRUE(has(t, f)) << f;
   for (const char* f :
-       {"x2apic", "tsc_deadline_timer", "rdrand", "rdseed", "rdpid", "rdtscp", "xsave", "cx16",
-        "popcnt", "smap", "clwb", "movbe", "pni", "vme", "pdpe1gb", "rtm", "hle", "monitor"})
+       {"tsc_deadline_timer", "rdrand", "rdseed", "rdpid", "rdtscp", "xsave", "cx16", "popcnt",
+        "smap", "clwb", "movbe", "pni", "vme", "pdpe1gb", "rtm", "hle", "monitor"})
     EXPECT_FALSE(has(t, f)) << f;
   for (const CpuidEntry& e : t)
     EXPECT_FALSE(e.function >= 0x40000000 && e.function < 0x50000000)
@@ -152,11 +153,32 @@ TEST(HostModel, HidesParavirtualLeavesAndWhatRrvmCannotRecord) {
   std::vector<CpuidEntry> t = host_cpuid(amd_host(), 0);
   EXPECT_EQ(find_leaf(t, 0x40000000), nullptr);
   EXPECT_EQ(find_leaf(t, 0x40000001), nullptr);
-  for (const char* f : {"x2apic", "tsc_deadline_timer", "rdrand", "rdseed", "rdpid", "rdtscp"})
+  for (const char* f : {"tsc_deadline_timer", "rdrand", "rdseed", "rdpid", "rdtscp"})
     EXPECT_FALSE(has(t, f)) << f;
-  for (const char* f : {"cx16", "xsave", "avx", "avx2", "avx512f", "sse2", "lm", "syscall"})
+  for (const char* f :
+       {"cx16", "xsave", "avx", "avx2", "avx512f", "sse2", "lm", "syscall", "x2apic"})
     EXPECT_TRUE(has(t, f)) << f << " is offered and not broken";
   EXPECT_TRUE(has(t, "hypervisor"));
+}
+
+// x2APIC is rrvm's LAPIC answering MSR exits: a KVM without them gets no
+// x2APIC from --cpu host, and cannot run rrvm64 or a trace that had it.
+TEST(HostModel, X2apicOnlyWhereTheLapicGetsTheMsrExits) {
+  HostCpu host = amd_host();
+  host.x2apic_modelled = false;
+  EXPECT_FALSE(has(host_cpuid(host, 0), "x2apic"));
+  try {
+    model_cpuid(CpuModel::kRrvm64, host, 0);
+    FAIL() << "rrvm64 accepted without MSR exits";
+  } catch (const CpuUnavailable& e) {
+    EXPECT_NE(std::string(e.what()).find("x2apic (KVM lacks KVM_CAP_X86_USER_SPACE_MSR"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(check_recorded_cpuid(rrvm64_cpuid(0), nullptr, host), CpuUnavailable);
+  std::vector<CpuidEntry> old = rrvm64_cpuid(0);
+  find_leaf(old, 1)->ecx &= ~(1u << 21);
+  EXPECT_NO_THROW(check_recorded_cpuid(old, nullptr, host));
 }
 
 TEST(HostModel, HidesBrokenFeaturesAndWhatDependsOnThem) {

@@ -38,8 +38,19 @@ void lapic_enable(void) {
   lapic_write(LAPIC_SVR, SVR_ENABLE | VEC_APIC_SPURIOUS);
 }
 
+/* In x2APIC mode the registers are MSRs 0x800 + (offset >> 4) (SDM vol. 3A,
+ * 11.12.1.2) and the MMIO page is not decoded. */
+static int x2apic_mode;
+
+void lapic_x2apic_mode(int on) {
+  x2apic_mode = on;
+}
+
 void lapic_eoi(void) {
-  lapic_write(LAPIC_EOI, 0);
+  if (x2apic_mode)
+    wrmsr(0x800 + (LAPIC_EOI >> 4), 0);
+  else
+    lapic_write(LAPIC_EOI, 0);
 }
 
 void lapic_timer_start(uint8_t vector, uint32_t initial, int periodic, uint32_t divide) {

@@ -45,6 +45,9 @@ uint32_t lapic_id(void); /* bits 31:24 of the ID register */
  * (ExtINT from the 8259 in virtual-wire mode) masked, LINT1 NMI. */
 void lapic_enable(void);
 void lapic_eoi(void);
+/* Tells lapic_eoi() (and the interrupt dispatch that calls it) that the
+ * APIC is now in x2APIC mode (1) or not (0): EOI goes to MSR 0x80B then. */
+void lapic_x2apic_mode(int on);
 /* divide: the divide-configuration value (0xB = by 1, 0x3 = by 16). */
 void lapic_timer_start(uint8_t vector, uint32_t initial, int periodic, uint32_t divide);
 void lapic_timer_stop(void);
