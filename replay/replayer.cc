@@ -425,7 +425,7 @@ std::optional<RunResult> Replayer::at_exit() {
       if (auto crash = dispatch_.internal_error(ordinal_)) return replay_crash(*crash);
       // An exception a completion injected is this exit's injection: an
       // interrupt waits for the window after it (as in VcpuLoop).
-      injected_ = dispatch_.take_injected_exception();
+      injected_ = dispatch_.take_injected_exception().has_value();
       stats_.completions = dispatch_.completions();
       break;
     default:

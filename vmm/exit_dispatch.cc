@@ -145,7 +145,7 @@ std::optional<RunResult> ExitDispatcher::internal_error(uint64_t exits) {
                  exits);
   }
   ++completions_[size_t(c->insn)];
-  injected_exception_ = c->vector != kNoVector;
+  if (c->vector != kNoVector) injected_ = c;
   hooks_->on_completion(*c, rip);
   return std::nullopt;
 }

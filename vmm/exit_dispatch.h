@@ -68,11 +68,12 @@ class ExitDispatcher {
   // completes is done here (and shown to the hooks): nullopt. Anything else
   // is fatal(), naming the instruction bytes.
   std::optional<RunResult> internal_error(uint64_t exits);
-  // True once after a completion injected an exception: no interrupt may be
-  // injected at this entry (KVM delivers one event per entry; the interrupt
-  // waits for the window after the exception).
-  bool take_injected_exception() { return std::exchange(injected_exception_, false); }
+  // Once after a completion injected an exception, that completion: no
+  // interrupt may be injected at this entry (KVM delivers one event per
+  // entry; the interrupt waits for the window after the exception).
+  std::optional<Completion> take_injected_exception() { return std::exchange(injected_, {}); }
   const CompletionCounts& completions() const { return completions_; }
+  void set_completions(const CompletionCounts& c) { completions_ = c; }
   RunResult crash(StopReason reason, const std::string& what, uint64_t exits);
 
  private:
@@ -87,7 +88,7 @@ class ExitDispatcher {
   std::set<uint32_t> reported_msrs_;
   InstructionCompleter completer_;
   CompletionCounts completions_{};
-  bool injected_exception_ = false;
+  std::optional<Completion> injected_;
 };
 
 }  // namespace rrvm

@@ -195,7 +195,11 @@ void InstructionCompleter::apply(const Completion& c, kvm_regs r) {
   if (!c.fault) r.rip += c.length;
   if (c.ac) r.rflags = *c.ac ? r.rflags | kRflagsAc : r.rflags & ~kRflagsAc;
   vcpu_.set_regs(r);
-  kvm_vcpu_events e = vcpu_.get_events();
+  set_completion_events(vcpu_, c);
+}
+
+void set_completion_events(KvmVcpu& vcpu, const Completion& c) {
+  kvm_vcpu_events e = vcpu.get_events();
   if (c.vector != kNoVector) {
     e.exception.injected = 1;
     e.exception.pending = 0;
@@ -204,7 +208,7 @@ void InstructionCompleter::apply(const Completion& c, kvm_regs r) {
     e.exception.error_code = c.error_code;
   }
   if (!c.fault) e.interrupt.shadow = 0;
-  vcpu_.set_events(e);
+  vcpu.set_events(e);
 }
 
 }  // namespace rrvm

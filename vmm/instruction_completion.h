@@ -64,6 +64,14 @@ static_assert(std::is_same_v<CompletionCounts, decltype(RunResult::completions)>
 // "int3 3, fwait 1" (kinds with a zero count left out); empty when none.
 std::string describe_completions(const CompletionCounts& counts);
 
+// KVM_SET_VCPU_EVENTS as `c` leaves the vCPU: its exception (if any)
+// injected, to be delivered at the next entry, and no interrupt shadow after
+// a trap. Also how a machine checkpoint puts back a #BP that had not gone in
+// yet: KVM_GET_VCPU_EVENTS never reports soft exceptions (#BP, #OF), as it
+// cannot tell their instruction length (arch/x86/kvm/x86.c), so they are
+// not in a saved vCPU state.
+void set_completion_events(KvmVcpu& vcpu, const Completion& c);
+
 class InstructionCompleter {
  public:
   InstructionCompleter(KvmVcpu& vcpu, const GuestMemory& mem) : vcpu_(vcpu), mem_(mem) {}

@@ -129,12 +129,20 @@ void Machine::connect_network(std::unique_ptr<NetBackend> net) {
 RunResult Machine::run(uint64_t pause_after_exit) {
   // Console input comes from stdin when the console is stdio.
   int console_fd = cfg_.serial.kind == SerialKind::kStdio ? 0 : -1;
-  LoopOptions opts{cfg_.timeout_sec, cfg_.strict_io, console_fd, net_.get()};
+  LoopOptions opts;
+  opts.timeout_sec = cfg_.timeout_sec;
+  opts.strict_io = cfg_.strict_io;
+  opts.console_fd = console_fd;
+  opts.net = net_.get();
   opts.first_exit = exits_;
+  opts.first_completions = completions_;
+  opts.exception_going_in = exception_going_in_;
   opts.pause_after_exit = pause_after_exit;
   VcpuLoop loop(vcpu_, ram_, board_->board(), *clock_, opts, hooks_);
   RunResult r = loop.run();
   exits_ = loop.exits();
+  completions_ = loop.completions();
+  exception_going_in_ = loop.exception_going_in();
   return r;
 }
 

@@ -11,6 +11,7 @@
 #include "vmm/exec_hooks.h"
 #include "vmm/guest_ram.h"
 #include "vmm/host_clock.h"
+#include "vmm/instruction_completion.h"
 #include "vmm/kvm.h"
 #include "vmm/machine_config.h"
 #include "vmm/net_backend.h"
@@ -63,6 +64,8 @@ class Machine {
   RunResult run(uint64_t pause_after_exit = 0);
   // Natural exits made so far: the machine's position.
   uint64_t exits() const { return exits_; }
+  // Instructions rrvm completed for KVM so far (vmm/instruction_completion.h).
+  const CompletionCounts& completions() const { return completions_; }
   // Snapshots of this machine (vmm/machine_checkpoint.h).
   MachineCheckpoints& checkpoints() { return *checkpoints_; }
   // Connects the NIC to a host network (run and record; replay never does:
@@ -81,7 +84,7 @@ class Machine {
   LoopClock& loop_clock() { return *clock_; }
 
  private:
-  friend class MachineCheckpoints;  // restores exits_
+  friend class MachineCheckpoints;  // restores exits_, completions_, exception_going_in_
   void load_kernel(const MachineImages& images);
   void set_up_cpu(const RecordedCpu* recorded);
   bool route_apic_msrs();
@@ -102,6 +105,9 @@ class Machine {
   ExecHooks* hooks_ = nullptr;
   std::unique_ptr<NetBackend> net_;
   uint64_t exits_ = 0;
+  CompletionCounts completions_{};
+  // Paused right after a completion whose exception KVM has not delivered.
+  std::optional<Completion> exception_going_in_;
 };
 
 }  // namespace rrvm

@@ -37,6 +37,8 @@ MachineCheckpoints::Checkpoint MachineCheckpoints::capture() {
   }
   Checkpoint c;
   c.exits = machine_.exits();
+  c.completions = machine_.completions();
+  c.exception_going_in = machine_.exception_going_in_;
   c.vcpu = save_vcpu_state(machine_.vcpu(), msrs_);
   c.devices = machine_.board().states().save();
   c.board = machine_.board().board().save();
@@ -84,6 +86,9 @@ size_t MachineCheckpoints::restore(Id id) {
   machine_.board().board().restore(c.board);
   machine_.loop_clock().restore(c.clock_ns);
   machine_.exits_ = c.exits;
+  machine_.completions_ = c.completions;
+  machine_.exception_going_in_ = c.exception_going_in;
+  if (c.exception_going_in) set_completion_events(machine_.vcpu(), *c.exception_going_in);
   return pages;
 }
 

@@ -1,7 +1,8 @@
 // Machine checkpoints: the whole machine at an exit (DESIGN.md,
 // Checkpoints and time travel) — the vCPU's KVM state (vmm/vcpu_state.h),
 // every device's State (the board's DeviceStates), the board's stop
-// request and CR8 mirror, the loop clock, the exit ordinal, and guest RAM
+// request and CR8 mirror, the loop clock, the exit ordinal and the count of
+// instructions rrvm completed for KVM, and guest RAM
 // stored incrementally (vmm/ram_checkpoints.h). A restored checkpoint run
 // forward reaches exactly the states a straight run reaches; the digests
 // say so (tests/kvm/vmm_machine_checkpoint_test.cc).
@@ -20,6 +21,7 @@
 
 #include "vmm/board.h"
 #include "vmm/device_states.h"
+#include "vmm/instruction_completion.h"
 #include "vmm/ram_checkpoints.h"
 #include "vmm/vcpu_state.h"
 
@@ -80,6 +82,10 @@ class MachineCheckpoints {
  private:
   struct Checkpoint {
     uint64_t exits = 0;
+    CompletionCounts completions{};  // VMM bookkeeping, not in the digest
+    // A #BP a completion injected, not yet delivered: not in `vcpu`
+    // (set_completion_events says why), so kept and put back here.
+    std::optional<Completion> exception_going_in;
     VcpuState vcpu;
     DeviceStates::Snapshot devices;
     Board::State board;

@@ -21,6 +21,8 @@ VcpuLoop::VcpuLoop(KvmVcpu& vcpu, GuestMemory& mem, Board& board, LoopClock& clo
       dispatch_(vcpu, mem, board, opts.strict_io, *hooks_),
       kicker_(vcpu.run_area()),
       exits_(opts.first_exit) {
+  dispatch_.set_completions(opts_.first_completions);
+  exception_going_in_ = opts_.exception_going_in;
   if (board_.console_input) console_fd_ = opts_.console_fd;
   if (board_.net_input) net_ = opts_.net;
   if (uint64_t every = hooks_->housekeeping_interval_ns()) {
@@ -40,7 +42,9 @@ RunResult VcpuLoop::run() {
     if (auto stop = check_stop()) return finish(*stop);
     Entry entry = enter(async, quiet);
     // A pause is not a stop: the hooks are not told, the run goes on later.
-    if (entry == Entry::kPaused) return RunResult{StopReason::kPaused, 0, "", exits_};
+    if (entry == Entry::kPaused) {
+      return RunResult{StopReason::kPaused, 0, "", exits_, dispatch_.completions()};
+    }
     if (entry == Entry::kKicked) {
       kicker_.acknowledge();
       ++kicks_;
@@ -63,7 +67,7 @@ RunResult VcpuLoop::run() {
     clock_.on_exit();
     hooks_->on_exit(++exits_);
     if (auto stop = handle_exit()) return finish(*stop);
-    hold_interrupt_ = dispatch_.take_injected_exception();
+    exception_going_in_ = dispatch_.take_injected_exception();
     advance_timers(async = false);
     // Console input enters at natural exits only, so replay can place it
     // by exit ordinal; a poll every 1024 exits costs nothing measurable.
@@ -82,7 +86,7 @@ VcpuLoop::Entry VcpuLoop::enter(bool async, bool quiet) {
   }
   if (!quiet) prepare_entry(async);
   kicker_.arm(next_wakeup_host());
-  hold_interrupt_ = false;
+  exception_going_in_.reset();
   bool exited = vcpu_.run() && run_->exit_reason != KVM_EXIT_INTR;
   return exited ? Entry::kExit : Entry::kKicked;
 }
@@ -131,7 +135,8 @@ void VcpuLoop::prepare_entry(bool async) {
   }
   // One event per entry: an exception a completion injected or an NMI goes in
   // first (the replayer's injected_ is the same rule).
-  bool can_take = run_->ready_for_interrupt_injection && run_->if_flag && !hold_interrupt_ && !nmi;
+  bool can_take =
+      run_->ready_for_interrupt_injection && run_->if_flag && !exception_going_in_ && !nmi;
   if (auto vector = can_take ? board_.take_interrupt(*run_) : std::nullopt) {
     hooks_->on_inject(*vector, async);
     vcpu_.interrupt(*vector);
@@ -146,7 +151,7 @@ void VcpuLoop::prepare_entry(bool async) {
 // (kNmiRetryNs) instead of letting KVM pick the moment.
 bool VcpuLoop::inject_nmi(bool async) {
   nmi_waiting_ = false;
-  if (hold_interrupt_ || !board_.interrupts || !board_.interrupts->nmi_pending()) return false;
+  if (exception_going_in_ || !board_.interrupts || !board_.interrupts->nmi_pending()) return false;
   if (!nmi_window_open(vcpu_.get_events())) {
     nmi_waiting_ = true;
     return false;

@@ -30,6 +30,11 @@ struct LoopOptions {
   // Natural exits already made: a run resumed after a pause or a
   // checkpoint restore continues the numbering.
   uint64_t first_exit = 0;
+  // Instructions rrvm completed before, counted on from there as well.
+  CompletionCounts first_completions{};
+  // The run paused right after a completion whose exception is still
+  // going in (VcpuLoop::exception_going_in()): no interrupt with it.
+  std::optional<Completion> exception_going_in{};
   // Stop with StopReason::kPaused once this exit is handled and its
   // instruction completed, before anything is injected: the point where a
   // machine checkpoint is taken (vmm/machine_checkpoint.h). 0: never.
@@ -49,6 +54,9 @@ class VcpuLoop {
   uint64_t window_exits() const { return windows_; }
   uint64_t injections() const { return injections_; }
   uint64_t nmis() const { return nmis_; }
+  const CompletionCounts& completions() const { return dispatch_.completions(); }
+  // At a pause: the completion whose exception KVM has not delivered yet.
+  const std::optional<Completion>& exception_going_in() const { return exception_going_in_; }
 
  private:
   enum class Entry { kExit, kKicked, kPaused };
@@ -87,7 +95,7 @@ class VcpuLoop {
   bool nmi_waiting_ = false;
   // A completed instruction injected an exception at this exit: interrupts
   // wait for the window after it (ExitDispatcher::take_injected_exception).
-  bool hold_interrupt_ = false;
+  std::optional<Completion> exception_going_in_;
   int console_fd_ = -1;
 };
 
