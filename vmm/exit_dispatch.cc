@@ -59,9 +59,12 @@ void ExitDispatcher::msr() {
     // reject) or does not know the MSR (UNKNOWN): #GP, as KVM would give
     // with kvm.ignore_msrs=0, on every host.
     m.error = 1;
-    if (m.reason == KVM_MSR_EXIT_REASON_UNKNOWN && reported_msrs_.insert(m.index).second) {
+    if (m.reason == KVM_MSR_EXIT_REASON_UNKNOWN &&
+        msr_reports_.note(false, m.index) != UnmappedReports::Verdict::kSilent) {
       std::cerr << "rrvm: warning: guest " << (write ? "WRMSR to " : "RDMSR of ") << "MSR "
                 << hex(m.index) << ", which neither KVM nor rrvm models: #GP (reported once)\n";
+      if (msr_reports_.exhausted())
+        std::cerr << "rrvm: warning: further unknown MSRs will not be reported\n";
     }
     return;
   }

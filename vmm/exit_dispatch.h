@@ -85,7 +85,7 @@ class ExitDispatcher {
   bool strict_io_;
   ExecHooks* hooks_;
   UnmappedReports reports_;
-  std::set<uint32_t> reported_msrs_;
+  UnmappedReports msr_reports_;  // MSRs by number, as ports
   InstructionCompleter completer_;
   CompletionCounts completions_{};
   std::optional<Completion> injected_;
