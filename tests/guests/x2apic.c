@@ -4,7 +4,9 @@
  * vector written to SELF IPI (0x83F) is delivered, and the MMIO page is no
  * longer decoded; x2APIC -> xAPIC directly raises #GP (Figure 11-27), via
  * disabled it works; while disabled, CPUID's APIC flag is clear and the
- * x2APIC MSRs raise #GP. */
+ * x2APIC MSRs raise #GP. Relocated (11.4.4: IA32_APIC_BASE bits 35:12), the
+ * xAPIC page decodes at the new base only, a self IPI sent there arrives,
+ * and moved back it decodes at 0xFEE00000 again. */
 #include "apic.h"
 #include "rt.h"
 
@@ -14,6 +16,7 @@
 #define MSR_X2APIC(reg) (0x800 + ((reg) >> 4))
 #define VEC_SELF 0x31
 #define VEC_GP 13
+#define RELOCATED_BASE 0xFEB00000u /* nothing else decodes there */
 
 static volatile uint32_t ipis, gps;
 
@@ -63,5 +66,19 @@ int main(uint32_t magic, struct mb_info* info) {
   wrmsr(MSR_APIC_BASE, base);
   report(((cpuid1(1) >> 9) & 1) && lapic_read(LAPIC_VERSION) == version,
          "xAPIC again: the page decodes, CPUID.01H:EDX.APIC is set");
+
+  wrmsr(MSR_APIC_BASE, RELOCATED_BASE | (base & 0xfff));
+  lapic_set_base(RELOCATED_BASE);
+  int moved = lapic_read(LAPIC_VERSION) == version;
+  lapic_enable(); /* software-disabled since the global disable (11.4.3) */
+  __asm__ volatile("sti");
+  lapic_self_ipi(VEC_SELF);
+  __asm__ volatile("cli");
+  lapic_set_base(LAPIC_DEFAULT_BASE);
+  report(moved && ipis == 2 && lapic_read(LAPIC_VERSION) == 0xffffffff,
+         "relocated: the page decodes at the new base only, a self IPI arrives");
+  wrmsr(MSR_APIC_BASE, base);
+  report(lapic_read(LAPIC_VERSION) == version && rdmsr(MSR_APIC_BASE) == base,
+         "moved back: the page decodes at 0xFEE00000 again");
   return report_summary();
 }

@@ -17,10 +17,11 @@ namespace rrvm::test {
 namespace {
 
 // Runs, records and replays `guest` three times; the outputs must agree and
-// the guest must pass. Returns the trace. `record_args` are added to
-// `rrvm record` (--log-values).
+// the guest must pass. Returns the trace; `out` gets the guest's output.
+// `record_args` are added to `rrvm record` (--log-values).
 std::string run_record_replay(const std::string& guest, const std::string& dir,
-                              const std::vector<std::string>& record_args = {}) {
+                              const std::vector<std::string>& record_args = {},
+                              std::string* out = nullptr) {
   CliResult run = run_rrvm({"run", "--kernel", guest_path(guest)});
   EXPECT_EQ(run.status, 1) << run.out << run.err;
   EXPECT_EQ(run.out.find("FAIL"), std::string::npos) << run.out;
@@ -35,15 +36,21 @@ std::string run_record_replay(const std::string& guest, const std::string& dir,
     EXPECT_EQ(rep.status, 0) << rep.err;
     EXPECT_EQ(rep.out, rec.out) << "replay " << i;
   }
+  if (out) *out = run.out;
   return t;
 }
 
 TEST(X2apic, GuestUsesItThroughMsrsAndReplaysExactly) {
   RRVM_REQUIRE_KVM();
-  std::string dir = temp_dir();
+  std::string dir = temp_dir(), out;
   // By default the LAPIC model's MSR values are left to replay's models, as
   // port and MMIO reads are; --log-values stores them.
-  std::string modelled = run_record_replay("x2apic", dir);
+  std::string modelled = run_record_replay("x2apic", dir, {}, &out);
+  // IA32_APIC_BASE: disabled, relocated to 0xFEB00000, and back.
+  EXPECT_NE(out.find("PASS: disabled: CPUID.01H:EDX.APIC is clear\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("PASS: relocated: the page decodes at the new base only"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("SUMMARY: 10 tests, 0 failures\n"), std::string::npos) << out;
   CliResult none = run_rrvm({"dump", "--kind", "msr-read", modelled});
   EXPECT_EQ(none.out.find("msr-read"), std::string::npos) << none.out;
   std::string t = run_record_replay("x2apic", dir, {"--log-values"});
