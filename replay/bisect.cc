@@ -11,6 +11,7 @@
 #include "replay/dirty_tracker.h"
 #include "replay/landmark.h"
 #include "replay/replayer.h"
+#include "replay/single_step.h"
 #include "replay/trace_header.h"
 #include "trace/trace_inspect.h"
 #include "vmm/cpu_dump.h"
@@ -59,24 +60,7 @@ class Side {
   kvm_run* run() { return machine_.vcpu().run_area(); }
 
   // One instruction (or the exit it makes); returns the exit reason.
-  // HLT is the exception: single-stepped, KVM's emulator treats it as a
-  // no-op and the guest would spin in its idle loop forever, never taking
-  // the interrupt the recording injected at the HLT exit. So a HLT is
-  // executed here as KVM does for the exit (RIP past it, KVM_EXIT_HLT).
-  uint32_t single_step() {
-    kvm_regs regs = vcpu().get_regs();
-    uint8_t op = 0;
-    if (read_guest_code(vcpu(), machine_.ram(), regs.rip, {&op, 1}) == 1 && op == 0xF4) {
-      regs.rip += 1;
-      vcpu().set_regs(regs);
-      run()->exit_reason = KVM_EXIT_HLT;
-      return KVM_EXIT_HLT;
-    }
-    for (;;) {
-      if (vcpu().run()) return run()->exit_reason;
-      run()->immediate_exit = 0;  // a stray kick: step again
-    }
-  }
+  uint32_t single_step() { return step_instruction(vcpu(), machine_.ram()); }
   void set_single_step(bool on) {
     kvm_guest_debug dbg{};
     if (on) dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;

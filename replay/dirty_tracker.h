@@ -43,6 +43,22 @@ class DirtyTracker {
   const DirtyPages::Bits& interval() const { return interval_.bits(); }
   void set_interval(const DirtyPages::Bits& bits) { interval_.assign(bits); }
 
+  // Both sets, for a replay checkpoint: after restoring one, the interval
+  // digests and the end-of-run digest go on as from there. Restore after
+  // the RAM (its restore syncs the log into these sets).
+  struct State {
+    DirtyPages::Bits interval, run;
+  };
+  State save() {
+    collect();
+    return {interval_.bits(), run_.bits()};
+  }
+  void restore(const State& s) {
+    collect();
+    interval_.assign(s.interval);
+    run_.assign(s.run);
+  }
+
  private:
   uint64_t digest_of(const DirtyPages& set) const;
 

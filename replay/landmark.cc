@@ -69,11 +69,7 @@ std::string RegisterSnapshot::diff(const RegisterSnapshot& o) const {
 }
 
 void LandmarkSeeker::arm(uint64_t rip) {
-  kvm_guest_debug dbg{};
-  dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
-  dbg.arch.debugreg[0] = rip;
-  dbg.arch.debugreg[7] = 0x1;  // L0, execute breakpoint, length 1 (SDM vol. 3B, 18.2.4)
-  vcpu_.set_guest_debug(dbg);
+  vcpu_.set_guest_debug(guest_debug(user_ ? *user_ : UserDebugRegs{}, rip, false));
 }
 
 void LandmarkSeeker::disarm() {
@@ -93,24 +89,29 @@ bool LandmarkSeeker::matches(const trace::LandmarkData& lm) {
 // RFLAGS.RF is not honoured on this class of host, so a hit would repeat:
 // disarm, execute the one instruction, re-arm.
 SeekOutcome LandmarkSeeker::step_over() {
-  kvm_guest_debug dbg{};
-  dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
-  vcpu_.set_guest_debug(dbg);
+  vcpu_.set_guest_debug(guest_debug(user_ ? *user_ : UserDebugRegs{}, std::nullopt, true));
   ++stats_.steps;
   bool ran = vcpu_.run();
   disarm();
   if (!ran) return SeekOutcome::kInterrupted;  // seek() again redoes this step
   uint32_t reason = vcpu_.run_area()->exit_reason;
-  if (reason == KVM_EXIT_DEBUG) return SeekOutcome::kReached;  // "stepped", not the landmark
+  if (reason == KVM_EXIT_DEBUG) {  // "stepped", not the landmark
+    if (UserDebugRegs::hit(vcpu_.run_area()->debug.arch.dr6)) return SeekOutcome::kUserBreakpoint;
+    return SeekOutcome::kReached;
+  }
   if (reason == KVM_EXIT_IO || reason == KVM_EXIT_MMIO || reason == KVM_EXIT_HLT) {
     return SeekOutcome::kNaturalExit;
   }
   return SeekOutcome::kGuestError;
 }
 
+bool LandmarkSeeker::stands_on(const trace::LandmarkData& lm) {
+  return vcpu_.get_regs().rip == lm.rip && matches(lm);
+}
+
 SeekOutcome LandmarkSeeker::seek(const trace::LandmarkData& lm) {
   // The vCPU may already stand on the landmark (kicked right at an exit).
-  if (vcpu_.get_regs().rip == lm.rip && matches(lm)) return SeekOutcome::kReached;
+  if (stands_on(lm)) return SeekOutcome::kReached;
   for (;;) {
     arm(lm.rip);
     bool ran = vcpu_.run();
@@ -121,6 +122,9 @@ SeekOutcome LandmarkSeeker::seek(const trace::LandmarkData& lm) {
       return SeekOutcome::kNaturalExit;
     }
     if (reason != KVM_EXIT_DEBUG) return SeekOutcome::kGuestError;
+    // A debugger's breakpoint first: the landmark (maybe at the same
+    // instruction) is sought again when replay goes on.
+    if (UserDebugRegs::hit(vcpu_.run_area()->debug.arch.dr6)) return SeekOutcome::kUserBreakpoint;
     ++stats_.hits;
     if (matches(lm)) return SeekOutcome::kReached;
     SeekOutcome o = step_over();

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 
+#include "replay/debug_registers.h"
 #include "replay/dirty_tracker.h"
 #include "trace/event.h"
 #include "vmm/kvm.h"
@@ -39,10 +40,11 @@ struct RegisterSnapshot {
 trace::LandmarkData landmark_here(KvmVcpu& vcpu, uint64_t mem_digest);
 
 enum class SeekOutcome {
-  kReached,      // vCPU stopped exactly at the landmark, breakpoint disarmed
-  kNaturalExit,  // the guest made a natural exit first: the run area holds it
-  kInterrupted,  // KVM_RUN was kicked (watchdog/signal); call seek again
-  kGuestError,   // any other exit (shutdown, emulation failure)
+  kReached,         // vCPU stopped exactly at the landmark, breakpoint disarmed
+  kNaturalExit,     // the guest made a natural exit first: the run area holds it
+  kInterrupted,     // KVM_RUN was kicked (watchdog/signal); call seek again
+  kGuestError,      // any other exit (shutdown, emulation failure)
+  kUserBreakpoint,  // a debugger's breakpoint (set_user) hit first; seek again to go on
 };
 
 struct SeekStats {
@@ -55,7 +57,11 @@ class LandmarkSeeker {
  public:
   LandmarkSeeker(KvmVcpu& vcpu, DirtyTracker& dirty) : vcpu_(vcpu), dirty_(dirty) {}
   SeekOutcome seek(const trace::LandmarkData& lm);
+  // Whether the vCPU stands exactly on `lm` now (registers and pages).
+  bool stands_on(const trace::LandmarkData& lm);
   const SeekStats& stats() const { return stats_; }
+  // A debugger's breakpoints, armed alongside the seeker's (null: none).
+  void set_user(const UserDebugRegs* user) { user_ = user; }
 
  private:
   void arm(uint64_t rip);
@@ -65,6 +71,7 @@ class LandmarkSeeker {
 
   KvmVcpu& vcpu_;
   DirtyTracker& dirty_;
+  const UserDebugRegs* user_ = nullptr;
   SeekStats stats_;
 };
 

@@ -90,13 +90,15 @@ std::optional<RunResult> Replayer::handle_exit() {
 // exit's events or the end of the trace.
 std::optional<RunResult> Replayer::place_events(Phase phase) {
   phase_ = phase;
-  while (phase_ == phase) {
+  waiting_ = false;
+  while (phase_ == phase && !waiting_) {
     if (divergence_) return divergence_result();
     const trace::ReadEvent* r = peek();
     if (!r || r->event.ordinal != ordinal_) break;
     if (auto stop = place(*r)) return stop;
   }
   if (phase == Phase::kExit) return end_of_exit();
+  if (waiting_) return std::nullopt;
   if (!peek()) {
     return RunResult{StopReason::kEndOfTrace, 0,
                      "the trace ends after exit " + std::to_string(ordinal_) +
@@ -131,8 +133,11 @@ std::optional<RunResult> Replayer::place(const trace::ReadEvent& r) {
         if (board_.net_input) board_.net_input(s.bytes);
       });
     case EventKind::kLandmark:
-      return when(Phase::kInterval,
-                  [&](const StoredEvent& s) { return replay_landmark(s.landmark); });
+      if (phase_ == Phase::kExit) {  // as when(): the exit's events end here
+        phase_ = Phase::kInterval;
+        return std::nullopt;
+      }
+      return landmark(r.landmark ? *r.landmark : trace::LandmarkData{});
     case EventKind::kInterrupt:
       return injection(e, [&](const StoredEvent& s) { return inject(s.event.a); });
     case EventKind::kNmi:
@@ -321,18 +326,40 @@ bool Replayer::skip_halt(bool recorded) {
   return true;
 }
 
-std::optional<RunResult> Replayer::replay_landmark(const trace::LandmarkData& lm) {
+// The landmark at the front of the trace: consumed once reached. A
+// debugger's breakpoint hit on the way, or a Ctrl-C, leaves it there to be
+// sought again.
+std::optional<RunResult> Replayer::landmark(const trace::LandmarkData& lm) {
+  if (stepping_ && !seeker_.stands_on(lm)) {
+    waiting_ = true;
+    return std::nullopt;
+  }
+  if (auto stop = reach_landmark(lm)) return stop;
+  consume();
+  if (divergence_) return divergence_result();
+  dirty_.reset();
+  ++stats_.landmarks;
+  advance_pending_timers();
+  return std::nullopt;
+}
+
+// Runs the vCPU to the landmark; a stop when a debugger's breakpoint or a
+// signal comes first. A divergence is noted (diverge()), not returned.
+std::optional<RunResult> Replayer::reach_landmark(const trace::LandmarkData& lm) {
   double limit =
       lm.cpl == 3 ? std::min(opts_.stall_seconds, kRing3ProbeSeconds) : opts_.stall_seconds;
   uint64_t hits_before = seeker_.stats().hits;
   uint64_t deadline = Kicker::monotonic_ns() + uint64_t(limit * 1e9);
   std::string where = "landmark after exit " + std::to_string(ordinal_) + " at rip " + hex(lm.rip);
   kicker_.arm(deadline);
+  user_armed_ = false;  // the seeker sets the guest debug registers itself
   for (;;) {
     SeekOutcome o = seeker_.seek(lm);
     stats_.breakpoint_hits = seeker_.stats().hits;
     stats_.single_steps = seeker_.stats().steps;
-    if (o == SeekOutcome::kReached) break;
+    if (o == SeekOutcome::kReached) return std::nullopt;
+    if (o == SeekOutcome::kUserBreakpoint)
+      return RunResult{StopReason::kBreakpoint, 0, "", ordinal_};
     if (o == SeekOutcome::kInterrupted) {
       kicker_.acknowledge();
       if (Kicker::stop_signal())
@@ -343,13 +370,13 @@ std::optional<RunResult> Replayer::replay_landmark(const trace::LandmarkData& lm
                 " is in ring-3 code, and this host's KVM reports no debug exits from ring 3 "
                 "(nested PVM): landmarks there can be recorded but not replayed here. Replay "
                 "this trace on a host with hardware KVM, or keep the busy loop in ring 0.");
-        return divergence_result();
+        return std::nullopt;
       }
       diverge(where + " not reached in " + seconds(limit) + " (" +
               std::to_string(seeker_.stats().hits) + " breakpoint hits so far, " +
               std::to_string(seeker_.stats().register_matches) +
               " with matching registers): the guest's state differs from the recording's");
-      return divergence_result();
+      return std::nullopt;
     }
     std::string why = lm.cpl == 3 ? " The landmark is in ring 3: on hosts whose KVM does not "
                                     "report debug exits from ring 3 (nested PVM), landmarks "
@@ -358,12 +385,8 @@ std::optional<RunResult> Replayer::replay_landmark(const trace::LandmarkData& lm
     diverge(where + " was not reached: the guest made exit " + std::to_string(ordinal_ + 1) +
             " first (" + RegisterSnapshot::from(vcpu_.get_regs()).diff(RegisterSnapshot::from(lm)) +
             ")." + why);
-    return divergence_result();
+    return std::nullopt;
   }
-  dirty_.reset();
-  ++stats_.landmarks;
-  advance_pending_timers();
-  return std::nullopt;
 }
 
 // Timer advances from kicks since the last exit: the guest could not see
@@ -383,11 +406,20 @@ void Replayer::advance_pending_timers() {
 }
 
 std::optional<RunResult> Replayer::run_to_exit() {
+  if (exit_pending_) {
+    exit_pending_ = false;
+    return std::nullopt;
+  }
   uint64_t exits_at_arm = stats_.exits;
   kicker_.arm(Kicker::monotonic_ns() + uint64_t(opts_.stall_seconds * 1e9));
+  arm_user_debug();
   for (;;) {
     if (vcpu_.run()) {
-      if (natural_exit(vcpu_.run_area()->exit_reason)) return std::nullopt;
+      uint32_t reason = vcpu_.run_area()->exit_reason;
+      if (natural_exit(reason)) return std::nullopt;
+      if (reason == KVM_EXIT_DEBUG && user_armed_ &&
+          UserDebugRegs::hit(vcpu_.run_area()->debug.arch.dr6))
+        return RunResult{StopReason::kBreakpoint, 0, "", ordinal_};
       continue;
     }
     kicker_.acknowledge();
@@ -399,6 +431,57 @@ std::optional<RunResult> Replayer::run_to_exit() {
       return divergence_result();
     }
   }
+}
+
+void Replayer::set_user_debug(const UserDebugRegs* user) {
+  user_ = user;
+  seeker_.set_user(user);
+  user_armed_ = true;  // unknown: the next run sets the guest debug registers
+}
+
+// Only when there is something to arm or disarm: plain replay makes no
+// extra ioctl per exit.
+void Replayer::arm_user_debug() {
+  bool want = user_ && user_->armed();
+  if (!want && !user_armed_) return;
+  vcpu_.set_guest_debug(guest_debug(want ? *user_ : UserDebugRegs{}, std::nullopt, false));
+  user_armed_ = want;
+}
+
+bool Replayer::complete_exit() {
+  if (exit_pending_ || vcpu_.finish_pending_exit()) return !exit_pending_;
+  exit_pending_ = true;
+  return false;
+}
+
+Replayer::Position Replayer::save_position() {
+  Position p;
+  p.ordinal = ordinal_;
+  p.last_clock = last_clock_;
+  p.virtual_ns = vclock_.now_ns();
+  p.pending_time = pending_time_;
+  p.injected = injected_;
+  p.recent = recent_;
+  p.stats = stats_;
+  p.source = events_.mark();
+  p.dirty = dirty_.save();
+  return p;
+}
+
+void Replayer::restore_position(const Position& p) {
+  events_.rewind(p.source);
+  ordinal_ = p.ordinal;
+  last_clock_ = p.last_clock;
+  vclock_.restore(p.virtual_ns);
+  pending_time_ = p.pending_time;
+  injected_ = p.injected;
+  recent_ = p.recent;
+  stats_ = p.stats;
+  dirty_.restore(p.dirty);
+  phase_ = Phase::kInterval;
+  divergence_.reset();
+  truncated_ = waiting_ = exit_pending_ = false;
+  user_armed_ = true;  // whatever the vCPU holds, arm_user_debug() sets it again
 }
 
 std::optional<RunResult> Replayer::at_exit() {

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "devices/clock.h"
+#include "replay/debug_registers.h"
 #include "replay/dirty_tracker.h"
 #include "replay/landmark.h"
 #include "trace/event_stream.h"
@@ -92,6 +93,49 @@ class Replayer final : public ExecHooks {
   std::optional<RunResult> before_next_exit() { return place_events(Phase::kInterval); }
   std::optional<RunResult> handle_exit();
   uint64_t ordinal() const { return ordinal_; }
+
+  // The replay engine's side of a checkpoint (the machine's side is
+  // vmm/machine_checkpoint.h): where in the trace it reads, what it holds
+  // back for later, its dirty-page sets. Saved between exits (after
+  // step()), put back after the machine's state.
+  // Time moved between exits, waiting for its place (the next landmark or
+  // exit): a recorded timer advance to `ns`, or a spin adding `ns` to the
+  // virtual clock.
+  struct PendingTime {
+    bool spin;
+    uint64_t ns;
+  };
+  struct Position {
+    uint64_t ordinal = 0;
+    uint64_t last_clock = 0;
+    uint64_t virtual_ns = 0;  // the virtual clock, where replay runs it
+    std::vector<PendingTime> pending_time;
+    bool injected = false;
+    std::deque<trace::StoredEvent> recent;
+    ReplayStats stats;
+    trace::SourceMark source;
+    DirtyTracker::State dirty;
+  };
+  Position save_position();
+  void restore_position(const Position& p);
+
+  // Completes the instruction of the exit just handled (before a
+  // checkpoint, or before registers are shown to a debugger). False when
+  // that made the next exit already (string I/O): the next step() handles
+  // it without entering the guest.
+  bool complete_exit();
+
+  // A debugger's breakpoints, armed whenever replay runs the vCPU (null:
+  // none). A hit stops step() or before_next_exit() with
+  // StopReason::kBreakpoint, at the instruction (execution breakpoints) or
+  // after it (watchpoints); calling it again goes on from there.
+  void set_user_debug(const UserDebugRegs* user);
+  // Instruction by instruction (a debugger single-steps the vCPU itself):
+  // before_next_exit() places a landmark only where the vCPU stands on it,
+  // and otherwise leaves it for a later call.
+  void set_stepping(bool on) { stepping_ = on; }
+  // The last exit's reason (for the caller that single-steps).
+  uint32_t exit_reason() const { return vcpu_.run_area()->exit_reason; }
   // The last recorded events consumed, oldest first.
   const std::deque<trace::StoredEvent>& recent_events() const { return recent_; }
   const ReplayStats& stats() const { return stats_; }
@@ -133,7 +177,9 @@ class Replayer final : public ExecHooks {
   std::optional<RunResult> run_to_exit();
   std::optional<RunResult> at_exit();
   std::optional<RunResult> check_digests();
-  std::optional<RunResult> replay_landmark(const trace::LandmarkData& lm);
+  std::optional<RunResult> landmark(const trace::LandmarkData& lm);
+  std::optional<RunResult> reach_landmark(const trace::LandmarkData& lm);
+  void arm_user_debug();
   std::optional<RunResult> inject(uint64_t want);
   std::optional<RunResult> finish(const trace::StoredEvent& exit_event);
   std::optional<RunResult> replay_crash(const RunResult& crash);
@@ -172,18 +218,16 @@ class Replayer final : public ExecHooks {
   uint64_t last_clock_ = 0;
   Phase phase_ = Phase::kInterval;
   bool injected_ = false;  // an injection ended the exit phase
-  // Time moved between exits, waiting for its place (the next landmark or
-  // exit): a recorded timer advance to `ns`, or a spin adding `ns` to the
-  // virtual clock.
-  struct PendingTime {
-    bool spin;
-    uint64_t ns;
-  };
   std::vector<PendingTime> pending_time_;
   std::deque<trace::StoredEvent> recent_;  // last events consumed, for reports
   std::optional<std::string> divergence_;
   bool truncated_ = false;  // the divergence is the trace running out
   ReplayStats stats_;
+  const UserDebugRegs* user_ = nullptr;
+  bool user_armed_ = false;  // the vCPU's guest debug holds user_'s registers
+  bool stepping_ = false;
+  bool waiting_ = false;       // stepping: the next landmark is not here yet
+  bool exit_pending_ = false;  // complete_exit() ran into the next exit
 };
 
 }  // namespace rrvm

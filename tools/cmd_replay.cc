@@ -2,7 +2,10 @@
 #include <iostream>
 
 #include "firmware/load_error.h"
-#include "replay/session.h"
+#include "replay/gdb_server.h"
+#include "replay/gdb_transport.h"
+#include "replay/replay_session.h"
+#include "replay/replay_target.h"
 #include "replay/trace_header.h"
 #include "tools/command.h"
 #include "tools/machine_options.h"
@@ -11,6 +14,7 @@
 #include "trace/json_writer.h"
 #include "trace/text_escape.h"
 #include "vmm/kicker.h"
+#include "vmm/option_value.h"
 
 namespace rrvm::cli {
 namespace {
@@ -27,7 +31,15 @@ constexpr const char* kHelp =
     "replay starts, naming the feature (exit 69).\n"
     "Exit status: 0 replay matched the recording, 1 divergence, 65 corrupt trace,\n"
     "66 missing file, 69 /dev/kvm unusable or a CPU feature missing. A truncated\n"
-    "trace replays up to where it ends (status 0).";
+    "trace replays up to where it ends (status 0).\n\n"
+    "With --gdb the replay stops before the first instruction and waits for gdb\n"
+    "(GDB remote protocol): break, watch, stepi, continue, and backwards with\n"
+    "reverse-stepi and reverse-continue; `monitor help` lists rrvm's own commands.\n"
+    "  rrvm replay t.rrt --gdb 1234             then in gdb: target remote :1234\n"
+    "  gdb guest.elf -ex 'target remote | rrvm replay t.rrt --gdb -'\n"
+    "The replay is read-only: register and memory writes are refused. Going\n"
+    "backwards restores a checkpoint (taken every --checkpoint-every exits, within\n"
+    "--checkpoint-memory) and replays forward from it.";
 
 void print_json(const ReplaySummary& s, bool matched) {
   trace::JsonWriter j;
@@ -56,23 +68,70 @@ std::string end_differs(const trace::FooterInfo& f, const ReplaySummary& s) {
   return "";
 }
 
+// Serves the replay to one gdb; a divergence ends it with status 1.
+int serve_gdb(ReplaySession& session, const GdbEndpoint& ep, std::optional<GdbConnection> conn) {
+  ReplayTarget target(session);
+  try {
+    if (conn) {
+      GdbServer(target, *conn).serve();
+      return kExitOk;
+    }
+    GdbListener listener(ep);
+    std::cerr << "rrvm: waiting for gdb on " << listener.address() << " (in gdb: target remote "
+              << listener.address() << ")" << std::endl;
+    std::optional<GdbConnection> accepted = listener.accept();
+    if (!accepted) return kExitOk;  // SIGINT/SIGTERM before gdb came
+    GdbServer(target, *accepted).serve();
+  } catch (const GdbError& e) {
+    return fail(kExitUnavailable, e.what());
+  } catch (const std::runtime_error& e) {  // the replay diverged under the debugger
+    return fail(kExitDiverged, e.what());
+  }
+  return kExitOk;
+}
+
+CheckpointPolicy checkpoint_policy(const po::variables_map& vm, bool debugging) {
+  CheckpointPolicy p;
+  try {
+    p.memory_bytes = parse_size(vm["checkpoint-memory"].as<std::string>());
+  } catch (const std::invalid_argument& e) {
+    throw UsageError("--checkpoint-memory: " + std::string(e.what()));
+  }
+  // A plain replay goes through once: only the debugger goes back.
+  p.every_exits = debugging ? vm["checkpoint-every"].as<Count>().value : 0;
+  return p;
+}
+
 int replay(const std::string& path, const po::variables_map& vm) {
+  std::string gdb = vm.count("gdb") ? vm["gdb"].as<std::string>() : "";
+  std::optional<GdbEndpoint> ep;
+  if (!gdb.empty()) {
+    try {
+      ep = GdbEndpoint::parse(gdb);
+    } catch (const GdbError& e) {
+      throw UsageError(std::string("--gdb: ") + e.what());
+    }
+  }
   trace::TraceReader reader(path);
   MachineConfig cfg = config_from_trace(reader.header());
   apply_option(cfg, "serial", vm["serial"].as<std::string>());
   bool json = wants_json_summary(vm, cfg);
   MachineImages images = images_from_trace(reader);
   RecordedCpu cpu = cpu_from_trace(reader.header());
+  // With --gdb -, stdout is the protocol: take it before anything can print.
+  std::optional<GdbConnection> conn;
+  if (ep && ep->stdio) conn.emplace(stdio_gdb_connection());
   auto serial = open_serial(cfg.serial);
   Kicker::install_stop_signals();
-  Machine machine(cfg, images, *serial, &cpu);
-  print_cpu_warnings(machine);
-  trace::ReaderSource source(reader);
   ReplayOptions opts = replay_options_for(reader.header());
   if (!opts.models_note.empty()) std::cerr << "rrvm: note: " << opts.models_note << "\n";
   opts.until = vm["until"].as<Count>().value;
   opts.verify = !vm["no-verify"].as<bool>();
-  ReplaySummary s = replay_machine(machine, source, opts);
+  ReplaySession session(reader, cfg, images, *serial, opts, checkpoint_policy(vm, ep.has_value()),
+                        &cpu);
+  print_cpu_warnings(session.machine());
+  if (ep) return serve_gdb(session, *ep, std::move(conn));
+  ReplaySummary s = session.summary(session.run());
   bool finished = s.result.reason != StopReason::kDiverged &&
                   s.result.reason != StopReason::kEndOfTrace &&
                   s.result.reason != StopReason::kInterrupted;
@@ -114,7 +173,14 @@ int cmd_replay(const std::vector<std::string>& args) {
   desc.add_options()("trace", po::value<std::string>(&path)->value_name("FILE"), "trace to replay")(
       "until", po::value<Count>()->value_name("N")->default_value({0}, "0"),
       "stop after exit N (0: replay to the end)")("no-verify", po::bool_switch(),
-                                                  "do not check register and memory digests");
+                                                  "do not check register and memory digests")(
+      "gdb", po::value<std::string>()->value_name("[HOST:]PORT|-"),
+      "serve the replay to gdb: on a TCP port (loopback unless HOST is given), or on "
+      "stdin/stdout with '-' (target remote | rrvm replay t.rrt --gdb -)")(
+      "checkpoint-memory", po::value<std::string>()->value_name("SIZE")->default_value("512M"),
+      "memory for checkpoints with --gdb; older ones are thinned to stay within it")(
+      "checkpoint-every", po::value<Count>()->value_name("N")->default_value({2000}, "2000"),
+      "with --gdb, take a checkpoint every N exits");
   desc.add(machine_options({"serial"}, "Output options")).add(json_summary_option());
   po::positional_options_description pos;
   pos.add("trace", 1);

@@ -30,6 +30,21 @@ const ReadEvent* ReaderSource::peek() {
   return have_ ? &cur_ : nullptr;
 }
 
+void ReaderSource::pop() {
+  if (!peek()) return;
+  uint64_t ordinal = cur_.event.ordinal;
+  mark_.skip = ordinal == mark_.ordinal ? mark_.skip + 1 : 1;
+  mark_.ordinal = ordinal;
+  have_ = false;
+}
+
+void ReaderSource::rewind(const SourceMark& m) {
+  reader_.seek(m.ordinal);
+  have_ = ended_ = false;
+  mark_ = {m.ordinal, 0};
+  while (mark_.skip < m.skip && peek()) pop();
+}
+
 // As in the trace writer, bytes and text are one kind of side data: each is
 // kept as what the kind has, and dropped for a kind without any.
 void VectorEvents::append_bytes(const Event& e, std::span<const uint8_t> bytes) {

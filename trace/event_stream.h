@@ -34,6 +34,14 @@ class EventSink {
   void put(const ReadEvent& r);
 };
 
+// Where a source stands, so a replay restored to a checkpoint can read on
+// from the event it was at: past `skip` events of exit `ordinal` (the
+// events come in ordinal order; notes count too).
+struct SourceMark {
+  uint64_t ordinal = 0;
+  uint64_t skip = 0;
+};
+
 class EventSource {
  public:
   virtual ~EventSource() = default;
@@ -41,6 +49,9 @@ class EventSource {
   // It and its side data stay valid until the next peek().
   virtual const ReadEvent* peek() = 0;
   virtual void pop() = 0;
+  // The position after the events popped so far, and back to one.
+  virtual SourceMark mark() const = 0;
+  virtual void rewind(const SourceMark& m) = 0;
 };
 
 // A trace file's events, in order.
@@ -49,13 +60,17 @@ class ReaderSource final : public EventSource {
   explicit ReaderSource(TraceReader& reader) : reader_(reader) {}
   // Throws TraceError at a damaged chunk.
   const ReadEvent* peek() override;
-  void pop() override { have_ = false; }
+  void pop() override;
+  SourceMark mark() const override { return mark_; }
+  // Seeks the reader through its index; throws TraceError like peek().
+  void rewind(const SourceMark& m) override;
 
  private:
   TraceReader& reader_;
   ReadEvent cur_;
   bool have_ = false;
   bool ended_ = false;
+  SourceMark mark_;
 };
 
 // An in-memory stream for tests and small tools: append, then read back
@@ -69,6 +84,8 @@ class VectorEvents final : public EventSink, public EventSource {
 
   const ReadEvent* peek() override;
   void pop() override { ++next; }
+  SourceMark mark() const override { return {0, next}; }
+  void rewind(const SourceMark& m) override { next = m.skip; }
 
   std::vector<StoredEvent> events;
   size_t next = 0;

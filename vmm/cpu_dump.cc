@@ -34,6 +34,8 @@ const char* to_string(StopReason r) {
       return "end of trace";
     case StopReason::kPaused:
       return "paused";
+    case StopReason::kBreakpoint:
+      return "breakpoint";
   }
   return "?";
 }

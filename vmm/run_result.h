@@ -20,6 +20,7 @@ enum class StopReason {
   kDiverged,          // replay: execution left the recording
   kEndOfTrace,        // replay: --until reached or a truncated trace ran out
   kPaused,            // Machine::run(pause_after_exit): stopped where a checkpoint can be taken
+  kBreakpoint,        // replay: a debugger's breakpoint or watchpoint was hit
 };
 
 struct RunResult {

@@ -1,0 +1,370 @@
+#include "replay/replay_target.h"
+
+#include <algorithm>
+#include <sstream>
+#include <stdexcept>
+
+#include "devices/hex.h"
+#include "trace/trace_inspect.h"
+#include "vmm/option_value.h"
+
+namespace rrvm {
+
+namespace {
+constexpr uint64_t kRflagsRf = 1ull << 16;
+constexpr uint64_t kEferLma = 1ull << 10;
+constexpr uint64_t kCr0Pg = 1ull << 31;
+constexpr uint64_t kPage = 4096;
+constexpr uint64_t kStepsPerInterruptCheck = 4096;
+constexpr uint64_t kExitsPerInterruptCheck = 256;
+constexpr int kCrashStatus = 70;  // what `rrvm replay` returns for a guest crash
+constexpr size_t kMaxEvents = 8;  // the replayer keeps the last 8
+
+std::vector<std::string> words(std::string_view s) {
+  std::istringstream in{std::string(s)};
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+// DR7 RW field (SDM vol. 3B, 18.2.4): 0 execute, 1 write, 3 read or write.
+unsigned rw_of(BreakpointKind k) {
+  switch (k) {
+    case BreakpointKind::kWrite:
+      return 1;
+    case BreakpointKind::kAccess:
+      return 3;
+    default:
+      return 0;
+  }
+}
+}  // namespace
+
+ReplayTarget::ReplayTarget(ReplaySession& session) : s_(session) {
+  arm();
+}
+
+SessionPosition ReplayTarget::here() {
+  // Every resume leaves the position known; a run a breakpoint stopped is
+  // resolved before returning.
+  if (auto p = s_.position()) return *p;
+  throw std::logic_error("replay position unknown");
+}
+
+DebugRegisters ReplayTarget::registers() {
+  s_.settle();
+  kvm_regs r = s_.vcpu().get_regs();
+  kvm_sregs sr = s_.vcpu().get_sregs();
+  DebugRegisters d;
+  d.rax = r.rax, d.rbx = r.rbx, d.rcx = r.rcx, d.rdx = r.rdx;
+  d.rsi = r.rsi, d.rdi = r.rdi, d.rbp = r.rbp, d.rsp = r.rsp;
+  d.r8 = r.r8, d.r9 = r.r9, d.r10 = r.r10, d.r11 = r.r11;
+  d.r12 = r.r12, d.r13 = r.r13, d.r14 = r.r14, d.r15 = r.r15;
+  d.rip = r.rip;
+  // RF is the debug machinery's (set around breakpoints), not the guest's.
+  d.rflags = r.rflags & ~kRflagsRf;
+  d.cs = sr.cs.selector, d.ss = sr.ss.selector, d.ds = sr.ds.selector;
+  d.es = sr.es.selector, d.fs = sr.fs.selector, d.gs = sr.gs.selector;
+  d.fs_base = sr.fs.base, d.gs_base = sr.gs.base;
+  d.cr0 = sr.cr0, d.cr2 = sr.cr2, d.cr3 = sr.cr3, d.cr4 = sr.cr4, d.cr8 = sr.cr8;
+  d.efer = sr.efer;
+  // SDM vol. 3, 2.2: 64-bit code is IA-32e mode with CS.L set.
+  d.mode = (sr.efer & kEferLma) && sr.cs.l ? CpuMode::kLong64 : CpuMode::kProtected32;
+  return d;
+}
+
+size_t ReplayTarget::read_memory(uint64_t addr, std::span<uint8_t> out) {
+  s_.settle();
+  bool paging = s_.vcpu().get_sregs().cr0 & kCr0Pg;
+  size_t n = 0;
+  while (n < out.size()) {
+    uint64_t va = addr + n, gpa = va;
+    if (paging && !s_.vcpu().translate(va, &gpa)) break;
+    size_t chunk = std::min<uint64_t>(out.size() - n, kPage - (va % kPage));
+    if (!s_.machine().ram().read(gpa, out.subspan(n, chunk))) break;
+    n += chunk;
+  }
+  return n;
+}
+
+bool ReplayTarget::insert_breakpoint(const Breakpoint& bp, std::string* why) {
+  if (bp.kind == BreakpointKind::kRead) {
+    *why = "x86 debug registers cannot watch reads alone; use awatch (reads and writes)";
+    return false;
+  }
+  if (bp.is_watchpoint()) {
+    bool size_ok = bp.len == 1 || bp.len == 2 || bp.len == 4 || bp.len == 8;
+    if (!size_ok || bp.addr % bp.len) {
+      *why = "a watchpoint covers 1, 2, 4 or 8 bytes aligned to its size (x86 debug registers)";
+      return false;
+    }
+    size_t watches = std::count_if(bps_.begin(), bps_.end(),
+                                   [](const Breakpoint& b) { return b.is_watchpoint(); });
+    if (watches >= UserDebugRegs::kSlots) {
+      *why = "at most " + std::to_string(UserDebugRegs::kSlots) + " watchpoints (debug registers)";
+      return false;
+    }
+  }
+  if (std::find(bps_.begin(), bps_.end(), bp) == bps_.end()) bps_.push_back(bp);
+  arm();
+  return true;
+}
+
+void ReplayTarget::remove_breakpoint(const Breakpoint& bp) {
+  bps_.erase(std::remove(bps_.begin(), bps_.end(), bp), bps_.end());
+  arm();
+}
+
+// Runs arm every breakpoint when DR1-DR3 hold them all; single-steps arm
+// the watchpoints only (execution breakpoints are compared with RIP: the
+// host ignores RFLAGS.RF, so an armed one at the next instruction would
+// stop the step before it runs, again and again).
+void ReplayTarget::arm() {
+  UserDebugRegs run, step;
+  watch_slots_.clear();
+  all_in_registers_ = bps_.size() <= UserDebugRegs::kSlots;
+  int slot = 0;
+  for (const Breakpoint& bp : bps_) {
+    if (!bp.is_watchpoint()) continue;
+    step.set(int(watch_slots_.size()), bp.addr, rw_of(bp.kind), unsigned(bp.len));
+    watch_slots_.push_back(bp);
+  }
+  if (all_in_registers_) {
+    for (const Breakpoint& bp : bps_)
+      run.set(slot++, bp.addr, rw_of(bp.kind), bp.is_watchpoint() ? unsigned(bp.len) : 1);
+  }
+  s_.set_user_debug(run, step);
+}
+
+StopEvent ReplayTarget::end_stop(const RunResult& r) {
+  switch (r.reason) {
+    case StopReason::kGuestExit:
+      return StopEvent::exited(r.status & 0xff);
+    case StopReason::kPowerOff:
+      return StopEvent::exited(0);
+    case StopReason::kEndOfTrace:
+      return StopEvent::of(StopEvent::Kind::kHistoryEnd);
+    case StopReason::kInterrupted:
+      return StopEvent::of(StopEvent::Kind::kInterrupted);
+    case StopReason::kDiverged:
+      throw std::runtime_error(r.message);
+    default:
+      return StopEvent::exited(kCrashStatus);
+  }
+}
+
+ReplayTarget::Stop ReplayTarget::watch_hit(uint64_t dr6) const {
+  std::optional<int> slot = UserDebugRegs::hit(dr6);
+  if (!slot || size_t(*slot) >= watch_slots_.size()) return std::nullopt;
+  const Breakpoint& bp = watch_slots_[*slot];
+  return StopEvent::hit(bp, bp.addr);
+}
+
+ReplayTarget::Stop ReplayTarget::step_forward() {
+  uint64_t dr6 = 0;
+  if (auto r = s_.step_instruction(&dr6)) return end_stop(*r);
+  return watch_hit(dr6);
+}
+
+ReplayTarget::Stop ReplayTarget::breakpoint_here() {
+  uint64_t rip = s_.vcpu().get_regs().rip;
+  for (const Breakpoint& bp : bps_)
+    if (!bp.is_watchpoint() && bp.addr == rip) return StopEvent::hit(bp);
+  return std::nullopt;
+}
+
+StopEvent ReplayTarget::resume(ResumeKind kind, InterruptCheck& interrupt) {
+  here();
+  switch (kind) {
+    case ResumeKind::kStep:
+      return step_forward().value_or(StopEvent{});
+    case ResumeKind::kContinue:
+      return forward_continue(interrupt);
+    case ResumeKind::kReverseStep:
+      return reverse_step();
+    case ResumeKind::kReverseContinue:
+      return reverse_continue(interrupt);
+  }
+  return StopEvent{};
+}
+
+// Instruction by instruction until a breakpoint, a watchpoint, the end.
+StopEvent ReplayTarget::step_until_hit(InterruptCheck& interrupt) {
+  for (uint64_t n = 1;; ++n) {
+    if (auto stop = breakpoint_here()) return *stop;
+    if (auto stop = step_forward()) return *stop;
+    if (n % kStepsPerInterruptCheck == 0 && interrupt.requested())
+      return StopEvent::of(StopEvent::Kind::kInterrupted);
+  }
+}
+
+StopEvent ReplayTarget::forward_continue(InterruptCheck& interrupt) {
+  // Off the instruction we stand on first: a breakpoint here does not stop.
+  if (auto stop = step_forward()) return *stop;
+  if (bps_.empty() || !all_in_registers_) return step_until_hit(interrupt);
+  SessionPosition from = here();
+  for (uint64_t n = 1;; ++n) {
+    std::optional<RunResult> r = s_.next_exit();
+    if (!r) {
+      if (n % kExitsPerInterruptCheck == 0 && interrupt.requested())
+        return StopEvent::of(StopEvent::Kind::kInterrupted);
+      continue;
+    }
+    uint64_t exit = s_.replayer().ordinal();
+    if (r->reason == StopReason::kBreakpoint || r->reason == StopReason::kInterrupted) {
+      // Somewhere in the interval after `exit`: find where, stepping.
+      if (auto end = s_.seek(exit == from.exit ? from : SessionPosition{exit, 0}))
+        return end_stop(*end);
+      if (r->reason == StopReason::kInterrupted)
+        return StopEvent::of(StopEvent::Kind::kInterrupted);
+      return step_until_hit(interrupt);
+    }
+    return end_stop(*r);
+  }
+}
+
+StopEvent ReplayTarget::reverse_step() {
+  SessionPosition p = here();
+  std::optional<SessionPosition> target;
+  if (p.steps > 0) {
+    target = SessionPosition{p.exit, p.steps - 1};
+  } else {
+    // The last instruction of the interval before (string I/O can make
+    // several exits in one instruction: those intervals are empty).
+    for (uint64_t e = p.exit; e-- > 0 && !target;) {
+      std::optional<uint64_t> len = s_.interval_length(e);
+      if (len && *len > 0) target = SessionPosition{e, *len - 1};
+    }
+  }
+  if (!target) {
+    s_.seek({0, 0});
+    return StopEvent::of(StopEvent::Kind::kHistoryStart);
+  }
+  if (auto r = s_.seek(*target)) return end_stop(*r);
+  return StopEvent{};
+}
+
+// The latest hit before the current position: checkpoint segment by
+// checkpoint segment backwards from here.
+StopEvent ReplayTarget::reverse_continue(InterruptCheck& interrupt) {
+  SessionPosition end = here();
+  std::vector<uint64_t> cps = s_.checkpoint_exits();
+  SessionPosition to = end;
+  for (auto it = cps.rbegin(); it != cps.rend(); ++it) {
+    SessionPosition from{*it, 0};
+    if (from >= to) continue;
+    if (!bps_.empty()) {
+      if (std::optional<Hit> hit = last_hit(from, to)) {
+        if (auto r = s_.seek(hit->at)) return end_stop(*r);
+        return hit->event;
+      }
+    }
+    to = from;
+    if (interrupt.requested()) {
+      s_.seek(to);
+      return StopEvent::of(StopEvent::Kind::kInterrupted);
+    }
+  }
+  s_.seek({0, 0});
+  return StopEvent::of(StopEvent::Kind::kHistoryStart);
+}
+
+std::optional<ReplayTarget::Hit> ReplayTarget::last_hit(SessionPosition from, SessionPosition to) {
+  std::vector<uint64_t> intervals;
+  if (all_in_registers_) {
+    intervals = intervals_with_hits(from, to);
+  } else {
+    for (uint64_t e = from.exit; e <= to.exit; ++e) intervals.push_back(e);
+  }
+  for (auto it = intervals.rbegin(); it != intervals.rend(); ++it)
+    if (auto hit = last_hit_in_interval(*it, to)) return hit;
+  return std::nullopt;
+}
+
+// The intervals in [from, to) in which a breakpoint or watchpoint fires:
+// one free run with them armed, stepping over each hit.
+std::vector<uint64_t> ReplayTarget::intervals_with_hits(SessionPosition from, SessionPosition to) {
+  std::vector<uint64_t> out;
+  if (s_.seek(from)) return out;
+  for (;;) {
+    uint64_t exit = s_.replayer().ordinal();
+    if (exit > to.exit || (exit == to.exit && to.steps == 0)) return out;
+    std::optional<RunResult> r = s_.next_exit();
+    if (!r) continue;
+    if (r->reason != StopReason::kBreakpoint) return out;
+    if (out.empty() || out.back() != exit) out.push_back(exit);
+    if (s_.step_instruction()) return out;  // past the hit: disarmed for one step
+  }
+}
+
+// The latest hit in the interval after `exit`, before `to`, single-stepping
+// it from its start.
+std::optional<ReplayTarget::Hit> ReplayTarget::last_hit_in_interval(uint64_t exit,
+                                                                    SessionPosition to) {
+  std::optional<Hit> last;
+  if (s_.seek({exit, 0})) return last;
+  for (;;) {
+    std::optional<SessionPosition> at = s_.position();
+    if (!at || at->exit != exit || *at >= to) return last;
+    if (auto stop = breakpoint_here()) last = Hit{*at, *stop};
+    uint64_t dr6 = 0;
+    if (s_.step_instruction(&dr6)) return last;
+    if (auto w = watch_hit(dr6)) last = Hit{*at, *w};
+  }
+}
+
+std::string ReplayTarget::monitor(std::string_view command) {
+  std::vector<std::string> w = words(command);
+  if (w.empty() || w[0] == "help")
+    return "when                     the position: exit ordinal, instructions since it\n"
+           "seek EXIT                go to just after exit EXIT (then: maint flush "
+           "register-cache)\n"
+           "events [N]               the last N (8) recorded inputs replayed, as rrvm dump shows "
+           "them\n"
+           "checkpoints              the checkpoints held and their memory\n";
+  if (w[0] == "when" && w.size() == 1) {
+    std::string t = here().text();
+    if (s_.end() && here() >= s_.end_position()) t += " (the end of the trace)";
+    return t + "\n";
+  }
+  if (w[0] == "seek" && w.size() == 2) return seek_command(w[1]);
+  if (w[0] == "events" && w.size() <= 2) return events_command(w.size() == 2 ? w[1] : "");
+  if (w[0] == "checkpoints" && w.size() == 1) return checkpoints_command();
+  return "unknown monitor command '" + std::string(command) + "'; try 'monitor help'\n";
+}
+
+std::string ReplayTarget::seek_command(const std::string& arg) {
+  std::optional<uint64_t> exit = parse_decimal(arg);
+  if (!exit) return "usage: monitor seek EXIT (a decimal exit ordinal)\n";
+  if (auto r = s_.seek({*exit, 0}))
+    return "the replay ends before exit " + arg + ": " + std::string(to_string(r->reason)) +
+           " at " + here().text() + "\n";
+  return "at " + here().text() + "\n";
+}
+
+std::string ReplayTarget::events_command(const std::string& arg) {
+  uint64_t n = kMaxEvents;
+  if (!arg.empty()) {
+    std::optional<uint64_t> v = parse_decimal(arg);
+    if (!v || *v == 0) return "usage: monitor events [N]\n";
+    n = std::min<uint64_t>(*v, kMaxEvents);
+  }
+  const auto& recent = s_.replayer().recent_events();
+  std::string out;
+  size_t first = recent.size() > n ? recent.size() - n : 0;
+  for (size_t i = first; i < recent.size(); ++i)
+    out += trace::format_event(recent[i].view()) + "\n";
+  return out.empty() ? "no recorded input replayed yet\n" : out;
+}
+
+std::string ReplayTarget::checkpoints_command() {
+  std::string out;
+  for (uint64_t e : s_.checkpoint_exits()) out += "exit " + std::to_string(e) + "\n";
+  out += std::to_string(s_.checkpoint_exits().size()) + " checkpoints, " +
+         std::to_string(s_.checkpoint_bytes() >> 10) + " KiB of " +
+         std::to_string(s_.policy().memory_bytes >> 20) + " MiB, every " +
+         std::to_string(s_.policy().every_exits) + " exits\n";
+  return out;
+}
+
+}  // namespace rrvm
