@@ -19,6 +19,7 @@ constexpr uint64_t kStepsPerInterruptCheck = 4096;
 constexpr uint64_t kExitsPerInterruptCheck = 256;
 constexpr int kCrashStatus = 70;  // what `rrvm replay` returns for a guest crash
 constexpr size_t kMaxEvents = 8;  // the replayer keeps the last 8
+constexpr uint64_t kMaxWatchBytes = 64;
 
 std::vector<std::string> words(std::string_view s) {
   std::istringstream in{std::string(s)};
@@ -27,17 +28,6 @@ std::vector<std::string> words(std::string_view s) {
   return out;
 }
 
-// DR7 RW field (SDM vol. 3B, 18.2.4): 0 execute, 1 write, 3 read or write.
-unsigned rw_of(BreakpointKind k) {
-  switch (k) {
-    case BreakpointKind::kWrite:
-      return 1;
-    case BreakpointKind::kAccess:
-      return 3;
-    default:
-      return 0;
-  }
-}
 }  // namespace
 
 ReplayTarget::ReplayTarget(ReplaySession& session) : s_(session) {
@@ -75,6 +65,10 @@ DebugRegisters ReplayTarget::registers() {
 
 size_t ReplayTarget::read_memory(uint64_t addr, std::span<uint8_t> out) {
   s_.settle();
+  return read_virtual(addr, out);
+}
+
+size_t ReplayTarget::read_virtual(uint64_t addr, std::span<uint8_t> out) {
   bool paging = s_.vcpu().get_sregs().cr0 & kCr0Pg;
   size_t n = 0;
   while (n < out.size()) {
@@ -88,22 +82,13 @@ size_t ReplayTarget::read_memory(uint64_t addr, std::span<uint8_t> out) {
 }
 
 bool ReplayTarget::insert_breakpoint(const Breakpoint& bp, std::string* why) {
-  if (bp.kind == BreakpointKind::kRead) {
-    *why = "x86 debug registers cannot watch reads alone; use awatch (reads and writes)";
+  if (bp.kind == BreakpointKind::kRead || bp.kind == BreakpointKind::kAccess) {
+    *why = "rrvm watches memory by its value (watch); it cannot see reads";
     return false;
   }
-  if (bp.is_watchpoint()) {
-    bool size_ok = bp.len == 1 || bp.len == 2 || bp.len == 4 || bp.len == 8;
-    if (!size_ok || bp.addr % bp.len) {
-      *why = "a watchpoint covers 1, 2, 4 or 8 bytes aligned to its size (x86 debug registers)";
-      return false;
-    }
-    size_t watches = std::count_if(bps_.begin(), bps_.end(),
-                                   [](const Breakpoint& b) { return b.is_watchpoint(); });
-    if (watches >= UserDebugRegs::kSlots) {
-      *why = "at most " + std::to_string(UserDebugRegs::kSlots) + " watchpoints (debug registers)";
-      return false;
-    }
+  if (bp.is_watchpoint() && (bp.len == 0 || bp.len > kMaxWatchBytes)) {
+    *why = "a watchpoint covers 1 to " + std::to_string(kMaxWatchBytes) + " bytes";
+    return false;
   }
   if (std::find(bps_.begin(), bps_.end(), bp) == bps_.end()) bps_.push_back(bp);
   arm();
@@ -115,25 +100,50 @@ void ReplayTarget::remove_breakpoint(const Breakpoint& bp) {
   arm();
 }
 
-// Runs arm every breakpoint when DR1-DR3 hold them all; single-steps arm
-// the watchpoints only (execution breakpoints are compared with RIP: the
-// host ignores RFLAGS.RF, so an armed one at the next instruction would
-// stop the step before it runs, again and again).
+// Execution breakpoints are debug registers for free runs, when DR1-DR3
+// hold them all; single-steps compare RIP instead (the host ignores
+// RFLAGS.RF, so an armed one at the next instruction would stop the step
+// before it runs, again and again). Watchpoints compare the watched bytes:
+// this class of host (instructions emulated by KVM in ring 0) never reports
+// data breakpoints, so they are found by value at exits, then by stepping.
 void ReplayTarget::arm() {
-  UserDebugRegs run, step;
-  watch_slots_.clear();
-  all_in_registers_ = bps_.size() <= UserDebugRegs::kSlots;
+  UserDebugRegs run;
+  size_t exec = std::count_if(bps_.begin(), bps_.end(),
+                              [](const Breakpoint& b) { return !b.is_watchpoint(); });
+  all_in_registers_ = exec <= UserDebugRegs::kSlots;
   int slot = 0;
-  for (const Breakpoint& bp : bps_) {
-    if (!bp.is_watchpoint()) continue;
-    step.set(int(watch_slots_.size()), bp.addr, rw_of(bp.kind), unsigned(bp.len));
-    watch_slots_.push_back(bp);
-  }
   if (all_in_registers_) {
     for (const Breakpoint& bp : bps_)
-      run.set(slot++, bp.addr, rw_of(bp.kind), bp.is_watchpoint() ? unsigned(bp.len) : 1);
+      if (!bp.is_watchpoint()) run.set(slot++, bp.addr, 0, 1);
   }
-  s_.set_user_debug(run, step);
+  s_.set_user_debug(run, UserDebugRegs{});
+  watched_ = watched_values();
+}
+
+std::vector<std::vector<uint8_t>> ReplayTarget::watched_values() {
+  std::vector<std::vector<uint8_t>> v;
+  for (const Breakpoint& bp : bps_) {
+    if (!bp.is_watchpoint()) continue;
+    std::vector<uint8_t> bytes(bp.len);
+    bytes.resize(read_virtual(bp.addr, bytes));
+    v.push_back(std::move(bytes));
+  }
+  return v;
+}
+
+// The watchpoint whose bytes differ from `watched_` (then updated).
+ReplayTarget::Stop ReplayTarget::watch_changed() {
+  if (watched_.empty()) return std::nullopt;
+  std::vector<std::vector<uint8_t>> now = watched_values();
+  Stop hit;
+  size_t i = 0;
+  for (const Breakpoint& bp : bps_) {
+    if (!bp.is_watchpoint()) continue;
+    if (!hit && now[i] != watched_[i]) hit = StopEvent::hit(bp, bp.addr);
+    ++i;
+  }
+  watched_ = std::move(now);
+  return hit;
 }
 
 StopEvent ReplayTarget::end_stop(const RunResult& r) {
@@ -153,17 +163,9 @@ StopEvent ReplayTarget::end_stop(const RunResult& r) {
   }
 }
 
-ReplayTarget::Stop ReplayTarget::watch_hit(uint64_t dr6) const {
-  std::optional<int> slot = UserDebugRegs::hit(dr6);
-  if (!slot || size_t(*slot) >= watch_slots_.size()) return std::nullopt;
-  const Breakpoint& bp = watch_slots_[*slot];
-  return StopEvent::hit(bp, bp.addr);
-}
-
 ReplayTarget::Stop ReplayTarget::step_forward() {
-  uint64_t dr6 = 0;
-  if (auto r = s_.step_instruction(&dr6)) return end_stop(*r);
-  return watch_hit(dr6);
+  if (auto r = s_.step_instruction()) return end_stop(*r);
+  return watch_changed();
 }
 
 ReplayTarget::Stop ReplayTarget::breakpoint_here() {
@@ -199,27 +201,30 @@ StopEvent ReplayTarget::step_until_hit(InterruptCheck& interrupt) {
 }
 
 StopEvent ReplayTarget::forward_continue(InterruptCheck& interrupt) {
+  watched_ = watched_values();
   // Off the instruction we stand on first: a breakpoint here does not stop.
   if (auto stop = step_forward()) return *stop;
-  if (bps_.empty() || !all_in_registers_) return step_until_hit(interrupt);
+  if (!all_in_registers_) return step_until_hit(interrupt);
   SessionPosition from = here();
   for (uint64_t n = 1;; ++n) {
+    uint64_t before = s_.replayer().ordinal();
     std::optional<RunResult> r = s_.next_exit();
-    if (!r) {
+    bool changed = !r && watch_changed();
+    if (!r && !changed) {
       if (n % kExitsPerInterruptCheck == 0 && interrupt.requested())
         return StopEvent::of(StopEvent::Kind::kInterrupted);
       continue;
     }
-    uint64_t exit = s_.replayer().ordinal();
-    if (r->reason == StopReason::kBreakpoint || r->reason == StopReason::kInterrupted) {
-      // Somewhere in the interval after `exit`: find where, stepping.
-      if (auto end = s_.seek(exit == from.exit ? from : SessionPosition{exit, 0}))
-        return end_stop(*end);
-      if (r->reason == StopReason::kInterrupted)
-        return StopEvent::of(StopEvent::Kind::kInterrupted);
-      return step_until_hit(interrupt);
-    }
-    return end_stop(*r);
+    if (r && r->reason != StopReason::kBreakpoint && r->reason != StopReason::kInterrupted)
+      return end_stop(*r);
+    // Somewhere in the interval after `exit`: find where, stepping.
+    uint64_t exit = changed ? before : s_.replayer().ordinal();
+    if (auto end = s_.seek(exit == from.exit ? from : SessionPosition{exit, 0}))
+      return end_stop(*end);
+    if (r && r->reason == StopReason::kInterrupted)
+      return StopEvent::of(StopEvent::Kind::kInterrupted);
+    watched_ = watched_values();
+    return step_until_hit(interrupt);
   }
 }
 
@@ -281,18 +286,26 @@ std::optional<ReplayTarget::Hit> ReplayTarget::last_hit(SessionPosition from, Se
   return std::nullopt;
 }
 
-// The intervals in [from, to) in which a breakpoint or watchpoint fires:
-// one free run with them armed, stepping over each hit.
+// The intervals in [from, to) in which a breakpoint fires or a watched
+// value changes: one free run with the breakpoints armed, stepping over
+// each hit, looking at the watched bytes at each exit.
 std::vector<uint64_t> ReplayTarget::intervals_with_hits(SessionPosition from, SessionPosition to) {
   std::vector<uint64_t> out;
   if (s_.seek(from)) return out;
+  watched_ = watched_values();
+  auto note = [&](uint64_t exit) {
+    if (out.empty() || out.back() != exit) out.push_back(exit);
+  };
   for (;;) {
     uint64_t exit = s_.replayer().ordinal();
     if (exit > to.exit || (exit == to.exit && to.steps == 0)) return out;
     std::optional<RunResult> r = s_.next_exit();
-    if (!r) continue;
+    if (!r) {
+      if (watch_changed()) note(exit);
+      continue;
+    }
     if (r->reason != StopReason::kBreakpoint) return out;
-    if (out.empty() || out.back() != exit) out.push_back(exit);
+    note(s_.replayer().ordinal());
     if (s_.step_instruction()) return out;  // past the hit: disarmed for one step
   }
 }
@@ -303,13 +316,13 @@ std::optional<ReplayTarget::Hit> ReplayTarget::last_hit_in_interval(uint64_t exi
                                                                     SessionPosition to) {
   std::optional<Hit> last;
   if (s_.seek({exit, 0})) return last;
+  watched_ = watched_values();
   for (;;) {
     std::optional<SessionPosition> at = s_.position();
     if (!at || at->exit != exit || *at >= to) return last;
     if (auto stop = breakpoint_here()) last = Hit{*at, *stop};
-    uint64_t dr6 = 0;
-    if (s_.step_instruction(&dr6)) return last;
-    if (auto w = watch_hit(dr6)) last = Hit{*at, *w};
+    if (s_.step_instruction()) return last;
+    if (auto w = watch_changed()) last = Hit{*at, *w};
   }
 }
 

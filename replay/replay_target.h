@@ -1,11 +1,14 @@
 // The debugger's view of a ReplaySession (replay/debug_target.h): what the
 // GDB server shows and moves when gdb debugs a trace.
 //
-// Execution breakpoints and watchpoints are debug registers (DR1-DR3; DR0
-// is replay's own, for landmarks), never int3 in guest memory. A continue
-// first runs exit by exit with them armed; a hit only says in which
-// interval between exits the stop is, so that interval is then
+// Execution breakpoints are debug registers (DR1-DR3; DR0 is replay's own,
+// for landmarks), never int3 in guest memory; watchpoints compare the
+// watched bytes (write watchpoints that change the value, as gdb's `watch`
+// reports them). A continue first runs exit by exit with the breakpoints
+// armed, looking at the watched bytes at each exit; a hit only says in
+// which interval between exits the stop is, so that interval is then
 // single-stepped from its start to find the instruction and its position.
+// A write that a later one undoes within the same interval is not seen.
 // More breakpoints than debug registers are found by single-stepping all
 // the way (slower, same answer). Reverse execution is re-execution from
 // checkpoints (rr's way).
@@ -42,7 +45,9 @@ class ReplayTarget final : public DebugTarget {
   SessionPosition here();
   Stop step_forward();
   Stop breakpoint_here();
-  Stop watch_hit(uint64_t dr6) const;
+  size_t read_virtual(uint64_t addr, std::span<uint8_t> out);
+  std::vector<std::vector<uint8_t>> watched_values();
+  Stop watch_changed();
   StopEvent end_stop(const RunResult& r);
   StopEvent forward_continue(InterruptCheck& interrupt);
   StopEvent step_until_hit(InterruptCheck& interrupt);
@@ -57,8 +62,8 @@ class ReplayTarget final : public DebugTarget {
 
   ReplaySession& s_;
   std::vector<Breakpoint> bps_;
-  std::vector<Breakpoint> watch_slots_;  // DR1.. while single-stepping
-  bool all_in_registers_ = true;         // every breakpoint fits DR1-DR3
+  std::vector<std::vector<uint8_t>> watched_;  // each watchpoint's bytes, last looked at
+  bool all_in_registers_ = true;               // every breakpoint fits DR1-DR3
 };
 
 }  // namespace rrvm
