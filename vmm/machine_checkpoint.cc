@@ -80,6 +80,12 @@ MachineDigest MachineCheckpoints::digest_now() {
 // its BARs on the buses, and none of them reads guest memory on restore.
 size_t MachineCheckpoints::restore(Id id) {
   const Checkpoint& c = at(id);
+  // An exit still pending would be completed by KVM at the next KVM_RUN
+  // on top of the restored registers (an emulated IN writing RAX, RIP
+  // advanced past an instruction that is not there): finish it, and any
+  // string-I/O chunks it runs into, first. Its effects are overwritten.
+  while (!machine_.vcpu().finish_pending_exit()) {
+  }
   size_t pages = ram_.restore(id);
   restore_vcpu_state(machine_.vcpu(), c.vcpu);
   machine_.board().states().restore(c.devices);

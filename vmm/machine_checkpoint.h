@@ -55,7 +55,8 @@ class MachineCheckpoints {
   // written since the checkpoint the machine was last taken at or restored to.
   Id take();
   // Puts the whole machine back; the next Machine::run() goes on from
-  // there, exit numbering included. Writes back only the RAM pages that
+  // there, exit numbering included. An exit pending in the vCPU is
+  // completed and discarded first. Writes back only the RAM pages that
   // can differ, and returns how many. Throws std::out_of_range for an
   // unknown id.
   size_t restore(Id id);
