@@ -10,6 +10,7 @@
 #include "devices/hex.h"
 #include "replay/dirty_tracker.h"
 #include "replay/landmark.h"
+#include "replay/replay_session.h"
 #include "replay/replayer.h"
 #include "replay/single_step.h"
 #include "replay/trace_header.h"
@@ -38,29 +39,24 @@ bool natural(uint32_t reason) {
          reason == KVM_EXIT_X86_WRMSR;
 }
 
-// One execution: a machine built from a trace and replaying it.
+// One execution: a ReplaySession over a trace, its output discarded.
 class Side {
  public:
-  Side(const BisectSideSpec& spec, double stall_seconds)
+  Side(const BisectSideSpec& spec, const BisectOptions& opts)
       : reader_(spec.trace_path),
-        images_(images_from_trace(reader_)),
         cpu_(cpu_from_trace(reader_.header())),
-        machine_(spec.config, images_, sink_, recorded_cpu(spec)),
-        source_(reader_),
-        dirty_(machine_.vm(), machine_.ram()),
-        replayer_(source_, machine_.vcpu(), machine_.ram(), machine_.board().board(), dirty_,
-                  options(spec, stall_seconds, reader_.header())) {
-    machine_.set_device_clock(replayer_.device_clock());
-  }
-  ~Side() { machine_.set_device_clock(machine_.loop_clock()); }
+        session_(reader_, spec.config, images_from_trace(reader_), sink_,
+                 options(spec, opts.stall_seconds, reader_.header()),
+                 CheckpointPolicy{0, opts.checkpoint_memory}, recorded_cpu(spec)) {}
 
-  Machine& machine() { return machine_; }
-  Replayer& replayer() { return replayer_; }
-  KvmVcpu& vcpu() { return machine_.vcpu(); }
-  kvm_run* run() { return machine_.vcpu().run_area(); }
+  ReplaySession& session() { return session_; }
+  Machine& machine() { return session_.machine(); }
+  Replayer& replayer() { return session_.replayer(); }
+  KvmVcpu& vcpu() { return machine().vcpu(); }
+  kvm_run* run() { return vcpu().run_area(); }
 
   // One instruction (or the exit it makes); returns the exit reason.
-  uint32_t single_step() { return step_instruction(vcpu(), machine_.ram()); }
+  uint32_t single_step() { return step_instruction(vcpu(), machine().ram()); }
   void set_single_step(bool on) {
     kvm_guest_debug dbg{};
     if (on) dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
@@ -82,13 +78,9 @@ class Side {
   }
 
   trace::TraceReader reader_;
-  MachineImages images_;
   RecordedCpu cpu_;
   DiscardSink sink_;
-  Machine machine_;
-  trace::ReaderSource source_;
-  DirtyTracker dirty_;
-  Replayer replayer_;
+  ReplaySession session_;
 };
 
 // What the guest did at an exit, as far as both sides can be compared.
@@ -296,8 +288,8 @@ class Bisector {
 
  private:
   void fresh_sides() {
-    a_ = std::make_unique<Side>(spec_a_, opts_.stall_seconds);
-    b_ = std::make_unique<Side>(spec_b_, opts_.stall_seconds);
+    a_ = std::make_unique<Side>(spec_a_, opts_);
+    b_ = std::make_unique<Side>(spec_b_, opts_);
   }
   void progress(const std::string& phase, uint64_t exits) {
     if (opts_.progress) opts_.progress(phase, exits);
@@ -309,8 +301,8 @@ class Bisector {
     uint64_t start_total = 0;
     res_.start_pages = differing_pages(*a_, *b_, &start_total);
     for (;;) {
-      auto ea = a_->replayer().step();
-      auto eb = b_->replayer().step();
+      auto ea = a_->session().next_exit();
+      auto eb = b_->session().next_exit();
       uint64_t n = std::max(a_->replayer().ordinal(), b_->replayer().ordinal());
       if (n % 4096 == 0) progress("lockstep", n);
       if (ea || eb) return ends(ea, eb, n);
@@ -323,6 +315,12 @@ class Bisector {
         return true;
       }
       res_.lockstep_exits = n;
+      // After comparing: completing the exit for a checkpoint changes
+      // the run area the comparison reads.
+      if (opts_.checkpoint_every && n % opts_.checkpoint_every == 0) {
+        a_->session().take_checkpoint();
+        b_->session().take_checkpoint();
+      }
     }
   }
 
@@ -367,16 +365,14 @@ class Bisector {
     return true;
   }
 
-  // Phase 2: both sides again, to the last exit they share.
+  // Phase 2: both sides back to the last exit they share, each from its
+  // last checkpoint before it.
   void replay_to_last_common() {
     res_.diverged = true;
     res_.last_common_exit = res_.first_differing_exit ? res_.first_differing_exit - 1 : 0;
-    fresh_sides();
     progress("replay to exit " + std::to_string(res_.last_common_exit), 0);
-    while (a_->replayer().ordinal() < res_.last_common_exit) {
-      if (a_->replayer().step() || b_->replayer().step()) return;
-      if (a_->replayer().ordinal() % 4096 == 0) progress("replay", a_->replayer().ordinal());
-    }
+    if (a_->session().seek({res_.last_common_exit, 0})) return;
+    b_->session().seek({res_.last_common_exit, 0});
   }
 
   // Phase 3: instruction by instruction through the final interval.

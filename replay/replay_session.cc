@@ -76,6 +76,7 @@ std::optional<RunResult> ReplaySession::step_instruction(uint64_t* dr6) {
   std::optional<RunResult> stop = replayer_->before_next_exit();
   replayer_->set_stepping(false);
   if (stop) return ended(stop);
+  vcpu().set_guest_debug(guest_debug(step_debug_, std::nullopt, true));
   uint32_t reason = rrvm::step_instruction(vcpu(), machine_->ram(), step_debug_);
   if (dr6 && reason == KVM_EXIT_DEBUG) *dr6 = vcpu().run_area()->debug.arch.dr6;
   vcpu().set_guest_debug(kvm_guest_debug{});
@@ -136,6 +137,13 @@ void ReplaySession::maybe_checkpoint() {
   if (!replayer_->complete_exit()) return;
   take(n);
   thin();
+}
+
+bool ReplaySession::take_checkpoint() {
+  if (!known_ || steps_ || at_end() || !replayer_->complete_exit()) return false;
+  take(replayer_->ordinal());
+  thin();
+  return true;
 }
 
 void ReplaySession::take(uint64_t exit) {

@@ -89,6 +89,10 @@ class ReplaySession {
   // single-stepping only the watchpoints (`step_watch`) are armed.
   void set_user_debug(const UserDebugRegs& run, const UserDebugRegs& step_watch);
 
+  // A checkpoint here, now, outside the policy's schedule (a caller that
+  // must look at the exit first, like bisect). False where none can be
+  // taken: the position is unknown, or completing the exit made the next.
+  bool take_checkpoint();
   std::vector<uint64_t> checkpoint_exits() const;
   uint64_t checkpoint_bytes() const { return machine_->checkpoints().bytes_used(); }
   const CheckpointPolicy& policy() const { return policy_; }

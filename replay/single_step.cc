@@ -46,11 +46,17 @@ uint32_t step_instruction(KvmVcpu& vcpu, const GuestMemory& mem, const UserDebug
       return KVM_EXIT_HLT;
     }
   }
-  vcpu.set_guest_debug(guest_debug(watch, handler, !handler));
+  if (handler) vcpu.set_guest_debug(guest_debug(watch, handler, false));
+  uint32_t reason = 0;
   for (;;) {
-    if (vcpu.run()) return vcpu.run_area()->exit_reason;
+    if (vcpu.run()) {
+      reason = vcpu.run_area()->exit_reason;
+      break;
+    }
     vcpu.run_area()->immediate_exit = 0;  // a stray kick: step again
   }
+  if (handler) vcpu.set_guest_debug(guest_debug(watch, std::nullopt, true));
+  return reason;
 }
 
 }  // namespace rrvm

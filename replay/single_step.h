@@ -12,9 +12,9 @@ namespace rrvm {
 
 // Executes one instruction and returns KVM's exit reason: KVM_EXIT_DEBUG
 // after an ordinary instruction, or the natural exit (I/O, MMIO) the
-// instruction made. Sets the vCPU's guest debug registers itself (`watch`
-// stays armed: DR6 in the run area says whether it fired) and leaves them
-// set. Two exceptions to plain single-stepping:
+// instruction made. The caller has set single-stepping, with `watch` armed
+// alongside (DR6 in the run area says whether it fired): guest_debug(watch,
+// nullopt, true). Two exceptions to plain single-stepping:
 //  - An interrupt queued for injection is delivered without the trap flag:
 //    delivered under single-step, RFLAGS.TF would be pushed on the guest's
 //    interrupt frame and come back at its IRET, as a #DB the guest takes
