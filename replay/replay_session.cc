@@ -1,6 +1,7 @@
 #include "replay/replay_session.h"
 
 #include "replay/single_step.h"
+#include "vmm/kicker.h"
 #include "vmm/pc_board.h"
 
 namespace rrvm {
@@ -131,7 +132,10 @@ void ReplaySession::set_user_debug(const UserDebugRegs& run, const UserDebugRegs
 
 void ReplaySession::maybe_checkpoint() {
   uint64_t n = replayer_->ordinal();
-  if (!policy_.every_exits || n % policy_.every_exits || saved_.count(n)) return;
+  bool by_exits = policy_.every_exits && n % policy_.every_exits == 0;
+  bool by_time = policy_.every_seconds > 0 &&
+                 Kicker::monotonic_ns() - last_take_ns_ >= uint64_t(policy_.every_seconds * 1e9);
+  if ((!by_exits && !by_time) || saved_.count(n)) return;
   // Completing the exit can run into the next one (string I/O): then no
   // checkpoint here, the next due one is taken instead.
   if (!replayer_->complete_exit()) return;
@@ -149,6 +153,7 @@ bool ReplaySession::take_checkpoint() {
 void ReplaySession::take(uint64_t exit) {
   Saved s{machine_->checkpoints().take(), replayer_->save_position(), serial_.written_};
   saved_.insert_or_assign(exit, std::move(s));
+  last_take_ns_ = Kicker::monotonic_ns();
 }
 
 // Over budget: drop the checkpoint that covers least, weighing age: the

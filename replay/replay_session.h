@@ -30,8 +30,11 @@
 namespace rrvm {
 
 struct CheckpointPolicy {
-  uint64_t every_exits = 2000;           // 0: only the start
+  uint64_t every_exits = 2000;           // 0: only the start (and take_checkpoint())
   uint64_t memory_bytes = 512ull << 20;  // --checkpoint-memory
+  // Also after this much host time replaying since the last one (0: not
+  // by time), so that a trace with few, long intervals is covered too.
+  double every_seconds = 0;
 };
 
 struct SessionPosition {
@@ -142,6 +145,7 @@ class ReplaySession {
   UserDebugRegs run_debug_, step_debug_;
   uint64_t steps_ = 0;
   bool known_ = true;
+  uint64_t last_take_ns_ = 0;
   std::optional<RunResult> end_;
   SessionPosition end_pos_;
 };

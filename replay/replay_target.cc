@@ -275,11 +275,11 @@ StopEvent ReplayTarget::reverse_continue(InterruptCheck& interrupt) {
 }
 
 std::optional<ReplayTarget::Hit> ReplayTarget::last_hit(SessionPosition from, SessionPosition to) {
-  std::vector<uint64_t> intervals;
+  std::vector<HitInterval> intervals;
   if (all_in_registers_) {
     intervals = intervals_with_hits(from, to);
   } else {
-    for (uint64_t e = from.exit; e <= to.exit; ++e) intervals.push_back(e);
+    for (uint64_t e = from.exit; e <= to.exit; ++e) intervals.push_back({e, 0, false});
   }
   for (auto it = intervals.rbegin(); it != intervals.rend(); ++it)
     if (auto hit = last_hit_in_interval(*it, to)) return hit;
@@ -289,38 +289,47 @@ std::optional<ReplayTarget::Hit> ReplayTarget::last_hit(SessionPosition from, Se
 // The intervals in [from, to) in which a breakpoint fires or a watched
 // value changes: one free run with the breakpoints armed, stepping over
 // each hit, looking at the watched bytes at each exit.
-std::vector<uint64_t> ReplayTarget::intervals_with_hits(SessionPosition from, SessionPosition to) {
-  std::vector<uint64_t> out;
+std::vector<ReplayTarget::HitInterval> ReplayTarget::intervals_with_hits(SessionPosition from,
+                                                                         SessionPosition to) {
+  std::vector<HitInterval> out;
   if (s_.seek(from)) return out;
   watched_ = watched_values();
-  auto note = [&](uint64_t exit) {
-    if (out.empty() || out.back() != exit) out.push_back(exit);
+  auto note = [&](uint64_t exit) -> HitInterval& {
+    if (out.empty() || out.back().exit != exit) out.push_back({exit, 0, false});
+    return out.back();
   };
   for (;;) {
     uint64_t exit = s_.replayer().ordinal();
     if (exit > to.exit || (exit == to.exit && to.steps == 0)) return out;
     std::optional<RunResult> r = s_.next_exit();
     if (!r) {
-      if (watch_changed()) note(exit);
+      if (watch_changed()) note(exit).watch_changed = true;
       continue;
     }
     if (r->reason != StopReason::kBreakpoint) return out;
-    note(s_.replayer().ordinal());
+    HitInterval& in = note(s_.replayer().ordinal());
+    ++in.breakpoint_hits;
     if (s_.step_instruction()) return out;  // past the hit: disarmed for one step
   }
 }
 
-// The latest hit in the interval after `exit`, before `to`, single-stepping
-// it from its start.
-std::optional<ReplayTarget::Hit> ReplayTarget::last_hit_in_interval(uint64_t exit,
+// The latest hit in the interval after `in.exit`, before `to`, single-
+// stepping it from its start: up to the last breakpoint hit the free run
+// counted there, or to its end when that is not known (watchpoints, the
+// interval `to` is in, more breakpoints than debug registers).
+std::optional<ReplayTarget::Hit> ReplayTarget::last_hit_in_interval(const HitInterval& in,
                                                                     SessionPosition to) {
   std::optional<Hit> last;
-  if (s_.seek({exit, 0})) return last;
+  if (s_.seek({in.exit, 0})) return last;
   watched_ = watched_values();
+  uint64_t wanted = in.exit == to.exit || in.watch_changed ? 0 : in.breakpoint_hits, seen = 0;
   for (;;) {
     std::optional<SessionPosition> at = s_.position();
-    if (!at || at->exit != exit || *at >= to) return last;
-    if (auto stop = breakpoint_here()) last = Hit{*at, *stop};
+    if (!at || at->exit != in.exit || *at >= to) return last;
+    if (auto stop = breakpoint_here()) {
+      last = Hit{*at, *stop};
+      if (wanted && ++seen == wanted) return last;
+    }
     if (s_.step_instruction()) return last;
     if (auto w = watch_changed()) last = Hit{*at, *w};
   }

@@ -54,8 +54,15 @@ class ReplayTarget final : public DebugTarget {
   StopEvent reverse_step();
   StopEvent reverse_continue(InterruptCheck& interrupt);
   std::optional<Hit> last_hit(SessionPosition from, SessionPosition to);
-  std::vector<uint64_t> intervals_with_hits(SessionPosition from, SessionPosition to);
-  std::optional<Hit> last_hit_in_interval(uint64_t exit, SessionPosition to);
+  // An interval (after exit `exit`) with hits: how many breakpoint hits
+  // the free run saw in it, and whether a watched value changed there.
+  struct HitInterval {
+    uint64_t exit = 0;
+    uint64_t breakpoint_hits = 0;
+    bool watch_changed = false;
+  };
+  std::vector<HitInterval> intervals_with_hits(SessionPosition from, SessionPosition to);
+  std::optional<Hit> last_hit_in_interval(const HitInterval& in, SessionPosition to);
   std::string seek_command(const std::string& arg);
   std::string events_command(const std::string& arg);
   std::string checkpoints_command();

@@ -90,6 +90,10 @@ int serve_gdb(ReplaySession& session, const GdbEndpoint& ep, std::optional<GdbCo
   return kExitOk;
 }
 
+// With --gdb, also a checkpoint per 0.1 s of replay: going back then costs
+// at most about that much replay before the single-stepping.
+constexpr double kCheckpointSeconds = 0.1;
+
 CheckpointPolicy checkpoint_policy(const po::variables_map& vm, bool debugging) {
   CheckpointPolicy p;
   try {
@@ -99,6 +103,7 @@ CheckpointPolicy checkpoint_policy(const po::variables_map& vm, bool debugging) 
   }
   // A plain replay goes through once: only the debugger goes back.
   p.every_exits = debugging ? vm["checkpoint-every"].as<Count>().value : 0;
+  p.every_seconds = debugging ? kCheckpointSeconds : 0;
   return p;
 }
 
@@ -180,7 +185,7 @@ int cmd_replay(const std::vector<std::string>& args) {
       "checkpoint-memory", po::value<std::string>()->value_name("SIZE")->default_value("512M"),
       "memory for checkpoints with --gdb; older ones are thinned to stay within it")(
       "checkpoint-every", po::value<Count>()->value_name("N")->default_value({2000}, "2000"),
-      "with --gdb, take a checkpoint every N exits");
+      "with --gdb, take a checkpoint every N exits (and every 0.1 s of replay)");
   desc.add(machine_options({"serial"}, "Output options")).add(json_summary_option());
   po::positional_options_description pos;
   pos.add("trace", 1);
