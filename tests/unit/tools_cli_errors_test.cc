@@ -132,6 +132,19 @@ TEST(CliErrors, NegativeAndNonFiniteNumbersAre64) {
   EXPECT_EQ(ok.status, 0) << ok.err;
 }
 
+// rrvm replay --gdb: a bad endpoint or checkpoint option is a usage error
+// before any machine is built.
+TEST(CliErrors, ReplayGdbOptionsAre64) {
+  std::string t = good_trace();
+  for (auto args : {std::vector<std::string>{"replay", t, "--gdb", "nonsense"},
+                    {"replay", t, "--gdb", "127.0.0.1:99999"},
+                    {"replay", t, "--gdb", "-", "--checkpoint-memory", "lots"},
+                    {"replay", t, "--gdb", "-", "--checkpoint-every=-1"}}) {
+    CliResult r = run_rrvm(args);
+    EXPECT_EQ(r.status, 64) << args[2] << " " << args[3] << ": " << r.err;
+  }
+}
+
 // Item 15: one guard for every command; bisect no longer turns any
 // runtime_error into "missing file".
 TEST(CliErrors, BisectSortsMissingFromMalformed) {

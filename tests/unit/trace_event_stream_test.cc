@@ -50,6 +50,38 @@ TEST(TraceEventStream, ReaderSourceYieldsTheSameEventsAsMemory) {
   std::filesystem::remove(path);
 }
 
+// A replay checkpoint keeps the source's mark; restoring it rewinds the
+// reader there (through its index) and the same events follow, across
+// chunk boundaries and back to earlier marks.
+TEST(TraceEventStream, ReaderSourceRewindsToAMark) {
+  std::vector<Item> items = random_items(13, 3000);
+  std::string path = temp_path("rewind.rrt");
+  write_trace(path, items, WriterOptions{.chunk_events = 700});
+  TraceReader reader(path);
+  ReaderSource src(reader);
+  std::vector<std::pair<SourceMark, std::vector<Item>>> marks;
+  for (size_t taken = 0; src.peek(); ++taken) {
+    if (taken % 333 == 0) {
+      SourceMark m = src.mark();
+      TraceReader again(path);
+      ReaderSource rest(again);
+      rest.rewind(m);
+      marks.emplace_back(m, drain(rest));
+    }
+    src.pop();
+  }
+  ASSERT_GT(marks.size(), 5u);
+  for (auto it = marks.rbegin(); it != marks.rend(); ++it) {  // newest first, then back
+    src.rewind(it->first);
+    std::vector<Item> got = drain(src);
+    EXPECT_EQ(got, it->second) << "rewound to exit " << it->first.ordinal << " + "
+                               << it->first.skip;
+  }
+  src.rewind(SourceMark{});
+  EXPECT_EQ(drain(src).size(), items.size()) << "the empty mark is the start";
+  std::filesystem::remove(path);
+}
+
 // A copy made with put() from a stream's events is the same stream: what a
 // trace rewriter (bisect's tests) relies on.
 TEST(TraceEventStream, PutCopiesEveryKindWithItsSideData) {
