@@ -1,6 +1,7 @@
 #include "replay/replay_target.h"
 
 #include <algorithm>
+#include <cstring>
 #include <sstream>
 #include <stdexcept>
 
@@ -41,6 +42,30 @@ SessionPosition ReplayTarget::here() {
   throw std::logic_error("replay position unknown");
 }
 
+namespace {
+// x87/SSE registers from KVM's FPU state: the legacy region of an XSAVE
+// area (FXSAVE layout, SDM vol. 1, 10.5.1) or a struct kvm_fpu.
+std::optional<FpuRegisters> fpu_registers(const std::vector<uint8_t>& st) {
+  FpuRegisters f;
+  if (st.size() == sizeof(kvm_fpu)) {
+    kvm_fpu k;
+    std::memcpy(&k, st.data(), sizeof k);
+    for (int i = 0; i < 8; ++i) std::memcpy(f.st[i].data(), k.fpr[i], 10);
+    f.fcw = k.fcw, f.fsw = k.fsw, f.ftw = k.ftwx, f.fop = k.last_opcode;
+    f.fip = k.last_ip, f.fdp = k.last_dp, f.mxcsr = k.mxcsr;
+    for (int i = 0; i < 16; ++i) std::memcpy(f.xmm[i].data(), k.xmm[i], 16);
+    return f;
+  }
+  if (st.size() < 512) return std::nullopt;
+  auto at = [&](size_t off, auto& v) { std::memcpy(&v, st.data() + off, sizeof v); };
+  at(0, f.fcw), at(2, f.fsw), at(4, f.ftw), at(6, f.fop), at(8, f.fip), at(16, f.fdp);
+  at(24, f.mxcsr);
+  for (int i = 0; i < 8; ++i) std::memcpy(f.st[i].data(), st.data() + 32 + 16 * i, 10);
+  for (int i = 0; i < 16; ++i) std::memcpy(f.xmm[i].data(), st.data() + 160 + 16 * i, 16);
+  return f;
+}
+}  // namespace
+
 DebugRegisters ReplayTarget::registers() {
   s_.settle();
   kvm_regs r = s_.vcpu().get_regs();
@@ -60,6 +85,7 @@ DebugRegisters ReplayTarget::registers() {
   d.efer = sr.efer;
   // SDM vol. 3, 2.2: 64-bit code is IA-32e mode with CS.L set.
   d.mode = (sr.efer & kEferLma) && sr.cs.l ? CpuMode::kLong64 : CpuMode::kProtected32;
+  d.fpu = fpu_registers(s_.vcpu().get_fpu_state());
   return d;
 }
 
