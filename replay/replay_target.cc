@@ -18,7 +18,10 @@ constexpr uint64_t kCr0Pg = 1ull << 31;
 constexpr uint64_t kPage = 4096;
 constexpr uint64_t kStepsPerInterruptCheck = 4096;
 constexpr uint64_t kExitsPerInterruptCheck = 256;
-constexpr int kCrashStatus = 70;  // what `rrvm replay` returns for a guest crash
+// What `rrvm replay` returns for a recording that ended in a guest crash,
+// and by --timeout.
+constexpr int kCrashStatus = 70;
+constexpr int kTimeoutStatus = 124;
 constexpr size_t kMaxEvents = 8;  // the replayer keeps the last 8
 constexpr uint64_t kMaxWatchBytes = 64;
 
@@ -184,6 +187,8 @@ StopEvent ReplayTarget::end_stop(const RunResult& r) {
       return StopEvent::of(StopEvent::Kind::kInterrupted);
     case StopReason::kDiverged:
       throw std::runtime_error(r.message);
+    case StopReason::kTimeout:  // the recording ended by --timeout
+      return StopEvent::exited(kTimeoutStatus);
     default:
       return StopEvent::exited(kCrashStatus);
   }

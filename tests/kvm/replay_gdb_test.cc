@@ -86,5 +86,18 @@ TEST_F(GdbOnReplay, CodeShowsRightIn32And64BitMode) {
   expect_passes("mode.py", kTick);
 }
 
+// A recording of the spin guest killed (SIGKILL) while the guest spins:
+// the trace ends without a guest exit record.
+TEST(GdbOnACutOffReplay, ContinueStopsAtTheEndOfTheTrace) {
+  RRVM_REQUIRE_KVM();
+  std::string trace = temp_dir() + "/spin.rrt";
+  CliResult r = run_command({"timeout", "-s", "KILL", "2", RRVM_EXE, "record", "-o", trace,
+                             "--serial", "none", "--kernel", guest_path("spin")});
+  ASSERT_EQ(r.status, 128 + 9) << r.err;
+  testing::GdbScriptResult g = testing::run_gdb_script(
+      "history_end.py", std::string(RRVM_EXE) + " replay " + trace + " --gdb -");
+  EXPECT_TRUE(g.ok()) << g.output;
+}
+
 }  // namespace
 }  // namespace rrvm::test
