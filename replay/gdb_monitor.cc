@@ -13,13 +13,6 @@ constexpr size_t kMaxInsnBytes = 15;  // SDM vol. 2, 2.3.11
 constexpr uint64_t kDefaultCount = 8;
 constexpr uint64_t kMaxCount = 256;  // bounds the reply and the memory read
 
-std::vector<std::string> words(std::string_view s) {
-  std::istringstream in{std::string(s)};
-  std::vector<std::string> out;
-  for (std::string w; in >> w;) out.push_back(w);
-  return out;
-}
-
 // A number as gdb users write them: 0x-prefixed hex, or decimal.
 std::optional<uint64_t> number(const std::string& w) {
   try {
@@ -70,8 +63,15 @@ std::string decode(DebugTarget& target, const std::vector<std::string>& args) {
 
 }  // namespace
 
+std::vector<std::string> monitor_words(std::string_view command) {
+  std::istringstream in{std::string(command)};
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
 std::optional<std::string> builtin_monitor(DebugTarget& target, std::string_view command) {
-  std::vector<std::string> args = words(command);
+  std::vector<std::string> args = monitor_words(command);
   if (args.empty()) return std::nullopt;
   if (args[0] == "mode" && args.size() == 1)
     return target.registers().mode == CpuMode::kLong64 ? "64-bit long mode\n"

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "replay/debug_target.h"
 
@@ -18,6 +19,9 @@ namespace rrvm::gdb {
 // The output of `command` if it is a built-in (mode, disas, decode), else
 // nullopt and the target answers it.
 std::optional<std::string> builtin_monitor(DebugTarget& target, std::string_view command);
+
+// A monitor command split at blanks, for targets that parse their own.
+std::vector<std::string> monitor_words(std::string_view command);
 
 // Lines for `monitor help`, after the target's own.
 std::string_view builtin_monitor_help();

@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <cstring>
-#include <sstream>
 #include <stdexcept>
 
 #include "devices/hex.h"
+#include "replay/gdb_monitor.h"
 #include "trace/trace_inspect.h"
 #include "vmm/option_value.h"
 
@@ -24,13 +24,6 @@ constexpr int kCrashStatus = 70;
 constexpr int kTimeoutStatus = 124;
 constexpr size_t kMaxEvents = 8;  // the replayer keeps the last 8
 constexpr uint64_t kMaxWatchBytes = 64;
-
-std::vector<std::string> words(std::string_view s) {
-  std::istringstream in{std::string(s)};
-  std::vector<std::string> out;
-  for (std::string w; in >> w;) out.push_back(w);
-  return out;
-}
 
 }  // namespace
 
@@ -367,7 +360,7 @@ std::optional<ReplayTarget::Hit> ReplayTarget::last_hit_in_interval(const HitInt
 }
 
 std::string ReplayTarget::monitor(std::string_view command) {
-  std::vector<std::string> w = words(command);
+  std::vector<std::string> w = gdb::monitor_words(command);
   if (w.empty() || w[0] == "help")
     return "when                     the position: exit ordinal, instructions since it\n"
            "seek EXIT                go to just after exit EXIT (then: maint flush "
