@@ -275,7 +275,10 @@ class Bisector {
 
   BisectResult run() {
     auto t0 = Clock::now();
-    if (!lockstep()) return res_;
+    if (!lockstep()) {
+      if (opts_.on_result) opts_.on_result(res_, a_->session());
+      return res_;
+    }
     res_.lockstep_seconds = since(t0);
     auto t1 = Clock::now();
     replay_to_last_common();
@@ -283,6 +286,10 @@ class Bisector {
     auto t2 = Clock::now();
     single_step();
     res_.step_seconds = since(t2);
+    if (opts_.on_result) {
+      if (res_.instruction_found) position_at_divergence();
+      opts_.on_result(res_, a_->session());
+    }
     return res_;
   }
 
@@ -380,7 +387,8 @@ class Bisector {
     progress("single-step", res_.last_common_exit);
     if (!enter_interval()) return;
     for (uint64_t steps = 0; steps < opts_.max_steps; ++steps) {
-      uint64_t rip = a_->vcpu().get_regs().rip;
+      before_ = {a_->replayer().ordinal(), RegisterSnapshot::from(a_->vcpu().get_regs())};
+      uint64_t rip = before_.regs.rip;
       uint32_t xa = a_->single_step(), xb = b_->single_step();
       res_.instructions_stepped = steps + 1;
       if (natural(xa) || natural(xb)) {
@@ -401,6 +409,22 @@ class Bisector {
     res_.summary += "; no differing instruction within " + std::to_string(opts_.max_steps) +
                     " single-steps after exit " + std::to_string(res_.last_common_exit);
     stop_stepping();
+  }
+
+  // Side A's session to the state before the divergent instruction: phase
+  // 3 stepped outside the session's instruction count (its landmarks were
+  // sought by free runs), so it is found again by stepping from the last
+  // common exit to the first position with the same exit and registers.
+  void position_at_divergence() {
+    ReplaySession& s = a_->session();
+    s.forget_position();
+    if (s.seek({res_.last_common_exit, 0})) return;
+    for (uint64_t n = 0; n <= opts_.max_steps; ++n) {
+      if (s.replayer().ordinal() == before_.exit &&
+          RegisterSnapshot::from(a_->vcpu().get_regs()).same_state(before_.regs))
+        return;
+      if (s.step_instruction()) return;
+    }
   }
 
   // Events due before the next exit (landmarks re-arm debug registers), then
@@ -475,6 +499,10 @@ class Bisector {
   }
 
   void found(uint64_t rip, const std::string& what) {
+    // Not stepped (interrupts placed differently, a replay that stops
+    // before the next exit): A stands at it now.
+    RegisterSnapshot now = RegisterSnapshot::from(a_->vcpu().get_regs());
+    if (before_.regs.rip != rip && now.rip == rip) before_ = {a_->replayer().ordinal(), now};
     res_.instruction_found = true;
     res_.rip = rip;
     res_.symbol = symbols_.describe(rip);
@@ -510,6 +538,10 @@ class Bisector {
   BisectOptions opts_;
   std::unique_ptr<Side> a_, b_;
   BisectResult res_;
+  struct {
+    uint64_t exit = 0;
+    RegisterSnapshot regs;
+  } before_;  // side A before the instruction being stepped
 };
 
 }  // namespace

@@ -35,6 +35,9 @@ struct BisectSideSpec {
   bool follow_models = false;
 };
 
+class ReplaySession;
+struct BisectResult;
+
 struct BisectOptions {
   uint64_t max_steps = 500'000;  // single-step budget for the final interval
   double stall_seconds = 60;
@@ -46,6 +49,10 @@ struct BisectOptions {
   // Called now and then with (phase, exits done); phase is "lockstep",
   // "replay to exit N", "single-step".
   std::function<void(const std::string& phase, uint64_t exits)> progress;
+  // Called with the result and side A's replay before bisect returns
+  // (rrvm bisect --gdb): A stands right before the divergent instruction
+  // when one was found (else where the lockstep left it).
+  std::function<void(const BisectResult& result, ReplaySession& a)> on_result;
 };
 
 struct PageDiff {

@@ -65,6 +65,9 @@ class ReplaySession {
   // Where the machine stands; nullopt right after a breakpoint stopped a
   // run between exits (only an exit or a seek makes it known again).
   std::optional<SessionPosition> position() const;
+  // The machine was moved by someone else (bisect's lockstep stepping):
+  // the next seek restores a checkpoint.
+  void forget_position() { known_ = false; }
   // Completes the last exit's instruction, so registers read now are the
   // guest's after it (an IN's value in RAX, RIP past it).
   void settle();

@@ -9,6 +9,7 @@
 #include "replay/device_models.h"
 #include "replay/trace_header.h"
 #include "tools/command.h"
+#include "tools/gdb_serve.h"
 #include "tools/machine_options.h"
 #include "trace/json_writer.h"
 #include "trace/text_escape.h"
@@ -40,7 +41,7 @@ constexpr const char* kHelp =
     "--force), 65 corrupt trace, 66 missing file.";
 
 struct Args {
-  std::string a, b, symbols;
+  std::string a, b, symbols, gdb;
   std::vector<std::string> overrides;
   bool force = false, json = false;
   uint64_t max_steps = 0;
@@ -212,14 +213,30 @@ int run_bisect(const Args& args) {
       std::cerr << "\rrrvm bisect: " << phase << " (exit " << exits << ")          " << std::flush;
     };
   }
+  std::optional<GdbEndpoint> ep = gdb_endpoint(args.gdb);
+  // With --gdb -, stdout is the protocol: the report goes to stderr.
+  std::optional<GdbConnection> conn;
+  if (ep && ep->stdio) conn.emplace(stdio_gdb_connection());
+  auto report = [&](const BisectResult& r) {
+    if (tty) std::cerr << "\r" << std::string(60, ' ') << "\r";
+    if (args.json) {
+      print_json(r);
+    } else {
+      print_text(r, args);
+    }
+    std::cout << std::flush;
+  };
+  int served = kExitOk;
+  if (ep) {
+    opts.on_result = [&](const BisectResult& r, ReplaySession& side_a) {
+      report(r);
+      served = serve_gdb(side_a, *ep, conn, "side A");
+    };
+  }
   Kicker::install_stop_signals();
   BisectResult r = bisect(a.spec, b, symbols, opts);
-  if (tty) std::cerr << "\r" << std::string(60, ' ') << "\r";
-  if (args.json) {
-    print_json(r);
-  } else {
-    print_text(r, args);
-  }
+  if (!ep) report(r);
+  if (served != kExitOk) return served;
   return r.diverged ? kExitOk : kExitIdentical;
 }
 
@@ -237,7 +254,10 @@ int cmd_bisect(const std::vector<std::string>& argv) {
       "force", po::bool_switch(&args.force), "compare traces of different guest images")(
       "max-steps", po::value<Count>()->value_name("N"),
       "single-step budget for the final interval (default 500000)")(
-      "json", po::bool_switch(&args.json), "print the report as JSON on stdout");
+      "json", po::bool_switch(&args.json), "print the report as JSON on stdout")(
+      "gdb", po::value<std::string>(&args.gdb)->value_name("[HOST:]PORT|-"),
+      "after the report, serve side A's replay to gdb, stopped right before the divergent "
+      "instruction (as rrvm replay --gdb)");
   po::positional_options_description pos;
   pos.add("a", 1).add("b", 1);
   po::variables_map vm;

@@ -2,12 +2,10 @@
 #include <iostream>
 
 #include "firmware/load_error.h"
-#include "replay/gdb_server.h"
-#include "replay/gdb_transport.h"
 #include "replay/replay_session.h"
-#include "replay/replay_target.h"
 #include "replay/trace_header.h"
 #include "tools/command.h"
+#include "tools/gdb_serve.h"
 #include "tools/machine_options.h"
 #include "tools/run_status.h"
 #include "tools/serial_sink.h"
@@ -68,28 +66,6 @@ std::string end_differs(const trace::FooterInfo& f, const ReplaySummary& s) {
   return "";
 }
 
-// Serves the replay to one gdb; a divergence ends it with status 1.
-int serve_gdb(ReplaySession& session, const GdbEndpoint& ep, std::optional<GdbConnection> conn) {
-  ReplayTarget target(session);
-  try {
-    if (conn) {
-      GdbServer(target, *conn).serve();
-      return kExitOk;
-    }
-    GdbListener listener(ep);
-    std::cerr << "rrvm: waiting for gdb on " << listener.address() << " (in gdb: target remote "
-              << listener.address() << ")" << std::endl;
-    std::optional<GdbConnection> accepted = listener.accept();
-    if (!accepted) return kExitOk;  // SIGINT/SIGTERM before gdb came
-    GdbServer(target, *accepted).serve();
-  } catch (const GdbError& e) {
-    return fail(kExitUnavailable, e.what());
-  } catch (const std::runtime_error& e) {  // the replay diverged under the debugger
-    return fail(kExitDiverged, e.what());
-  }
-  return kExitOk;
-}
-
 // With --gdb, also a checkpoint per 0.1 s of replay: going back then costs
 // at most about that much replay before the single-stepping.
 constexpr double kCheckpointSeconds = 0.1;
@@ -108,15 +84,7 @@ CheckpointPolicy checkpoint_policy(const po::variables_map& vm, bool debugging) 
 }
 
 int replay(const std::string& path, const po::variables_map& vm) {
-  std::string gdb = vm.count("gdb") ? vm["gdb"].as<std::string>() : "";
-  std::optional<GdbEndpoint> ep;
-  if (!gdb.empty()) {
-    try {
-      ep = GdbEndpoint::parse(gdb);
-    } catch (const GdbError& e) {
-      throw UsageError(std::string("--gdb: ") + e.what());
-    }
-  }
+  std::optional<GdbEndpoint> ep = gdb_endpoint(vm.count("gdb") ? vm["gdb"].as<std::string>() : "");
   trace::TraceReader reader(path);
   MachineConfig cfg = config_from_trace(reader.header());
   apply_option(cfg, "serial", vm["serial"].as<std::string>());
@@ -135,7 +103,7 @@ int replay(const std::string& path, const po::variables_map& vm) {
   ReplaySession session(reader, cfg, images, *serial, opts, checkpoint_policy(vm, ep.has_value()),
                         &cpu);
   print_cpu_warnings(session.machine());
-  if (ep) return serve_gdb(session, *ep, std::move(conn));
+  if (ep) return serve_gdb(session, *ep, conn, "the replay");
   ReplaySummary s = session.summary(session.run());
   bool finished = s.result.reason != StopReason::kDiverged &&
                   s.result.reason != StopReason::kEndOfTrace &&

@@ -82,6 +82,27 @@ TEST(Bisect, FindsTheInstructionThatReadTheDifferingValue) {
   EXPECT_NE(text.out.find("=> " + std::string(hex)), std::string::npos) << text.out;
 }
 
+// bisect --gdb: after the report, gdb gets side A stopped right before
+// the divergent instruction, and can step it and back.
+TEST(Bisect, GdbGetsSideAAtTheDivergentInstruction) {
+  RRVM_REQUIRE_KVM();
+  std::string dir = test::temp_dir();
+  std::string a = record("diverge", dir + "/a.rrt", {"--clock", "virtual"});
+  std::string b =
+      record("diverge", dir + "/b.rrt", {"--clock", "virtual", "--rtc-epoch", "1230768001"});
+  CliResult r = test::run_command(
+      {"gdb", "-batch", "-nx", "-ex",
+       "target remote | " + std::string(RRVM_EXE) + " bisect " + a + " " + b + " --gdb -", "-ex",
+       "printf \"pc=%#lx\\n\", $pc", "-ex", "stepi", "-ex", "reverse-stepi", "-ex",
+       "printf \"back=%#lx\\n\", $pc"},
+      120);
+  std::string all = r.out + r.err;
+  EXPECT_NE(all.find("divergent instruction: " + diverge_read_address()), std::string::npos)
+      << "the report comes first (on stderr with --gdb -): " << all;
+  EXPECT_NE(all.find("pc=" + diverge_read_address()), std::string::npos) << all;
+  EXPECT_NE(all.find("back=" + diverge_read_address()), std::string::npos) << all;
+}
+
 // Reads left to the models (the default): two recordings of machines whose
 // RTCs read differently (power-on an odd second apart) hold no read values,
 // and bisect still names the read, comparing the two sides' models live.
