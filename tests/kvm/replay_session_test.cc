@@ -99,6 +99,31 @@ TEST_P(SessionRestore, APositionInsideAnIntervalComesBackWithTheSameRegisters) {
   EXPECT_EQ(a.rflags, b.rflags);
 }
 
+// A budget far below what checkpoints every 10 exits would hold: old ones
+// are dropped to stay within it, the start and the newest are kept, and
+// the survivors are denser near the present.
+TEST_P(SessionRestore, CheckpointsStayWithinTheMemoryBudget) {
+  RRVM_REQUIRE_KVM();
+  std::string path = record_guest(GetParam());
+  trace::TraceReader reader(path);
+  MachineConfig cfg = config_from_trace(reader.header());
+  MachineImages images = images_from_trace(reader);
+  StringSink serial;
+  constexpr uint64_t kBudget = 1200 << 10;  // the start checkpoint alone is ~1 MiB
+  ReplaySession s(reader, cfg, images, serial, ReplayOptions{}, CheckpointPolicy{10, kBudget});
+  RunResult end = s.run();
+  std::vector<uint64_t> cps = s.checkpoint_exits();
+  ASSERT_GE(cps.size(), 3u);
+  EXPECT_LE(s.checkpoint_bytes(), kBudget);
+  EXPECT_EQ(cps.front(), 0u) << "the start is kept";
+  EXPECT_EQ(cps.back(), end.exits / 10 * 10) << "the newest is kept";
+  EXPECT_LT(cps.size(), end.exits / 10) << "some were dropped";
+  // Gaps grow towards the past.
+  EXPECT_GE(cps[1] - cps[0], cps.back() - cps[cps.size() - 2]);
+  ASSERT_FALSE(s.seek({cps[1], 0})) << "a survivor restores";
+  EXPECT_EQ(s.digest_now().ram, s.checkpoint_digest(cps[1])->ram);
+}
+
 INSTANTIATE_TEST_SUITE_P(Guests, SessionRestore, ::testing::Values("pit", "timerhash"));
 
 }  // namespace
