@@ -23,18 +23,4 @@ RecordSummary record_machine(Machine& machine, trace::EventSink& sink, const Rec
   return s;
 }
 
-ReplaySummary replay_machine(Machine& machine, trace::EventSource& source,
-                             const ReplayOptions& opts) {
-  DirtyTracker dirty(machine.vm(), machine.ram());
-  Replayer replayer(source, machine.vcpu(), machine.ram(), machine.board().board(), dirty, opts);
-  machine.set_device_clock(replayer.device_clock());
-  ReplaySummary s;
-  s.result = replayer.run();
-  machine.set_device_clock(machine.loop_clock());
-  s.stats = replayer.stats();
-  s.final_memory_digest = dirty.run_digest();
-  s.final_register_digest = RegisterSnapshot::from(machine.vcpu().get_regs()).digest();
-  return s;
-}
-
 }  // namespace rrvm

@@ -27,11 +27,6 @@ struct ReplaySummary {
   uint64_t final_memory_digest = 0;
   uint64_t final_register_digest = 0;
 };
-
-// Re-executes `machine` (built from the recording's configuration and
-// images) from `source`; `opts` must say what the trace stores
-// (replay_options_for() its header).
-ReplaySummary replay_machine(Machine& machine, trace::EventSource& source,
-                             const ReplayOptions& opts);
+// Replaying is ReplaySession's (replay/replay_session.h).
 
 }  // namespace rrvm
