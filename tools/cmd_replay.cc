@@ -85,6 +85,7 @@ CheckpointPolicy checkpoint_policy(const po::variables_map& vm, bool debugging) 
 
 int replay(const std::string& path, const po::variables_map& vm) {
   std::optional<GdbEndpoint> ep = gdb_endpoint(vm.count("gdb") ? vm["gdb"].as<std::string>() : "");
+  CheckpointPolicy policy = checkpoint_policy(vm, ep.has_value());  // usage errors first
   trace::TraceReader reader(path);
   MachineConfig cfg = config_from_trace(reader.header());
   apply_option(cfg, "serial", vm["serial"].as<std::string>());
@@ -100,8 +101,7 @@ int replay(const std::string& path, const po::variables_map& vm) {
   if (!opts.models_note.empty()) std::cerr << "rrvm: note: " << opts.models_note << "\n";
   opts.until = vm["until"].as<Count>().value;
   opts.verify = !vm["no-verify"].as<bool>();
-  ReplaySession session(reader, cfg, images, *serial, opts, checkpoint_policy(vm, ep.has_value()),
-                        &cpu);
+  ReplaySession session(reader, cfg, images, *serial, opts, policy, &cpu);
   print_cpu_warnings(session.machine());
   if (ep) return serve_gdb(session, *ep, conn, "the replay");
   ReplaySummary s = session.summary(session.run());
