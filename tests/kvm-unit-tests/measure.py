@@ -71,14 +71,21 @@ def classify(status, out):
 
 
 def first_error(out, err):
-    """The first line that says what went wrong, for the table."""
-    pats = [r"^FAIL", r"Unhandled exception", r"^rrvm: error", r"emulation failure",
-            r"^qemu-system.*(error|terminating)", r"^rrvm: .*diverged", r"^Abort", r"assert"]
-    for text in (out, err):
-        for line in text.splitlines():
-            if any(re.search(p, line) for p in pats):
-                return line.strip()[:150]
-    return ""
+    """What stopped the test, for the table: rrvm's error (with its rip), the
+    guest's unhandled exception or assert, QEMU's error; and its first FAIL."""
+    lines = err.splitlines() + out.splitlines()
+
+    def find(pattern):
+        for i, line in enumerate(lines):
+            if re.search(pattern, line):
+                rip = next((m.group(1) for l in lines[i + 1:i + 3]
+                            for m in [re.search(r"^\s*rip ([0-9a-f]+)", l)] if m), "")
+                return line.strip()[:160] + (f" [rip {rip}]" if rip else "")
+        return ""
+    stop = find(r"^rrvm: error|^qemu-system.*(error|terminating)|KVM internal error|"
+                r"Unhandled exception|assert failed|^Abort")
+    fail = find(r"^FAIL|: FAIL")
+    return " | ".join(x for x in (stop, fail) if x)
 
 
 def run(argv, timeout, log):
@@ -141,7 +148,8 @@ def measure_replay(a, case):
     argv = rrvm_argv(a, case, verb="record") + ["-o", trace]
     rs, rout, rerr, rsecs = run(argv, a.timeout + 10, log)
     if rs not in (1, 77):
-        return {"result": "not recorded: " + classify(rs, rout), "secs": round(rsecs, 1)}
+        return {"result": "not recorded: " + classify(rs, rout), "secs": round(rsecs, 1),
+                "error": first_error(rout, rerr)}
     ps, pout, perr, psecs = run([a.rrvm, "replay", trace], a.timeout + 10,
                                 log.replace(".record", ".replay"))
     size = os.path.getsize(trace)
@@ -155,6 +163,7 @@ def measure_replay(a, case):
         why = "rdtsc" if "rdtsc" in perr else first_error("", perr) or f"status {ps}"
         result = "diverged: " + why
     return {"result": result, "secs": round(rsecs + psecs, 1), "record_secs": round(rsecs, 1),
+            "error": "" if result == "exact" else first_error(pout, perr),
             "replay_secs": round(psecs, 1), "trace_bytes": size}
 
 
@@ -176,7 +185,23 @@ def table(cases, results, engines):
         if got:
             n = sum(1 for g in got if g["result"] in ("pass", "exact"))
             counts.append(f"{e}: {n}/{len(got)} " + ("exact" if e == "replay" else "pass"))
-    return "\n".join(rows) + "\n\n" + "; ".join(counts)
+    notes = []
+    for c in cases:
+        for e in engines:
+            x = results.get(c["name"], {}).get(e)
+            if x and x.get("error") and e in ("rrvm", "noenv", "replay"):
+                notes.append(f"- {c['name']} ({e}): {x['error']}")
+    return "\n".join(rows) + "\n\n" + "; ".join(counts) + "\n\n" + "\n".join(notes)
+
+
+def refresh_errors(a, results):
+    """Re-reads what stopped each run from its saved logs (the table can be
+    redone after first_error changes)."""
+    for name, by_engine in results.items():
+        for e, x in by_engine.items():
+            log = os.path.join(a.out, f"{name}.{'replay' if e == 'replay' else e}")
+            if os.path.exists(log + ".out") and os.path.exists(log + ".err"):
+                x["error"] = first_error(open(log + ".out").read(), open(log + ".err").read())
 
 
 def main():
@@ -203,6 +228,8 @@ def main():
         if e not in ENGINES:
             sys.exit(f"unknown engine {e}; known: {', '.join(ENGINES)}")
     results = json.load(open(a.json)) if os.path.exists(a.json) else {}
+    if a.table:
+        refresh_errors(a, results)
     if not a.table:
         for c in cases:
             for e in engines:
