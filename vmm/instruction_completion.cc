@@ -1,5 +1,6 @@
 #include "vmm/instruction_completion.h"
 
+#include <bit>
 #include <cstdio>
 
 #include "vmm/cpu_dump.h"
@@ -20,6 +21,9 @@ struct Decoded {
   size_t length = 0;  // of prefixes and opcode
   bool lock = false;
   bool mandatory = false;  // 66, F2 or F3: these select other instructions after 0F 01
+  bool opsize = false;     // 66: 16-bit operands
+  bool rep = false;        // F3: selects POPCNT after 0F B8
+  uint8_t rex = 0;         // the REX prefix in 64-bit mode, or 0
   std::span<const uint8_t> opcode;
 };
 
@@ -33,12 +37,14 @@ Decoded decode_prefixes(std::span<const uint8_t> code, bool mode64) {
       d.lock = true;
     } else if (b == 0x66 || b == 0xf2 || b == 0xf3) {
       d.mandatory = true;
+      d.opsize |= b == 0x66;
+      d.rep |= b == 0xf3;
     } else if (b != 0x2e && b != 0x36 && b != 0x3e && b != 0x26 && b != 0x64 && b != 0x65 &&
                b != 0x67) {
       break;
     }
   }
-  if (mode64 && i < code.size() && (code[i] & 0xf0) == 0x40) ++i;
+  if (mode64 && i < code.size() && (code[i] & 0xf0) == 0x40) d.rex = code[i++];
   d.length = i;
   d.opcode = code.subspan(std::min(i, code.size()));
   return d;
@@ -106,10 +112,55 @@ std::optional<Completion> plan_ac(const Decoded& d, bool set, const CompletionCo
   return c;
 }
 
+// POPCNT r, r/m (F3 [REX] 0F B8 /r): only the register form, which is what
+// kernels emit (Linux's __arch_hweight*: popcnt %rdi, %rax). The count is
+// taken in apply(), from the registers. rrvm does not check CPUID.POPCNT:
+// it completes the instruction only where KVM failed it, on hosts that show
+// the guest POPCNT whatever rrvm's table says.
+std::optional<Completion> plan_popcnt(const Decoded& d, std::string* why_not) {
+  if (d.lock) return fault(CompletedInsn::kPopcnt, kUd);
+  if (d.opcode.size() < 3) {
+    *why_not = "popcnt without its ModRM byte";
+    return std::nullopt;
+  }
+  uint8_t modrm = d.opcode[2];
+  if (modrm >> 6 != 3) {
+    *why_not = "popcnt with a memory operand";
+    return std::nullopt;
+  }
+  Completion c;
+  c.insn = CompletedInsn::kPopcnt;
+  c.length = uint8_t(d.length + 3);
+  c.dst_reg = uint8_t((d.rex & 4) << 1 | (modrm >> 3 & 7));  // REX.R extends ModRM.reg
+  c.src_reg = uint8_t((d.rex & 1) << 3 | (modrm & 7));       // REX.B extends ModRM.rm
+  c.op_bytes = (d.rex & 8) ? 8 : d.opsize ? 2 : 4;
+  return c;
+}
+
+__u64* gpr(kvm_regs& r, uint8_t n) {
+  __u64* regs[] = {&r.rax, &r.rcx, &r.rdx, &r.rbx, &r.rsp, &r.rbp, &r.rsi, &r.rdi,
+                   &r.r8,  &r.r9,  &r.r10, &r.r11, &r.r12, &r.r13, &r.r14, &r.r15};
+  return regs[n & 15];
+}
+
 }  // namespace
 
+void apply_popcnt(const Completion& c, kvm_regs& r) {
+  // Writing a 32-bit register zeroes bits 63:32; a 16-bit one keeps them
+  // (SDM vol. 1, 3.4.1.1).
+  uint64_t mask = c.op_bytes == 8 ? ~0ull : c.op_bytes == 4 ? 0xffffffffull : 0xffffull;
+  uint64_t src = *gpr(r, c.src_reg) & mask;
+  uint64_t count = uint64_t(std::popcount(src));
+  __u64* dst = gpr(r, c.dst_reg);
+  *dst = c.op_bytes == 2 ? (*dst & ~0xffffull) | count : count;
+  // OF, SF, AF, CF, PF cleared; ZF set when the source is 0 (SDM vol. 2B, POPCNT).
+  constexpr uint64_t kArith = 0x8d5;  // CF PF AF ZF SF OF
+  constexpr uint64_t kZf = 1u << 6;
+  r.rflags = (r.rflags & ~kArith) | (src == 0 ? kZf : 0);
+}
+
 const char* to_string(CompletedInsn insn) {
-  static constexpr const char* kNames[] = {"int3", "fwait", "clac", "stac"};
+  static constexpr const char* kNames[] = {"int3", "fwait", "clac", "stac", "popcnt"};
   auto i = static_cast<size_t>(insn);
   return i < kCompletedInsnKinds ? kNames[i] : "?";
 }
@@ -130,8 +181,10 @@ std::optional<Completion> plan_completion(std::span<const uint8_t> code,
   } else if (op.size() >= 3 && op[0] == 0x0f && op[1] == 0x01 && (op[2] == 0xca || op[2] == 0xcb) &&
              !d.mandatory) {
     c = plan_ac(d, op[2] == 0xcb, ctx);
+  } else if (op.size() >= 2 && op[0] == 0x0f && op[1] == 0xb8 && d.rep) {
+    c = plan_popcnt(d, why_not);
   } else {
-    *why_not = "not an instruction rrvm completes (int3, fwait, clac, stac)";
+    *why_not = "not an instruction rrvm completes (int3, fwait, clac, stac, popcnt)";
   }
   if (c && c->length > kMaxLength) {
     *why_not = "instruction longer than 15 bytes";
@@ -194,6 +247,7 @@ std::optional<Completion> InstructionCompleter::complete(uint64_t* rip, std::str
 void InstructionCompleter::apply(const Completion& c, kvm_regs r) {
   if (!c.fault) r.rip += c.length;
   if (c.ac) r.rflags = *c.ac ? r.rflags | kRflagsAc : r.rflags & ~kRflagsAc;
+  if (c.insn == CompletedInsn::kPopcnt && !c.fault) apply_popcnt(c, r);
   vcpu_.set_regs(r);
   set_completion_events(vcpu_, c);
 }

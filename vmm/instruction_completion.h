@@ -2,8 +2,9 @@
 // (nested PVM: every ring-0 instruction is emulated), completed by rrvm.
 //
 // On KVM_EXIT_INTERNAL_ERROR / KVM_INTERNAL_ERROR_EMULATION the instruction
-// at RIP is decoded; int3, fwait/wait, clac and stac are done here exactly as
-// the CPU does them (Intel SDM vol. 2: INT3, WAIT/FWAIT, CLAC, STAC), through
+// at RIP is decoded; int3, fwait/wait, clac, stac and popcnt between
+// registers are done here exactly as the CPU does them (Intel SDM vol. 2:
+// INT3, WAIT/FWAIT, CLAC, STAC, POPCNT), through
 // KVM_SET_REGS and KVM_SET_VCPU_EVENTS. Anything else stays a crash report.
 // A completion depends only on guest state, so it is a natural exit like an
 // I/O exit: recorded, and repeated and checked by replay at the same exit.
@@ -22,8 +23,8 @@
 
 namespace rrvm {
 
-enum class CompletedInsn : uint8_t { kInt3 = 0, kFwait = 1, kClac = 2, kStac = 3 };
-constexpr int kCompletedInsnKinds = 4;
+enum class CompletedInsn : uint8_t { kInt3 = 0, kFwait = 1, kClac = 2, kStac = 3, kPopcnt = 4 };
+constexpr int kCompletedInsnKinds = 5;
 const char* to_string(CompletedInsn insn);
 
 constexpr uint8_t kNoVector = 0xff;
@@ -37,6 +38,9 @@ struct Completion {
   bool has_error_code = false;  // #GP from int3 through a gate of too low a DPL
   uint32_t error_code = 0;
   std::optional<bool> ac;  // clac/stac: the new RFLAGS.AC
+  // popcnt: destination and source register (0 rax ... 15 r15, the ModRM
+  // order) and the operand size in bytes (2, 4 or 8).
+  uint8_t dst_reg = 0, src_reg = 0, op_bytes = 0;
   friend bool operator==(const Completion&, const Completion&) = default;
 };
 
@@ -57,6 +61,10 @@ struct CompletionContext {
 // report (an unmasked x87 exception pending at fwait, int3 in real mode).
 std::optional<Completion> plan_completion(std::span<const uint8_t> code,
                                           const CompletionContext& ctx, std::string* why_not);
+
+// What a planned popcnt does to the registers: the destination gets the
+// count of the source's bits, RFLAGS.ZF says whether the source was zero.
+void apply_popcnt(const Completion& c, kvm_regs& r);
 
 // Completions by kind, for the run, record and replay summaries.
 using CompletionCounts = std::array<uint64_t, kCompletedInsnKinds>;

@@ -74,6 +74,15 @@ static void cmpxchg16b(void) {
                    : "memory", "cc");
 }
 
+/* Linux's hweight64: popcnt %rdi, %rax (f3 48 0f b8 c7); ZF from the source. */
+static uint64_t popcnt(uint64_t v, int* zf) {
+  uint64_t n;
+  uint8_t z;
+  __asm__ volatile("popcnt %2, %0\n setz %1" : "=a"(n), "=q"(z) : "D"(v) : "cc");
+  *zf = z;
+  return n;
+}
+
 int main(uint32_t magic, struct mb_info* info) {
   (void)magic;
   exception_register(3, on_bp);
@@ -99,6 +108,11 @@ int main(uint32_t magic, struct mb_info* info) {
     report(ud_count == 2 && stac_ud == stac_at && ud_rip == clac_at && !ac_after_stac,
            "stac and clac raise #UD on themselves");
   }
+  int zf_nonzero, zf_zero;
+  uint64_t nine = popcnt(0xf0f0000000000001ull, &zf_nonzero);
+  uint64_t zero = popcnt(0, &zf_zero);
+  report(nine == 9 && zero == 0 && !zf_nonzero && zf_zero,
+         "popcnt counts bits, ZF set only for a zero source");
   int status = report_summary();
   if (cmdline_has(info, "cx16")) cmpxchg16b();
   return status;

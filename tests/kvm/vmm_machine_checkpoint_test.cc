@@ -187,7 +187,7 @@ uint64_t sum(const CompletionCounts& c) {
   return n;
 }
 
-// Instructions rrvm completes for KVM (int3, fwait, clac, stac) are counted
+// Instructions rrvm completes for KVM (int3, fwait, clac, stac, popcnt) are counted
 // by the machine across pauses and restores, and a pause right after a
 // completion that injected #BP leaves that exception going in first: the
 // completions guest paused at every exit ends as a straight run does, and

@@ -130,7 +130,7 @@ TEST(Decode, LeavesEverythingElseToACrashReport) {
   for (std::vector<uint8_t> code :
        std::vector<std::vector<uint8_t>>{{0xf3, 0x0f, 0x01, 0xca},
                                          {0xf0, 0x48, 0x0f, 0xc7, 0x0f},  // cmpxchg16b
-                                         {0xf3, 0x0f, 0xb8, 0xc3},        // popcnt
+                                         {0xf3, 0x0f, 0xb8, 0x03},        // popcnt (%rbx), %eax
                                          {0x0f, 0x01},
                                          {}}) {
     std::string why;
@@ -152,6 +152,54 @@ TEST(Decode, RexIsAPrefixOnlyIn64BitMode) {
   legacy.mode64 = false;
   EXPECT_FALSE(plan({0x48, 0xcc}, legacy)) << "0x48 is dec eax in 32-bit mode";
   EXPECT_EQ(plan({0x48, 0xcc})->length, 2);
+}
+
+// Linux's __arch_hweight64: popcnt %rdi, %rax = f3 48 0f b8 c7.
+TEST(Popcnt, BetweenRegistersCountsBitsAndSetsZfOnlyForZero) {
+  auto c = plan({0xf3, 0x48, 0x0f, 0xb8, 0xc7, 0xc3});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->insn, CompletedInsn::kPopcnt);
+  EXPECT_EQ(c->length, 5);
+  EXPECT_EQ(c->vector, kNoVector);
+  kvm_regs r{};
+  r.rdi = 0xf0f0'0000'0000'0001;
+  r.rax = 123;
+  r.rflags = 0x2 | 0x8d5;  // every arithmetic flag set
+  apply_popcnt(*c, r);
+  EXPECT_EQ(r.rax, 9u);
+  EXPECT_EQ(r.rflags, 0x2u) << "OF SF ZF AF CF PF cleared";
+  r.rdi = 0;
+  apply_popcnt(*c, r);
+  EXPECT_EQ(r.rax, 0u);
+  EXPECT_EQ(r.rflags, 0x2u | 0x40) << "ZF: the source was zero";
+}
+
+TEST(Popcnt, OperandSizeAndRexExtendedRegisters) {
+  // popcnt %r9d, %r10d = f3 45 0f b8 d1: 32 bits, REX.R and REX.B.
+  auto c = plan({0xf3, 0x45, 0x0f, 0xb8, 0xd1});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->op_bytes, 4);
+  kvm_regs r{};
+  r.r9 = 0xffff'ffff'0000'0003;  // the upper half does not count
+  r.r10 = ~0ull;
+  apply_popcnt(*c, r);
+  EXPECT_EQ(r.r10, 2u) << "a 32-bit destination is zero-extended";
+  // popcnt %cx, %dx = 66 f3 0f b8 d1: 16 bits, the upper bits kept.
+  c = plan({0x66, 0xf3, 0x0f, 0xb8, 0xd1});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->op_bytes, 2);
+  r.rcx = 0x1'0007;
+  r.rdx = 0xaaaa'0000'0000'ffff;
+  apply_popcnt(*c, r);
+  EXPECT_EQ(r.rdx, 0xaaaa'0000'0000'0003u);
+}
+
+TEST(Popcnt, MemoryOperandOrNoF3IsLeftAlone) {
+  std::string why;
+  EXPECT_FALSE(plan({0xf3, 0x48, 0x0f, 0xb8, 0x07}, {}, &why)) << "popcnt (%rdi), %rax";
+  EXPECT_EQ(why, "popcnt with a memory operand");
+  EXPECT_FALSE(plan({0x0f, 0xb8, 0xc7}, {}, &why)) << "0f b8 without f3 is jmpe (IA-64)";
+  EXPECT_EQ(plan({0xf0, 0xf3, 0x0f, 0xb8, 0xc7})->vector, 6) << "lock: #UD";
 }
 
 TEST(Counts, DescribeNamesTheKindsThatHappened) {
