@@ -280,11 +280,13 @@ TEST(LinuxBoot, TruncationAndCorruptionNeverCrash) {
   }
 }
 
-// A real distribution kernel, when one is readable: /boot/vmlinuz-* or the
-// file named by RRVM_LINUX_KERNEL.
+// A real distribution kernel, when one is readable: the file named by
+// RRVM_LINUX_KERNEL, the one tools/bootstrap.sh fetched, or /boot/vmlinuz-*.
 std::filesystem::path find_real_kernel() {
   if (const char* env = std::getenv("RRVM_LINUX_KERNEL")) return env;
   std::error_code ec;
+  std::filesystem::path fetched = std::string(RRVM_BINARY_DIR) + "/linux/vmlinuz";
+  if (std::filesystem::exists(fetched, ec)) return fetched;
   for (const auto& e : std::filesystem::directory_iterator("/boot", ec)) {
     if (e.path().filename().string().rfind("vmlinuz-", 0) == 0) return e.path();
   }
@@ -294,7 +296,8 @@ std::filesystem::path find_real_kernel() {
 TEST(LinuxBoot, LoadsARealKernelImage) {
   std::filesystem::path path = find_real_kernel();
   if (path.empty())
-    GTEST_SKIP() << "no /boot/vmlinuz-* on this machine and RRVM_LINUX_KERNEL unset";
+    GTEST_SKIP() << "no kernel fetched by tools/bootstrap.sh, no /boot/vmlinuz-*, and "
+                    "RRVM_LINUX_KERNEL unset";
   std::ifstream f(path, std::ios::binary);
   if (!f) GTEST_SKIP() << path << " is not readable by this user";
   Bytes image((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
