@@ -8,6 +8,7 @@
 
 #include "devices/char_backend.h"
 #include "devices/hex.h"
+#include "firmware/load_error.h"
 #include "replay/dirty_tracker.h"
 #include "replay/landmark.h"
 #include "replay/replay_session.h"
@@ -295,8 +296,17 @@ class Bisector {
 
  private:
   void fresh_sides() {
-    a_ = std::make_unique<Side>(spec_a_, opts_);
-    b_ = std::make_unique<Side>(spec_b_, opts_);
+    a_ = make_side(spec_a_);
+    b_ = make_side(spec_b_);
+  }
+  // Trace errors name their file already (trace::TraceReader); an image
+  // that does not load is named here.
+  std::unique_ptr<Side> make_side(const BisectSideSpec& spec) {
+    try {
+      return std::make_unique<Side>(spec, opts_);
+    } catch (const ImageError& e) {
+      throw e.with_file(spec.trace_path + ": embedded kernel");
+    }
   }
   void progress(const std::string& phase, uint64_t exits) {
     if (opts_.progress) opts_.progress(phase, exits);

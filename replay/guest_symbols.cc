@@ -1,13 +1,13 @@
 #include "replay/guest_symbols.h"
 
 #include <algorithm>
-#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
 #include "devices/hex.h"
 #include "firmware/elf.h"
 #include "firmware/load_error.h"
+#include "trace/input_file.h"
 
 namespace rrvm {
 
@@ -26,11 +26,9 @@ GuestSymbols GuestSymbols::from_elf(std::span<const uint8_t> image) {
 }
 
 GuestSymbols GuestSymbols::from_map_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot read symbol file " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return from_map(text.str(), path);
+  // A System.map of a large kernel is a few MiB; FIFOs and devices are refused.
+  std::vector<uint8_t> bytes = trace::read_input_file(path, kMaxMapBytes, "symbol file");
+  return from_map({reinterpret_cast<const char*>(bytes.data()), bytes.size()}, path);
 }
 
 GuestSymbols GuestSymbols::from_map(std::string_view text, const std::string& path) {

@@ -19,9 +19,14 @@ class GuestSymbols {
     std::string name;
   };
 
+  // A System.map of a large kernel is a few MiB; a larger file is not one.
+  static constexpr uint64_t kMaxMapBytes = 256ull << 20;
+
   // Symbols of an ELF image; empty if the image has none or is not ELF.
   static GuestSymbols from_elf(std::span<const uint8_t> image);
-  // Throws std::runtime_error naming the file and line on a malformed map.
+  // Throws std::runtime_error naming the file and line on a malformed map
+  // (trace::InputFileError, one, when it cannot be read or is not a regular
+  // file; trace::InputTooLarge above kMaxMapBytes).
   static GuestSymbols from_map_file(const std::string& path);
   // The same for a map already read; `name` (the file) is named in errors.
   static GuestSymbols from_map(std::string_view text, const std::string& name);

@@ -101,14 +101,14 @@ RecordedCpu cpu_from_trace(const trace::HeaderInfo& header) {
 
 MachineImages images_from_trace(trace::TraceReader& reader) {
   MachineImages images;
-  for (const auto& img : reader.header().images) {
-    std::vector<uint8_t> bytes = reader.blob(img.hash);
-    if (trace::content_hash(bytes) != img.hash) {
-      throw trace::TraceError("embedded " + img.role + " image does not match its hash", 0);
-    }
-    (img.role == "initrd" ? images.initrd : images.kernel) = std::move(bytes);
+  // blob() checks the bytes against the image's hash and size.
+  for (const auto& img : reader.header().images)
+    (img.role == "initrd" ? images.initrd : images.kernel) = reader.blob(img.hash);
+  if (images.kernel.empty()) {
+    trace::TraceError e("the trace embeds no kernel image");
+    e.set_file(reader.path());
+    throw e;
   }
-  if (images.kernel.empty()) throw trace::TraceError("the trace embeds no kernel image", 0);
   return images;
 }
 

@@ -169,7 +169,7 @@ SideTrace open_side(const std::string& path, bool want_symbols) {
 
 // --symbols FILE: missing is 66, a malformed line 65.
 GuestSymbols map_file_symbols(const std::string& path) {
-  std::vector<uint8_t> text = read_file(path);
+  std::vector<uint8_t> text = read_file(path, GuestSymbols::kMaxMapBytes, "symbol file");
   try {
     return GuestSymbols::from_map(
         std::string_view(reinterpret_cast<const char*>(text.data()), text.size()), path);

@@ -43,12 +43,14 @@ int cmd_info(const std::vector<std::string>& args) {
       "Shows what a trace holds: whether it is complete or where it was cut off,\n"
       "the rrvm and host that wrote it, the machine configuration (what replay\n"
       "will rebuild), the embedded images, event counts by kind, and its size in\n"
-      "bytes per event. Reads every event, so damage anywhere is reported (exit 65).",
+      "bytes per event. Reads every event and checks every embedded image against\n"
+      "its hash, so damage anywhere is reported (exit 65).",
       [](const std::string& path, TraceReader& r, const po::variables_map& vm) -> int {
         trace::TraceSummary s = trace::summarize(r);
         bool json = vm["json"].as<bool>();
         std::cout << (json ? trace::info_json(path, r, s) : trace::info_text(path, r, s));
         if (s.error) return fail(kExitDataErr, path + ": " + s.error->what());
+        if (!s.damage.empty()) return fail(kExitDataErr, path + ": " + s.damage.front().what());
         return kExitOk;
       });
 }
@@ -121,10 +123,16 @@ int cmd_verify(const std::vector<std::string>& args) {
       });
 }
 
-int write_blob(const std::string& out, const std::vector<uint8_t>& bytes) {
+// The blob is checked against its size and hash first (one part in memory
+// at a time) and written only then, so a damaged or lying blob never leaves
+// a file behind.
+int write_blob(TraceReader& r, const std::string& hash, const std::string& out) {
+  r.read_blob(hash, [](std::span<const uint8_t>) {});
   std::ofstream f(out, std::ios::binary | std::ios::trunc);
   if (!f) throw OutputError("cannot create " + out + ": " + std::strerror(errno));
-  f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  r.read_blob(hash, [&](std::span<const uint8_t> part) {
+    f.write(reinterpret_cast<const char*>(part.data()), std::streamsize(part.size()));
+  });
   f.close();
   return f ? kExitOk : fail(kExitIoErr, "cannot write " + out);
 }
@@ -136,25 +144,29 @@ int cmd_extract(const std::vector<std::string>& args) {
       "output,o", po::value<std::string>()->value_name("FILE"), "where to write it");
   return with_trace(
       args, d, "rrvm extract FILE.rrt --blob HASH -o FILE [--json]",
-      "Writes an embedded guest image (kernel, initrd, ...) out of a trace,\n"
-      "checked against its content hash.",
+      "Writes an embedded guest image (kernel, initrd, ...) out of a trace. The\n"
+      "image is checked against its size and content hash before anything is\n"
+      "written: a damaged one leaves no file (exit 65).",
       [](const std::string& path, TraceReader& r, const po::variables_map& vm) -> int {
         if (!vm.count("blob") || !vm.count("output"))
           throw UsageError("--blob HASH and -o FILE are required");
         std::string prefix = vm["blob"].as<std::string>(), out = vm["output"].as<std::string>();
         std::vector<trace::BlobInfo> match;
         for (const auto& b : r.blobs()) {
+          if (b.hash == prefix) {
+            match = {b};  // a whole hash is never ambiguous
+            break;
+          }
           if (b.hash.rfind(prefix, 0) == 0) match.push_back(b);
         }
         if (match.size() != 1)
           throw UsageError(std::string(match.empty() ? "no" : "more than one") + " blob in " +
                            path + " has a hash starting with '" + prefix + "'");
-        std::vector<uint8_t> bytes = r.blob(match[0].hash);
-        if (int rc = write_blob(out, bytes)) return rc;
+        if (int rc = write_blob(r, match[0].hash, out)) return rc;
         if (vm["json"].as<bool>()) {
           trace::JsonWriter j;
           j.begin_object().field("hash", match[0].hash).field("role", match[0].role);
-          j.field("bytes", bytes.size()).field("output", out).end_object();
+          j.field("bytes", match[0].size).field("output", out).end_object();
           std::cout << j.str() << "\n";
         }
         return kExitOk;

@@ -25,7 +25,8 @@ int run_guarded(const std::function<int()>& body) {
   } catch (const DataError& e) {
     return fail(kExitDataErr, e.what());
   } catch (const trace::TraceError& e) {
-    return fail(kExitDataErr, e.what());
+    // Met after opening (bisect reads two traces): the reader names its file.
+    return fail(kExitDataErr, (e.file().empty() ? "" : e.file() + ": ") + e.what());
   } catch (const ImageError& e) {
     return fail(kExitDataErr, e.what());
   } catch (const InputError& e) {

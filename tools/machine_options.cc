@@ -1,17 +1,17 @@
 #include "tools/machine_options.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <sstream>
 
 #include "tools/command.h"
+#include "trace/input_file.h"
 
 namespace rrvm::cli {
 
 namespace {
+
+// A config file holds a few options; anything this large is not one.
+constexpr uint64_t kMaxConfigBytes = 1 << 20;
 
 void add_option(po::options_description& d, const MachineOption& o) {
   std::string name(o.key);
@@ -102,17 +102,14 @@ void validate(boost::any& store, const std::vector<std::string>& tokens, Count*,
   store = Count{*n};
 }
 
-std::vector<uint8_t> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError("cannot read " + path + ": " + std::strerror(errno));
-  std::vector<uint8_t> bytes;
+std::vector<uint8_t> read_file(const std::string& path, uint64_t limit, const std::string& what) {
   try {
-    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  } catch (const std::ios_base::failure&) {  // libstdc++ throws from underflow (EISDIR, EIO)
-    throw InputError("cannot read " + path + ": " + std::strerror(errno));
+    return trace::read_input_file(path, limit, what);
+  } catch (const trace::InputFileError& e) {
+    throw InputError(e.what());
+  } catch (const trace::InputTooLarge& e) {
+    throw DataError(e.what());
   }
-  if (in.bad()) throw InputError("error reading " + path + ": " + std::strerror(errno));
-  return bytes;
 }
 
 void connect_network(Machine& machine, const MachineConfig& cfg) {
@@ -126,10 +123,18 @@ void print_cpu_warnings(const Machine& machine) {
   for (const std::string& w : machine.cpu_warnings()) std::cerr << "rrvm: warning: " << w << "\n";
 }
 
+// The loaders place the images in guest RAM, so together they must fit in
+// it; reading stops there (and a FIFO or /dev/zero is refused before a read).
 MachineImages read_images(const MachineConfig& cfg) {
   MachineImages images;
-  images.kernel = read_file(cfg.kernel_path);
-  if (!cfg.initrd_path.empty()) images.initrd = read_file(cfg.initrd_path);
+  std::string ram = " (guest RAM is " + std::to_string(cfg.mem_size >> 20) + " MiB, --mem)";
+  try {
+    images.kernel = read_file(cfg.kernel_path, cfg.mem_size, "kernel");
+    if (!cfg.initrd_path.empty())
+      images.initrd = read_file(cfg.initrd_path, cfg.mem_size - images.kernel.size(), "initrd");
+  } catch (const DataError& e) {
+    throw DataError(std::string(e.what()) + ": the images do not fit in guest RAM" + ram);
+  }
   return images;
 }
 
@@ -148,7 +153,8 @@ bool parse_args(const std::vector<std::string>& args, const po::options_descript
       return false;
     }
     if (vm.count("config")) {
-      std::vector<uint8_t> text = read_file(vm["config"].as<std::string>());
+      std::vector<uint8_t> text =
+          read_file(vm["config"].as<std::string>(), kMaxConfigBytes, "config file");
       std::istringstream f(std::string(text.begin(), text.end()));
       po::store(po::parse_config_file(f, all), vm);
     }

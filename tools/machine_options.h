@@ -57,10 +57,15 @@ struct Count {
 };
 void validate(boost::any& store, const std::vector<std::string>& tokens, Count*, int);
 
-// Whole file or InputError naming the path and errno text.
-std::vector<uint8_t> read_file(const std::string& path);
+// The whole of `path`, at most `limit` bytes, through the one input-file
+// helper (trace/input_file.h): InputError naming `what` ("kernel", "config
+// file"), the path and the reason when it cannot be read or is not a
+// regular file (a FIFO, a directory, a device), DataError when it holds
+// more than `limit`.
+std::vector<uint8_t> read_file(const std::string& path, uint64_t limit, const std::string& what);
 
-// Reads kernel and initrd named by cfg.
+// Reads kernel and initrd named by cfg; DataError (65) when they do not fit
+// in guest RAM together.
 MachineImages read_images(const MachineConfig& cfg);
 
 // Opens the host network --net names and connects the machine's NIC to it

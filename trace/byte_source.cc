@@ -1,25 +1,24 @@
 #include "trace/byte_source.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include "trace/event.h"
+#include "trace/input_file.h"
 
 namespace rrvm::trace {
 
 ByteSource ByteSource::open_file(const std::string& path) {
   ByteSource s;
-  s.fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (s.fd_ < 0) throw TraceMissing("cannot read " + path + ": " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(s.fd_, &st) != 0)
-    throw TraceMissing("cannot read " + path + ": " + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) throw TraceMissing(path + " is not a regular file");
-  s.size_ = static_cast<uint64_t>(st.st_size);
+  try {
+    InputFile f(path);
+    s.size_ = f.size();
+    s.fd_ = f.release();
+  } catch (const InputFileError& e) {
+    throw TraceMissing(e.what());
+  }
   return s;
 }
 

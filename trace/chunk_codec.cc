@@ -229,6 +229,10 @@ void ChunkEncoder::finish(schema::Chunk::Builder out) const {
 
 void decode_chunk(schema::Chunk::Reader in, uint64_t offset, EventBatch& out) {
   out.clear();
+  if (in.getCount() > kMaxChunkEvents)
+    throw TraceError("chunk declares " + std::to_string(in.getCount()) + " events, more than " +
+                         std::to_string(kMaxChunkEvents) + " (the writer's limit)",
+                     offset);
   auto kinds = bytes_of(in.getKinds());
   if (kinds.size() != in.getCount())
     throw TraceError("chunk event count does not match its kinds column", offset);

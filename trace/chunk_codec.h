@@ -15,6 +15,12 @@
 
 namespace rrvm::trace {
 
+// Most events in one chunk record. The writer never puts more in one (it
+// clamps WriterOptions::chunk_events), so a reader refuses a chunk declaring
+// more as damaged before decoding it: a few KiB of compressed kinds could
+// otherwise declare millions of events and cost gigabytes decoded.
+constexpr uint32_t kMaxChunkEvents = 1u << 16;
+
 // The previous value per (kind, port/address/msr/source): a small open-
 // addressing table, cleared at every chunk start. Its size is bounded by the
 // number of events in the chunk.
@@ -79,8 +85,10 @@ struct EventBatch {
 };
 
 // Throws TraceError naming `offset` (the frame's file offset) when the chunk
-// is inconsistent: counts that disagree, short or overlong columns, unknown
-// kinds, reserved bits set.
+// is inconsistent: more than kMaxChunkEvents events, counts that disagree,
+// short or overlong columns, unknown kinds, reserved bits set. Memory: the
+// events (32 bytes each, at most kMaxChunkEvents) and copies of their side
+// bytes, which the chunk's payload column bounds.
 void decode_chunk(schema::Chunk::Reader in, uint64_t offset, EventBatch& out);
 
 }  // namespace rrvm::trace

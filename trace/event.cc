@@ -1,9 +1,6 @@
 #include "trace/event.h"
 
-#include <xxhash.h>
-
 #include <cctype>
-#include <cstdio>
 #include <iterator>
 
 namespace rrvm::trace {
@@ -54,14 +51,6 @@ const char* outcome_name(ProbeOutcome o) {
                                               "not-offered"};
   auto i = static_cast<unsigned>(o);
   return i < std::size(kOutcomes) ? kOutcomes[i] : "unknown";
-}
-
-std::string content_hash(std::span<const uint8_t> bytes) {
-  XXH128_hash_t h = XXH3_128bits(bytes.data(), bytes.size());
-  char buf[33];
-  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
-                static_cast<unsigned long long>(h.low64));
-  return buf;
 }
 
 }  // namespace rrvm::trace

@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "trace/content_hash.h"
+
 namespace rrvm::trace {
 
 // The numbers are the file format (trace.capnp, EventKind); never reorder.
@@ -415,10 +417,18 @@ class TraceError : public std::runtime_error {
  public:
   TraceError(const std::string& what, uint64_t offset)
       : std::runtime_error(what + " at byte " + std::to_string(offset)), offset_(offset) {}
+  // Damage no single byte shows (a machine configuration this rrvm cannot
+  // build, an image the header names but the trace lacks).
+  explicit TraceError(const std::string& what) : std::runtime_error(what) {}
   uint64_t offset() const { return offset_; }
+  // The trace file, set by a TraceReader opened on one ("" for a buffer):
+  // a command that reads two traces says which one is damaged.
+  const std::string& file() const { return file_; }
+  void set_file(const std::string& file) { file_ = file; }
 
  private:
-  uint64_t offset_;
+  uint64_t offset_ = 0;
+  std::string file_;
 };
 
 // A missing or unreadable trace file (CLI exit 66), as opposed to a bad one.
@@ -432,8 +442,5 @@ class TraceWriteError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
-
-// xxh3-128 of `bytes` as 32 lower-case hex digits: blob and image identity.
-std::string content_hash(std::span<const uint8_t> bytes);
 
 }  // namespace rrvm::trace

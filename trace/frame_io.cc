@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace rrvm::trace {
@@ -162,12 +163,75 @@ Frame read_frame(const ByteSource& src, uint64_t offset, bool end_is_known) {
   return h.kind == Frame::kRecord ? zstd_frame(src, offset, h.size, cut) : h;
 }
 
-Record::Record(std::span<const uint8_t> frame, uint64_t offset, ZSTD_DCtx* dctx) : offset_(offset) {
+namespace {
+
+// The content size a record frame declares, checked (a whole number of
+// Cap'n Proto words, at most kMaxFrameContent).
+uint64_t record_content_size(std::span<const uint8_t> frame, uint64_t offset) {
   unsigned long long content = ZSTD_getFrameContentSize(frame.data(), frame.size());
   if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN ||
       content > kMaxFrameContent || content % sizeof(capnp::word) != 0 || content == 0) {
     throw TraceError("bad record size in zstd frame header", offset);
   }
+  return content;
+}
+
+capnp::ReaderOptions reader_options(size_t words) {
+  capnp::ReaderOptions opts;
+  // Each word is visited about once; the slack covers small repeated reads.
+  opts.traversalLimitInWords = words * 2 + 1024;
+  opts.nestingLimit = 16;
+  return opts;
+}
+
+// The first `n` bytes of the frame's content (streaming: the rest is never
+// decompressed).
+void decompress_prefix(std::span<const uint8_t> frame, uint64_t offset, ZSTD_DCtx* dctx, void* out,
+                       size_t n) {
+  ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only);
+  ZSTD_inBuffer in{frame.data(), frame.size(), 0};
+  ZSTD_outBuffer o{out, n, 0};
+  while (o.pos < o.size) {
+    size_t in_before = in.pos, out_before = o.pos;
+    size_t r = ZSTD_decompressStream(dctx, &o, &in);
+    if (ZSTD_isError(r))
+      throw TraceError(std::string("corrupt record (") + ZSTD_getErrorName(r) + ")", offset);
+    if (r == 0 || (in.pos == in_before && o.pos == out_before)) break;
+  }
+  ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only);
+  if (o.pos != n) throw TraceError("record shorter than its declared size", offset);
+}
+
+}  // namespace
+
+RecordPeek::RecordPeek(std::span<const uint8_t> frame, uint64_t offset, ZSTD_DCtx* dctx) {
+  uint64_t content = record_content_size(frame, offset);
+  size_t bytes = static_cast<size_t>(std::min<uint64_t>(content, kBytes));
+  size_t words = bytes / sizeof(capnp::word);
+  words_.reset(new capnp::word[words]);
+  decompress_prefix(frame, offset, dctx, words_.get(), bytes);
+  // The segment table (4 bytes count - 1, 4 bytes per segment size, padded
+  // to a word), then segment 0: as much of it as the prefix holds. A far
+  // pointer to a later segment is "beyond the prefix".
+  uint32_t head[2];
+  std::memcpy(head, words_.get(), sizeof head);
+  uint64_t table_words = (4 + 4 * (uint64_t{head[0]} + 1) + 7) / 8;
+  if (table_words >= words) {
+    throw TraceError(bytes == content ? "malformed record (no room for its segment table)"
+                                      : "record fields beyond its first 64 KiB",
+                     offset);
+  }
+  size_t seg = static_cast<size_t>(std::min<uint64_t>(head[1], words - table_words));
+  segment_ = kj::arrayPtr(words_.get() + table_words, seg);
+  guarded(offset, "record", [&] {
+    reader_.emplace(kj::arrayPtr(&segment_, 1), reader_options(seg));
+    root_ = reader_->getRoot<schema::TraceRecord>();
+    which_ = root_.which();
+  });
+}
+
+Record::Record(std::span<const uint8_t> frame, uint64_t offset, ZSTD_DCtx* dctx) : offset_(offset) {
+  uint64_t content = record_content_size(frame, offset);
   // Not zero-filled: pages a lying size never gets written are never touched.
   size_ = static_cast<size_t>(content / sizeof(capnp::word));
   words_.reset(new capnp::word[size_]);
@@ -176,12 +240,8 @@ Record::Record(std::span<const uint8_t> frame, uint64_t offset, ZSTD_DCtx* dctx)
     throw TraceError(std::string("corrupt record (") + ZSTD_getErrorName(n) + ")", offset);
   }
   if (n != content) throw TraceError("record shorter than its declared size", offset);
-  capnp::ReaderOptions opts;
-  // Each word is visited about once; the slack covers small repeated reads.
-  opts.traversalLimitInWords = size_ * 2 + 1024;
-  opts.nestingLimit = 16;
   guarded(offset, "record", [&] {
-    reader_.emplace(kj::arrayPtr(words_.get(), size_), opts);
+    reader_.emplace(kj::arrayPtr(words_.get(), size_), reader_options(size_));
     if (reader_->getEnd() != words_.get() + size_)
       throw TraceError("record has bytes after its message", offset);
     root_ = reader_->getRoot<schema::TraceRecord>();

@@ -95,6 +95,35 @@ class Record {
   uint64_t offset_;
 };
 
+// The start of a record frame, decompressed without the rest and without
+// checking the frame's content checksum (reading the whole Record does
+// that): enough to tell the record's kind and read a chunk's or a blob's
+// small fields, which the writer puts first (before the columns and the
+// blob's bytes). A scan of a trace without an index peeks at chunk and blob
+// frames, so it costs time in the number of frames, not in the bytes they
+// declare. Not movable.
+class RecordPeek {
+ public:
+  static constexpr size_t kBytes = 64 * 1024;
+  // Throws TraceError naming `offset` when the frame is damaged or the
+  // record's root is not within the first kBytes.
+  RecordPeek(std::span<const uint8_t> frame, uint64_t offset, ZSTD_DCtx* dctx);
+  RecordPeek(const RecordPeek&) = delete;
+  RecordPeek& operator=(const RecordPeek&) = delete;
+
+  // Reading a field that lies beyond the first kBytes throws a kj::Exception
+  // (wrap reads in guarded()).
+  schema::TraceRecord::Reader root() const { return root_; }
+  schema::TraceRecord::Which which() const { return which_; }
+
+ private:
+  std::unique_ptr<capnp::word[]> words_;
+  std::optional<capnp::SegmentArrayMessageReader> reader_;
+  kj::ArrayPtr<const capnp::word> segment_;
+  schema::TraceRecord::Reader root_;
+  schema::TraceRecord::Which which_;
+};
+
 // Runs `f`, turning Cap'n Proto's exceptions about malformed data into a
 // TraceError naming `offset`.
 template <typename F>

@@ -115,8 +115,13 @@ HeaderInfo parse_header(schema::Header::Reader in, uint64_t offset) {
     h.cpuid.push_back({l.getFunction(), l.getIndex(), l.getFlags(), l.getEax(), l.getEbx(),
                        l.getEcx(), l.getEdx()});
   }
-  for (auto i : in.getImages())
+  for (auto i : in.getImages()) {
     h.images.push_back({i.getRole(), i.getName(), i.getHash(), i.getSize()});
+    if (!is_content_hash(h.images.back().hash))
+      throw TraceError("image " + h.images.back().role + " has hash '" + h.images.back().hash +
+                           "', not 32 or 16 lower-case hex digits",
+                       offset);
+  }
   h.clock_mode = in.getClockMode();
   h.reads_modelled = in.getReadsModelled();
   h.device_models = in.getDeviceModels();

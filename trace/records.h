@@ -33,7 +33,8 @@ struct IndexInfo {
 
 // The writer always writes this rrvm's format numbers, not the ones in `h`.
 void build_header(const HeaderInfo& h, schema::Header::Builder out);
-// Throws TraceError naming `offset` for a format this rrvm cannot read.
+// Throws TraceError naming `offset` for a format this rrvm cannot read or an
+// image hash that is not one (trace.capnp, ImageRef).
 HeaderInfo parse_header(schema::Header::Reader in, uint64_t offset);
 
 void build_footer(const FooterInfo& f, schema::Footer::Builder out);

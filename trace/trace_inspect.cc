@@ -4,6 +4,7 @@
 
 #include "trace/json_writer.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -54,6 +55,11 @@ double per_event(uint64_t bytes, uint64_t events) {
 
 std::string status_line(const TraceReader& r, const TraceSummary& s) {
   if (s.error) return std::string("damaged: ") + s.error->what();
+  if (!s.damage.empty()) {
+    std::string more =
+        s.damage.size() > 1 ? " (and " + std::to_string(s.damage.size() - 1) + " more)" : "";
+    return std::string("damaged: ") + s.damage.front().what() + more;
+  }
   return r.complete() ? "complete" : r.truncation();
 }
 
@@ -216,19 +222,64 @@ void check_counts(const TraceReader& r, const TraceSummary& s, std::vector<std::
     out.push_back("the index's counts by kind differ from the chunks'");
 }
 
-void check_blobs(TraceReader& r, std::vector<std::string>& out) {
+// The footer's end state against the events: the exit count (the last
+// ordinal, or one more as the writer's default), and the end reason and
+// status of the last guest-exit event.
+void check_end(const TraceReader& r, const TraceSummary& s, std::vector<std::string>& out) {
+  const auto& f = r.footer();
+  if (!f || s.error) return;
+  if (s.events && (f->exits < s.last_ordinal || f->exits > s.last_ordinal + 1))
+    out.push_back("the footer says the run made " + std::to_string(f->exits) +
+                  " exits; the events go to exit " + std::to_string(s.last_ordinal));
+  std::string footer_end = "'" + f->end_reason + "' with status " + std::to_string(f->guest_status);
+  if (!s.end) {
+    out.push_back("the footer says the run ended by " + footer_end +
+                  ", but no guest-exit event records the end");
+  } else if (f->end_reason != s.end->reason || int64_t{f->guest_status} != s.end->code) {
+    out.push_back("the footer says the run ended by " + footer_end +
+                  "; the last guest-exit event (exit " + std::to_string(s.end->ordinal) +
+                  ") says '" + s.end->reason + "' with status " + std::to_string(s.end->code));
+  }
+}
+
+// Every image the header names is embedded with its size (the blobs' hashes
+// are checked by summarize()).
+void check_images(const TraceReader& r, std::vector<std::string>& out) {
+  std::vector<BlobInfo> blobs = r.blobs();
+  for (const ImageRef& i : r.header().images) {
+    auto b = std::find_if(blobs.begin(), blobs.end(),
+                          [&](const BlobInfo& x) { return x.hash == i.hash; });
+    if (b == blobs.end())
+      out.push_back("image " + i.role + " (" + i.hash + ") is not embedded");
+    else if (b->size != i.size)
+      out.push_back("image " + i.role + " (" + i.hash + ") has " + std::to_string(i.size) +
+                    " bytes in the header, " + std::to_string(b->size) + " in its blob");
+  }
+}
+
+// Every blob against its size and hash, without holding it in memory.
+void check_blobs(TraceReader& r, std::vector<TraceError>& out) {
   for (const BlobInfo& b : r.blobs()) {
     try {
-      r.blob(b.hash);
+      r.read_blob(b.hash, [](std::span<const uint8_t>) {});
     } catch (const TraceError& e) {
-      out.push_back(e.what());
+      out.push_back(e);
     }
   }
-  for (const ImageRef& i : r.header().images) {
-    bool found = false;
-    for (const BlobInfo& b : r.blobs()) found |= b.hash == i.hash;
-    if (!found) out.push_back("image " + i.role + " (" + i.hash + ") is not embedded");
-  }
+}
+
+void count_event(TraceSummary& s, const ReadEvent& e) {
+  const Event& ev = e.event;
+  if (s.events == 0) s.first_ordinal = ev.ordinal;
+  if (s.events && ev.ordinal < s.last_ordinal) s.ordered = false;
+  s.last_ordinal = ev.ordinal;
+  ++s.counts[static_cast<size_t>(ev.kind)];
+  s.modelled[static_cast<size_t>(ev.kind)] += ev.modelled();
+  s.modelled_reads += ev.modelled();
+  s.side_bytes += (e.payload ? e.payload->size() : 0) + (e.text ? e.text->size() : 0);
+  if (ev.kind == EventKind::kGuestExit)
+    s.end = EndEvent{ev.ordinal, ev.code(), e.text ? *e.text : ""};
+  ++s.events;
 }
 
 }  // namespace
@@ -238,20 +289,12 @@ TraceSummary summarize(TraceReader& reader) {
   reader.seek(0);
   ReadEvent e;
   try {
-    while (reader.next(e)) {
-      const Event& ev = e.event;
-      if (s.events == 0) s.first_ordinal = ev.ordinal;
-      if (s.events && ev.ordinal < s.last_ordinal) s.ordered = false;
-      s.last_ordinal = ev.ordinal;
-      ++s.counts[static_cast<size_t>(ev.kind)];
-      s.modelled[static_cast<size_t>(ev.kind)] += ev.modelled();
-      s.modelled_reads += ev.modelled();
-      s.side_bytes += (e.payload ? e.payload->size() : 0) + (e.text ? e.text->size() : 0);
-      ++s.events;
-    }
+    while (reader.next(e)) count_event(s, e);
   } catch (const TraceError& err) {
     s.error = err;
   }
+  check_blobs(reader, s.damage);
+  for (TraceError& err : reader.check_layout()) s.damage.push_back(std::move(err));
   return s;
 }
 
@@ -269,7 +312,7 @@ std::string info_json(const std::string& path, const TraceReader& r, const Trace
       .field("path", path)
       .field("complete", r.complete())
       .field("status", status_line(r, s))
-      .field("damaged", s.error.has_value())
+      .field("damaged", s.damaged())
       .field("file_bytes", r.file_size())
       .field("valid_bytes", r.valid_bytes());
   json_header(j, r.header());
@@ -293,10 +336,12 @@ VerifyResult verify(TraceReader& reader) {
   v.summary = summarize(reader);
   std::vector<std::string>& p = v.problems;
   if (v.summary.error) p.push_back(v.summary.error->what());
+  for (const TraceError& e : v.summary.damage) p.push_back(e.what());
   if (!v.summary.ordered) p.push_back("event ordinals go backwards");
   if (!reader.complete()) p.push_back("incomplete: " + reader.truncation());
   if (!v.summary.error) check_counts(reader, v.summary, p);
-  check_blobs(reader, p);
+  check_end(reader, v.summary, p);
+  check_images(reader, p);
   return v;
 }
 

@@ -15,6 +15,13 @@
 
 namespace rrvm::trace {
 
+// The last guest-exit event: how the recorded run ended.
+struct EndEvent {
+  uint64_t ordinal = 0;
+  int64_t code = 0;  // the guest's status
+  std::string reason;
+};
+
 struct TraceSummary {
   std::vector<uint64_t> counts = std::vector<uint64_t>(kEventKinds, 0);
   uint64_t events = 0;
@@ -23,11 +30,18 @@ struct TraceSummary {
   uint64_t side_bytes = 0;  // packet, DMA, console and text bytes
   uint64_t first_ordinal = 0, last_ordinal = 0;
   bool ordered = true;              // ordinals never go backwards
-  std::optional<TraceError> error;  // damage met while reading; the counts stop there
+  std::optional<EndEvent> end;      // the last guest-exit event
+  std::optional<TraceError> error;  // damage met while reading events; the counts stop there
+  // Damage outside the events: blobs that fail their size or hash, frames
+  // the index does not account for.
+  std::vector<TraceError> damage;
+  bool damaged() const { return error || !damage.empty(); }
 };
 
 // Reads every event from the start (decompressing and checksumming every
-// chunk). Damage is recorded in `error`, not thrown.
+// chunk), every blob (checked against its hash, one part in memory at a
+// time) and, through an index, every frame header. Damage is recorded in
+// `error` and `damage`, not thrown.
 TraceSummary summarize(TraceReader& reader);
 
 // A page for people: status, header, configuration, images, counts by kind,
@@ -50,8 +64,9 @@ struct VerifyResult {
   std::vector<std::string> problems;  // empty: the trace is complete and sound
 };
 // Checks every chunk's checksum and encoding, ordinal order, completeness,
-// the footer's and the index's counts against the events, and every blob
-// and image against its hash.
+// the footer's and the index's counts and the footer's end state (exits,
+// end reason, guest status) against the events, every blob against its
+// hash and every image of the header against its blob.
 VerifyResult verify(TraceReader& reader);
 std::string verify_json(const std::string& path, const VerifyResult& v);
 

@@ -1,59 +1,142 @@
 #include "trace/trace_reader.h"
 
 #include <algorithm>
+#include <set>
 
 namespace rrvm::trace {
 
 namespace {
+
+constexpr size_t kMaxLayoutProblems = 16;
 
 std::string cut_reason(uint64_t offset, uint64_t size, const std::string& why) {
   return "truncated at byte " + std::to_string(offset) + " of " + std::to_string(size) + " (" +
          why + "), without a footer";
 }
 
+const char* record_name(schema::TraceRecord::Which w) {
+  switch (w) {
+    case schema::TraceRecord::HEADER:
+      return "header";
+    case schema::TraceRecord::BLOB:
+      return "blob";
+    case schema::TraceRecord::CHUNK:
+      return "chunk";
+    case schema::TraceRecord::INDEX:
+      return "index";
+    case schema::TraceRecord::FOOTER:
+      return "footer";
+  }
+  return "unknown";
+}
+
+// Frames listed by an index must lie between the header and the index and
+// never overlap: then there are never more entries than the file has room
+// for frames, whatever the (well compressed) index declares.
+void check_ranges(std::vector<std::pair<uint64_t, uint64_t>> ranges, uint64_t index_offset) {
+  std::sort(ranges.begin(), ranges.end());
+  for (size_t i = 1; i < ranges.size(); ++i) {
+    if (ranges[i].first < ranges[i - 1].first + ranges[i - 1].second)
+      throw TraceError("index entries for the frames at bytes " +
+                           std::to_string(ranges[i - 1].first) + " and " +
+                           std::to_string(ranges[i].first) + " overlap",
+                       index_offset);
+  }
+}
+
 // Checks an index against the file before anything trusts it.
 void check_index(const IndexInfo& index, uint64_t header_end, uint64_t index_offset) {
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
   uint64_t prev_end = header_end, prev_first = 0;
   for (const ChunkRef& c : index.chunks) {
     if (c.offset < prev_end || c.frame_bytes == 0 || c.frame_bytes > index_offset - c.offset ||
-        c.first_ordinal < prev_first || c.last_ordinal < c.first_ordinal || c.count == 0) {
+        c.first_ordinal < prev_first || c.last_ordinal < c.first_ordinal || c.count == 0 ||
+        c.count > kMaxChunkEvents) {
       throw TraceError(
           "index entry for the chunk at byte " + std::to_string(c.offset) + " is inconsistent",
           index_offset);
     }
     prev_end = c.offset + c.frame_bytes;
     prev_first = c.first_ordinal;
+    ranges.emplace_back(c.offset, c.frame_bytes);
   }
   for (const BlobRef& b : index.blobs) {
-    if (b.offset < header_end || b.frame_bytes > index_offset - b.offset)
+    if (b.offset < header_end || b.offset >= index_offset || b.frame_bytes == 0 ||
+        b.frame_bytes > index_offset - b.offset)
       throw TraceError("index entry for blob " + b.hash + " is out of range", index_offset);
+    ranges.emplace_back(b.offset, b.frame_bytes);
+  }
+  check_ranges(std::move(ranges), index_offset);
+}
+
+// The guest RAM in bytes when the header gives it as rrvm writes it
+// (decimal bytes), at most kMaxGuestRam.
+std::optional<uint64_t> header_ram(const HeaderInfo& h) {
+  for (const auto& [key, value] : h.config) {
+    if (key != "mem" || value.empty() || value.size() > 19) continue;
+    if (!std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      continue;
+    return std::min<uint64_t>(std::stoull(value), kMaxGuestRam);
+  }
+  return std::nullopt;
+}
+
+// Records for one blob agree on its size and part count, and name each
+// part once.
+void check_parts(const std::vector<BlobRef>& parts) {
+  const BlobRef& first = parts.front();
+  std::set<uint32_t> seen;
+  for (const BlobRef& b : parts) {
+    if (b.size != first.size || b.parts != first.parts || b.parts == 0 || b.part >= b.parts)
+      throw TraceError("blob " + b.hash + ": part " + std::to_string(b.part) + " of " +
+                           std::to_string(b.parts) + " (" + std::to_string(b.size) +
+                           " bytes) disagrees with its other records",
+                       b.offset);
+    if (!seen.insert(b.part).second)
+      throw TraceError("blob " + b.hash + " has part " + std::to_string(b.part) + " twice",
+                       b.offset);
   }
 }
 
 }  // namespace
 
-TraceReader::TraceReader(const std::string& path) : TraceReader(ByteSource::open_file(path)) {}
+TraceReader::TraceReader(const std::string& path)
+    : TraceReader(ByteSource::open_file(path), path) {}
 
-TraceReader::TraceReader(std::vector<uint8_t> bytes) : TraceReader(ByteSource(std::move(bytes))) {}
+TraceReader::TraceReader(std::vector<uint8_t> bytes)
+    : TraceReader(ByteSource(std::move(bytes)), "") {}
 
-TraceReader::TraceReader(ByteSource src) : src_(std::move(src)), dctx_(ZSTD_createDCtx()) {
+TraceReader::TraceReader(ByteSource src, std::string path)
+    : src_(std::move(src)), path_(std::move(path)), dctx_(ZSTD_createDCtx()) {
   status_.file_bytes = src_.size();
-  open();
+  tagged([&] { open(); });
 }
 
 TraceReader::~TraceReader() = default;
 
+// A TraceError leaving the reader names its file.
+template <typename F>
+auto TraceReader::tagged(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (TraceError& e) {
+    if (e.file().empty()) e.set_file(path_);
+    throw;
+  }
+}
+
 // Header first; then the index when the trailer points to a sound one, else
-// a scan of every frame.
+// a scan of every frame. Then the blobs' declared sizes.
 void TraceReader::open() {
   read_header();
   std::optional<uint64_t> index_offset;
   if (src_.size() >= header_end_ + kTrailerSize) {
     index_offset = parse_trailer(src_.read(src_.size() - kTrailerSize, kTrailerSize), src_.size());
   }
+  bool indexed = false;
   if (index_offset && *index_offset >= header_end_) {
     try {
-      if (load_index(*index_offset)) return;
+      indexed = load_index(*index_offset);
     } catch (const TraceError&) {
       // The scan names the damaged frame; if it finds none, the index
       // itself is wrong.
@@ -61,7 +144,8 @@ void TraceReader::open() {
       throw;
     }
   }
-  scan(index_offset.has_value());
+  if (!indexed) scan(index_offset.has_value());
+  check_blob_refs();
 }
 
 Frame TraceReader::frame_at(uint64_t offset, const char* what) {
@@ -75,6 +159,8 @@ Frame TraceReader::frame_at(uint64_t offset, const char* what) {
 void TraceReader::read_header() {
   Frame f = read_frame(src_, 0);
   if (f.kind == Frame::kEnd) throw TraceError("empty file, not an rrvm trace", 0);
+  if (f.kind == Frame::kSkippable)
+    throw TraceError("not an rrvm trace: it starts with a skippable frame, not a header record", 0);
   if (f.kind != Frame::kRecord) throw TraceError("not an rrvm trace: " + f.why, 0);
   Record r(f.bytes, 0, dctx_.get());
   if (r.which() != schema::TraceRecord::HEADER)
@@ -82,6 +168,7 @@ void TraceReader::read_header() {
   header_ = guarded(0, "header", [&] { return parse_header(r.root().getHeader(), 0); });
   header_end_ = f.size;
   status_.valid_bytes = f.size;
+  blob_limit_ = header_ram(header_).value_or(kDefaultBlobLimit);
 }
 
 // Index and footer as the trailer says; false when they are not where it
@@ -104,15 +191,18 @@ bool TraceReader::load_index(uint64_t index_offset) {
   for (BlobRef& b : index.blobs) blobs_[b.hash].push_back(std::move(b));
   index_counts_ = std::move(index.counts_by_kind);
   has_index_ = true;
+  index_offset_ = index_offset;
   status_ = {true, src_.size(), src_.size(), ""};
   return true;
 }
 
 // Walks every frame after the header: chunk positions, blobs, index and
 // footer, and where the trace stops. With `end_is_known` (there is a
-// trailer), running out of bytes is damage rather than a cut.
+// trailer), running out of bytes is damage rather than a cut. Chunks and
+// blobs are only peeked at: their checksums are checked when read.
 void TraceReader::scan(bool end_is_known) {
   uint64_t off = header_end_;
+  bool after_index = false;
   for (;;) {
     Frame f = read_frame(src_, off, end_is_known);
     if (f.kind == Frame::kEnd) break;
@@ -121,7 +211,7 @@ void TraceReader::scan(bool end_is_known) {
       status_.reason = cut_reason(off, src_.size(), f.why);
       break;
     }
-    if (f.kind == Frame::kRecord) scan_record(Record(f.bytes, off, dctx_.get()), off, f.size);
+    if (f.kind == Frame::kRecord) scan_record(f, after_index);
     off += f.size;
     status_.valid_bytes = off;
   }
@@ -130,31 +220,71 @@ void TraceReader::scan(bool end_is_known) {
     status_.reason = cut_reason(off, src_.size(), "the file ends after a whole frame");
 }
 
-void TraceReader::scan_record(const Record& r, uint64_t offset, uint64_t size) {
-  guarded(offset, "record", [&] {
-    switch (r.which()) {
-      case schema::TraceRecord::HEADER:
-        throw TraceError("a second header record", offset);
-      case schema::TraceRecord::BLOB: {
-        BlobRef b = parse_blob(r.root().getBlob(), offset, size);
-        blobs_[b.hash].push_back(std::move(b));
-        break;
-      }
-      case schema::TraceRecord::CHUNK: {
-        auto c = r.root().getChunk();
-        chunks_.push_back({c.getFirstOrdinal(), c.getFirstOrdinal(), offset, size, c.getCount()});
-        break;
-      }
-      case schema::TraceRecord::INDEX:
-        index_counts_ = parse_index(r.root().getIndex()).counts_by_kind;
-        break;
-      case schema::TraceRecord::FOOTER:
-        footer_ = parse_footer(r.root().getFooter());
-        break;
-      default:
-        break;  // a record kind of a newer minor version: skip it
+// One record of a scan. The footer ends a trace (only the trailer may
+// follow it) and only the footer may follow the index: a record after
+// either is damage, never a "complete" trace with records past its end.
+void TraceReader::scan_record(const Frame& f, bool& after_index) {
+  uint64_t offset = f.offset;
+  RecordPeek peek(f.bytes, offset, dctx_.get());
+  auto which = peek.which();
+  if (footer_ || (after_index && which != schema::TraceRecord::FOOTER))
+    throw TraceError(std::string("a ") + record_name(which) + " record after the " +
+                         (footer_ ? "footer" : "index"),
+                     offset);
+  switch (which) {
+    case schema::TraceRecord::HEADER:
+      throw TraceError("a second header record", offset);
+    case schema::TraceRecord::BLOB: {
+      BlobRef b = guarded(offset, "blob record",
+                          [&] { return parse_blob(peek.root().getBlob(), offset, f.size); });
+      blobs_[b.hash].push_back(std::move(b));
+      break;
     }
-  });
+    case schema::TraceRecord::CHUNK: {
+      ChunkRef c = guarded(offset, "chunk record", [&] {
+        auto ch = peek.root().getChunk();
+        return ChunkRef{ch.getFirstOrdinal(), ch.getFirstOrdinal(), offset, f.size, ch.getCount()};
+      });
+      chunks_.push_back(c);
+      break;
+    }
+    case schema::TraceRecord::INDEX: {
+      Record r(f.bytes, offset, dctx_.get());
+      index_counts_ =
+          guarded(offset, "index", [&] { return parse_index(r.root().getIndex()).counts_by_kind; });
+      after_index = true;
+      break;
+    }
+    case schema::TraceRecord::FOOTER: {
+      Record r(f.bytes, offset, dctx_.get());
+      footer_ = guarded(offset, "footer", [&] { return parse_footer(r.root().getFooter()); });
+      break;
+    }
+    default:
+      break;  // a record kind of a newer minor version: skip it
+  }
+}
+
+// Before any blob is decompressed: well-formed hashes, records that agree,
+// and declared sizes that fit in the guest's RAM, each and together (the
+// loaders put every image there).
+void TraceReader::check_blob_refs() {
+  uint64_t total = 0;
+  for (const auto& [hash, parts] : blobs_) {
+    const BlobRef& first = parts.front();
+    if (!is_content_hash(hash))
+      throw TraceError("blob hash '" + hash + "' is not 32 or 16 lower-case hex digits",
+                       first.offset);
+    check_parts(parts);
+    total += std::min(first.size, kMaxGuestRam + 1);
+    if (first.size > blob_limit_ || total > blob_limit_)
+      throw TraceError("blob " + hash + " (" + first.role + ") declares " +
+                           std::to_string(first.size) + " bytes" +
+                           (first.size > blob_limit_ ? "" : ", the images together more") +
+                           ": more than the " + std::to_string(blob_limit_) +
+                           " bytes of guest RAM the images must fit in",
+                       first.offset);
+  }
 }
 
 uint64_t TraceReader::chunk_bytes() const {
@@ -173,28 +303,31 @@ void TraceReader::load_chunk(size_t i) {
     throw TraceError("the index points at a record that is not a chunk", c.offset);
   guarded(c.offset, "chunk", [&] { decode_chunk(r.root().getChunk(), c.offset, batch_); });
   if (batch_.events.empty() || batch_.events.front().ordinal != c.first_ordinal ||
-      batch_.events.size() != c.count) {
+      batch_.events.size() != c.count ||
+      (has_index_ && batch_.events.back().ordinal != c.last_ordinal)) {
     throw TraceError("chunk differs from its index entry", c.offset);
   }
   pos_ = landmark_ = payload_ = text_ = 0;
 }
 
 bool TraceReader::next(ReadEvent& out) {
-  for (;;) {
-    while (pos_ >= batch_.events.size()) {
-      if (next_chunk_ >= chunks_.size()) return false;
-      load_chunk(next_chunk_++);
+  return tagged([&] {
+    for (;;) {
+      while (pos_ >= batch_.events.size()) {
+        if (next_chunk_ >= chunks_.size()) return false;
+        load_chunk(next_chunk_++);
+      }
+      out = ReadEvent{};
+      out.event = batch_.events[pos_++];
+      EventKind k = out.event.kind;
+      if (k == EventKind::kLandmark) out.landmark = &batch_.landmarks[landmark_++];
+      if (kind_has_bytes(k)) out.payload = &batch_.payloads[payload_++];
+      if (kind_has_text(k)) out.text = &batch_.texts[text_++];
+      if (skip_below_ && out.event.ordinal < *skip_below_) continue;
+      skip_below_.reset();
+      return true;
     }
-    out = ReadEvent{};
-    out.event = batch_.events[pos_++];
-    EventKind k = out.event.kind;
-    if (k == EventKind::kLandmark) out.landmark = &batch_.landmarks[landmark_++];
-    if (kind_has_bytes(k)) out.payload = &batch_.payloads[payload_++];
-    if (kind_has_text(k)) out.text = &batch_.texts[text_++];
-    if (skip_below_ && out.event.ordinal < *skip_below_) continue;
-    skip_below_.reset();
-    return true;
-  }
+  });
 }
 
 void TraceReader::seek(uint64_t ordinal) {
@@ -218,38 +351,111 @@ std::vector<BlobInfo> TraceReader::blobs() const {
   return out;
 }
 
-std::vector<uint8_t> TraceReader::blob(const std::string& prefix) {
-  const std::vector<BlobRef>* found = nullptr;
+std::string TraceReader::find_blob(const std::string& prefix) const {
+  if (blobs_.count(prefix)) return prefix;
+  const std::string* found = nullptr;
   for (const auto& [hash, parts] : blobs_) {
     if (hash.compare(0, prefix.size(), prefix) != 0) continue;
-    if (found) throw TraceError("blob hash prefix '" + prefix + "' is ambiguous", 0);
-    found = &parts;
+    if (found) {
+      TraceError e("blob hash prefix '" + prefix + "' is ambiguous");
+      e.set_file(path_);
+      throw e;
+    }
+    found = &hash;
   }
-  if (!found) throw TraceError("no blob with hash '" + prefix + "' in this trace", 0);
-  const BlobRef& first = found->front();
+  if (!found) {
+    TraceError e("no blob with hash '" + prefix + "' in this trace");
+    e.set_file(path_);
+    throw e;
+  }
+  return *found;
+}
+
+void TraceReader::read_blob(const std::string& hash,
+                            const std::function<void(std::span<const uint8_t>)>& sink) {
+  tagged([&] {
+    const std::vector<BlobRef>& refs = blobs_.at(find_blob(hash));
+    const BlobRef& first = refs.front();
+    // check_blob_refs() made the parts distinct and below `parts`: all are
+    // here when there are `parts` of them.
+    std::vector<const BlobRef*> order;
+    for (const BlobRef& b : refs) order.push_back(&b);
+    std::sort(order.begin(), order.end(),
+              [](const BlobRef* x, const BlobRef* y) { return x->part < y->part; });
+    if (order.size() != first.parts) {
+      uint32_t missing = 0;
+      while (missing < order.size() && order[missing]->part == missing) ++missing;
+      throw TraceError("blob " + first.hash + " lacks part " + std::to_string(missing) + " of " +
+                           std::to_string(first.parts),
+                       first.offset);
+    }
+    ContentHasher hasher(first.hash);
+    uint64_t done = 0;
+    for (const BlobRef* part : order) {
+      Frame f = frame_at(part->offset, "blob");
+      Record r(f.bytes, part->offset, dctx_.get());
+      if (r.which() != schema::TraceRecord::BLOB)
+        throw TraceError("the index points at a record that is not a blob", part->offset);
+      guarded(part->offset, "blob", [&] {
+        auto b = r.root().getBlob();
+        if (b.getHash() != first.hash || b.getPart() != part->part)
+          throw TraceError("the index points at the wrong blob record", part->offset);
+        auto data = b.getData();  // once: every read counts against the traversal limit
+        if (data.size() > first.size - done)
+          throw TraceError("blob " + first.hash + " is longer than its size", part->offset);
+        std::span<const uint8_t> bytes(data.begin(), data.size());
+        hasher.update(bytes);
+        sink(bytes);
+        done += data.size();
+      });
+    }
+    if (done != first.size)
+      throw TraceError("blob " + first.hash + " holds " + std::to_string(done) +
+                           " bytes, its records declare " + std::to_string(first.size),
+                       first.offset);
+    if (hasher.digest() != first.hash)
+      throw TraceError("blob " + first.hash + " does not match its hash", first.offset);
+  });
+}
+
+std::vector<uint8_t> TraceReader::blob(const std::string& hash_prefix) {
   std::vector<uint8_t> out;
-  for (uint32_t p = 0; p < first.parts; ++p) {
-    auto part = std::find_if(found->begin(), found->end(), [&](const BlobRef& b) {
-      return b.part == p && b.parts == first.parts && b.size == first.size;
-    });
-    if (part == found->end())
-      throw TraceError("blob " + first.hash + " lacks part " + std::to_string(p), first.offset);
-    Frame f = frame_at(part->offset, "blob");
-    Record r(f.bytes, part->offset, dctx_.get());
-    if (r.which() != schema::TraceRecord::BLOB)
-      throw TraceError("the index points at a record that is not a blob", part->offset);
-    guarded(part->offset, "blob", [&] {
-      auto b = r.root().getBlob();
-      if (b.getHash() != first.hash || b.getPart() != p)
-        throw TraceError("the index points at the wrong blob record", part->offset);
-      auto data = b.getData();  // once: every read counts against the traversal limit
-      if (data.size() > first.size - out.size())
-        throw TraceError("blob " + first.hash + " is longer than its size", part->offset);
-      out.insert(out.end(), data.begin(), data.end());
-    });
+  read_blob(hash_prefix,
+            [&](std::span<const uint8_t> b) { out.insert(out.end(), b.begin(), b.end()); });
+  return out;
+}
+
+std::vector<TraceError> TraceReader::check_layout() {
+  if (!has_index_) return {};
+  std::map<uint64_t, const char*> listed;
+  for (const ChunkRef& c : chunks_) listed[c.offset] = "chunk";
+  for (const auto& [hash, parts] : blobs_)
+    for (const BlobRef& b : parts) listed[b.offset] = "blob";
+  std::vector<TraceError> out;
+  uint64_t off = header_end_;
+  while (off < index_offset_ && out.size() < kMaxLayoutProblems) {
+    Frame f = read_frame(src_, off, true);
+    if (f.kind == Frame::kEnd || f.kind == Frame::kCorrupt || f.kind == Frame::kTruncated) {
+      out.emplace_back("corrupt trace: " + (f.why.empty() ? "no frame" : f.why), off);
+      return out;
+    }
+    if (f.kind == Frame::kRecord && !listed.erase(off)) {
+      try {
+        RecordPeek peek(f.bytes, off, dctx_.get());
+        out.emplace_back(
+            std::string("a ") + record_name(peek.which()) + " record the index does not list", off);
+      } catch (const TraceError& e) {
+        out.push_back(e);
+      }
+    }
+    off += f.size;
   }
-  if (out.size() != first.size || (first.hash.size() == 32 && content_hash(out) != first.hash))
-    throw TraceError("blob " + first.hash + " does not match its size or hash", first.offset);
+  if (off > index_offset_) out.emplace_back("a frame runs into the index", index_offset_);
+  for (const auto& [at, what] : listed) {
+    if (out.size() >= kMaxLayoutProblems) break;
+    out.emplace_back(std::string("the index lists a ") + what + " where no frame starts", at);
+  }
+  for (TraceError& e : out) e.set_file(path_);
   return out;
 }
 

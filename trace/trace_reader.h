@@ -6,16 +6,26 @@
 // without (cut off by SIGKILL or power loss) is scanned frame by frame and
 // yields every event up to its last complete frame, with status() saying
 // where and why it ends. Damage (bad checksum, malformed record,
-// inconsistent index) is a TraceError naming the byte offset, thrown by the
-// constructor or by next()/seek()/blob() when they reach it. The reader holds
-// one frame at a time (at most 64 MiB) and never sizes memory from a length
+// inconsistent index, records out of place) is a TraceError naming the byte
+// offset, thrown by the constructor or by next()/seek()/read_blob() when they
+// reach it.
+//
+// A trace is untrusted input (it comes with bug reports), so the reader
+// bounds what it spends by what the trace can legitimately hold: it holds
+// one frame at a time (at most 64 MiB), decodes at most kMaxChunkEvents
+// events per chunk, checks every blob's declared size against the guest RAM
+// the header gives before decompressing any of it, and a scan reads only
+// the first bytes of chunk and blob frames (time grows with the number of
+// frames, not with what they declare). It never sizes memory from a length
 // it has not checked against the file.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -26,6 +36,12 @@
 #include "trace/records.h"
 
 namespace rrvm::trace {
+
+// The most guest RAM rrvm runs a machine with; no image can be larger.
+constexpr uint64_t kMaxGuestRam = 64ull << 30;
+// What all embedded images together may hold when the header does not give
+// the guest's RAM ("mem") in bytes, as rrvm writes it.
+constexpr uint64_t kDefaultBlobLimit = 1ull << 30;
 
 struct TraceStatus {
   bool complete = false;     // ends with index, footer and trailer (or at least a footer)
@@ -43,8 +59,8 @@ struct BlobInfo {
 
 class TraceReader {
  public:
-  // Throws TraceMissing when the file cannot be opened, TraceError when it is
-  // not a readable trace.
+  // Throws TraceMissing when the file cannot be opened (or is not a regular
+  // file), TraceError when it is not a readable trace.
   explicit TraceReader(const std::string& path);
   // Reads a trace held in memory (tests, fuzzing).
   explicit TraceReader(std::vector<uint8_t> bytes);
@@ -52,6 +68,8 @@ class TraceReader {
   TraceReader(const TraceReader&) = delete;
   TraceReader& operator=(const TraceReader&) = delete;
 
+  // The file's path ("" for a buffer); TraceErrors from this reader carry it.
+  const std::string& path() const { return path_; }
   const HeaderInfo& header() const { return header_; }
   // The footer, when the trace has one.
   const std::optional<FooterInfo>& footer() const { return footer_; }
@@ -76,25 +94,49 @@ class TraceReader {
   // (through the index; a cut-off trace uses the chunk table of its scan).
   void seek(uint64_t ordinal);
 
+  // Most bytes the embedded blobs may hold together (each one too): the
+  // guest RAM the header's "mem" gives, else kDefaultBlobLimit. Checked on
+  // open, before any blob is decompressed.
+  uint64_t blob_limit() const { return blob_limit_; }
   std::vector<BlobInfo> blobs() const;
-  // A blob's bytes by hash or unique hash prefix, checked against the hash.
-  // Throws TraceError when no blob or several match, or it is damaged.
+  // The full hash of the one blob whose hash starts with `prefix`. Throws
+  // TraceError when none or several match.
+  std::string find_blob(const std::string& prefix) const;
+  // Hands blob `hash`'s bytes to `sink` part by part (one frame in memory at
+  // a time), then checks that the parts add up to its size and the bytes to
+  // its hash. Throws TraceError for a missing part or any damage; `sink` has
+  // then seen bytes that must not be trusted.
+  void read_blob(const std::string& hash,
+                 const std::function<void(std::span<const uint8_t>)>& sink);
+  // A blob's bytes by hash or unique hash prefix, checked as read_blob does.
   std::vector<uint8_t> blob(const std::string& hash_prefix);
 
+  // Frames of a trace opened through its index that the index does not
+  // account for: a footer or header in the middle, a record it does not
+  // list, an entry where no frame starts. Empty for a scanned trace, whose
+  // scan refuses records out of place. Reads every frame header.
+  std::vector<TraceError> check_layout();
+
  private:
-  explicit TraceReader(ByteSource src);
+  TraceReader(ByteSource src, std::string path);
   void open();
   void read_header();
   bool load_index(uint64_t index_offset);
   void scan(bool end_is_known);
-  void scan_record(const Record& r, uint64_t offset, uint64_t size);
+  void scan_record(const Frame& f, bool& after_index);
+  void check_blob_refs();
   void load_chunk(size_t i);
   Frame frame_at(uint64_t offset, const char* what);
+  template <typename F>
+  auto tagged(F&& f) -> decltype(f());
 
   ByteSource src_;
+  std::string path_;
   DCtx dctx_;
   HeaderInfo header_;
   uint64_t header_end_ = 0;
+  uint64_t index_offset_ = 0;
+  uint64_t blob_limit_ = kDefaultBlobLimit;
   std::optional<FooterInfo> footer_;
   TraceStatus status_;
   bool has_index_ = false;

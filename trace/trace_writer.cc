@@ -100,7 +100,8 @@ TraceWriter::TraceWriter(const std::string& path, const HeaderInfo& header, Writ
     : opts_(opts), impl_(std::make_unique<Impl>()) {
   opts_.ring_events = pow2_at_least(opts_.ring_events, 64);
   opts_.arena_bytes = pow2_at_least(opts_.arena_bytes, 4096);
-  opts_.chunk_events = std::clamp<size_t>(opts_.chunk_events, 1, opts_.ring_events / 2);
+  opts_.chunk_events = std::clamp<size_t>(opts_.chunk_events, 1,
+                                          std::min<size_t>(opts_.ring_events / 2, kMaxChunkEvents));
   ring_size_ = opts_.ring_events;
   ring_mask_ = ring_size_ - 1;
   arena_size_ = opts_.arena_bytes;

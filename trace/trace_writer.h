@@ -38,7 +38,8 @@ struct WriterOptions {
   int level = 3;  // zstd level; the default comes from tests/bench/trace_bench
   // Events per chunk record, at most. Larger chunks compress better (each
   // zstd frame learns the event patterns afresh); tests/bench/trace_bench
-  // shows the gain flattening out beyond this.
+  // shows the gain flattening out beyond this. At most kMaxChunkEvents
+  // (trace/chunk_codec.h), which readers enforce.
   size_t chunk_events = 32768;
   size_t ring_events = size_t{1} << 18;            // appends that fit before the producer waits
   size_t arena_bytes = size_t{16} << 20;           // side data in flight; one item may take half
