@@ -1,5 +1,6 @@
-// Shared by the trace_*_test.cc files: a header, deterministic event
-// sequences shaped like recordings, and a writer/reader round trip.
+// Shared by the trace_*_test.cc files: deterministic event sequences shaped
+// like recordings and a writer/reader round trip (the header and Item come
+// from trace_builder.h).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -12,18 +13,11 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/trace_builder.h"
 #include "trace/trace_reader.h"
 #include "trace/trace_writer.h"
 
 namespace rrvm::trace::testing {
-
-// One appended event with its side data.
-struct Item {
-  Event event;
-  std::vector<uint8_t> bytes;  // payload or text
-  LandmarkData landmark;
-  bool operator==(const Item&) const = default;
-};
 
 inline std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() /
@@ -39,28 +33,6 @@ inline std::vector<uint8_t> slurp(const std::string& path) {
 inline void spit(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-}
-
-inline HeaderInfo test_header() {
-  HeaderInfo h;
-  h.rrvm_version = "test";
-  h.created_unix_seconds = 1700000000;
-  h.host_kernel = "Linux 6.1.0 x86_64";
-  h.host_cpu = "Test CPU @ 1.00GHz";
-  h.kvm_capabilities = {"KVM_CAP_USER_MEMORY", "KVM_CAP_SET_TSS_ADDR"};
-  h.config = {{"mem", "256M"}, {"mptable", "fixed"}, {"clock", "virtual"}, {"acpi", "on"}};
-  h.clock_mode = "virtual";
-  h.cpuid = {{0, 0, 0, 0xd, 0x756e6547, 0x6c65746e, 0x49656e69},
-             {1, 0, 0, 0x600, 0, 0x80000000u, 0}};
-  std::vector<uint8_t> kernel = {1, 2, 3};
-  h.images = {{"kernel", "k.elf", content_hash(kernel), 3}};
-  h.host_probe = {{"int3", "", ProbeOutcome::kEmulationFailure, 0},
-                  {"cmpxchg16b", "cx16", ProbeOutcome::kEmulationFailure, 0},
-                  {"clac", "smap", ProbeOutcome::kFaults, 6},
-                  {"popcnt", "popcnt", ProbeOutcome::kWorks, 0},
-                  {"rdpid", "rdpid", ProbeOutcome::kNotOffered, 0}};
-  h.host_forced_cpuid = {"pni", "xsave", "smap"};
-  return h;
 }
 
 // What the reader gives back for an appended event: the format does not
