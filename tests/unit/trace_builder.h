@@ -177,8 +177,13 @@ class TraceBuilder {
   static Piece parse_piece(const ByteSource& src, const Frame& f) {
     std::vector<uint8_t> whole = src.read(f.offset, static_cast<size_t>(f.size));
     if (f.kind == Frame::kSkippable) {
-      bool trailer = f.offset + f.size == src.size() && f.size == kTrailerSize &&
-                     parse_trailer(whole, src.size()).has_value();
+      bool trailer = false;
+      try {
+        trailer = f.offset + f.size == src.size() && f.size == kTrailerSize &&
+                  parse_trailer(whole, src.size()).has_value();
+      } catch (const TraceError&) {
+        // A damaged trailer stays as it is.
+      }
       return trailer ? Piece{Piece::kTrailer, nullptr, {}} : Piece{Piece::kRaw, nullptr, whole};
     }
     try {
