@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,18 +36,43 @@ void drain(int out_fd, int err_fd, CliResult& r, std::chrono::steady_clock::time
 }
 }  // namespace
 
-CliResult run_rrvm(const std::vector<std::string>& args, int timeout_sec) {
-  std::vector<std::string> argv = {RRVM_EXE};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_command(argv, timeout_sec);
+bool under_asan() {
+#if defined(__SANITIZE_ADDRESS__)
+  return true;
+#else
+  return false;
+#endif
 }
 
-CliResult run_command(const std::vector<std::string>& argv_in, int timeout_sec,
+CliResult run_rrvm(const std::vector<std::string>& args, int timeout_sec) {
+  return run_rrvm(args, CliLimits{timeout_sec, 0});
+}
+
+CliResult run_rrvm(const std::vector<std::string>& args, const CliLimits& limits) {
+  std::vector<std::string> argv = {RRVM_EXE};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, limits);
+}
+
+CliResult run_command(const std::vector<std::string>& argv, int timeout_sec,
                       const std::vector<std::string>& env) {
+  return run_command(argv, CliLimits{timeout_sec, 0}, env);
+}
+
+CliResult run_command(const std::vector<std::string>& argv_in, const CliLimits& limits,
+                      const std::vector<std::string>& env) {
+  int timeout_sec = limits.timeout_sec;
+  auto start = std::chrono::steady_clock::now();
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return {};
   pid_t pid = ::fork();
   if (pid == 0) {
+    if (limits.address_space && !under_asan()) {
+      rlimit as{limits.address_space, limits.address_space};
+      ::setrlimit(RLIMIT_AS, &as);
+    }
+    rlimit no_core{0, 0};
+    ::setrlimit(RLIMIT_CORE, &no_core);
     int null = ::open("/dev/null", O_RDONLY);
     ::dup2(null, 0);
     ::dup2(out[1], 1);
@@ -70,17 +96,22 @@ CliResult run_command(const std::vector<std::string>& argv_in, int timeout_sec,
   ::close(out[0]);
   ::close(err[0]);
   int st = 0;
+  rusage ru{};
   // The pipes close a moment before the child becomes reapable: wait for it
   // up to the deadline rather than killing a child that is just exiting.
   pid_t reaped = 0;
-  while ((reaped = ::waitpid(pid, &st, WNOHANG)) == 0 &&
+  while ((reaped = ::wait4(pid, &st, WNOHANG, &ru)) == 0 &&
          std::chrono::steady_clock::now() < deadline)
     ::usleep(1000);
   if (reaped == 0) {
     ::kill(pid, SIGKILL);
-    ::waitpid(pid, &st, 0);
+    ::wait4(pid, &st, 0, &ru);
+    r.timed_out = true;
     r.err += "\n[test harness: rrvm killed after " + std::to_string(timeout_sec) + " s]";
   }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.max_rss = uint64_t(ru.ru_maxrss) * 1024;
+  r.signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   return r;
 }

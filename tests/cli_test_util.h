@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -11,14 +12,33 @@ namespace rrvm::test {
 
 struct CliResult {
   int status = -1;  // exit status, or 128 + signal
+  int signal = 0;   // the signal that ended it (SIGKILL at the time limit)
+  bool timed_out = false;
+  double seconds = 0;    // wall-clock time
+  uint64_t max_rss = 0;  // peak resident memory, bytes
   std::string out, err;
 };
+
+// Bounds for the child: RLIMIT_AS (ignored when the test itself runs under
+// AddressSanitizer, as then rrvm does too and its shadow memory needs
+// terabytes of address space) and a time limit, then SIGKILL.
+struct CliLimits {
+  int timeout_sec = 120;
+  uint64_t address_space = 0;  // bytes; 0: no limit
+};
+
+// Whether this test binary is built with AddressSanitizer.
+bool under_asan();
+
 // Runs build/tools/rrvm with `args`, stdin from /dev/null.
 CliResult run_rrvm(const std::vector<std::string>& args, int timeout_sec = 120);
+CliResult run_rrvm(const std::vector<std::string>& args, const CliLimits& limits);
 // Runs any program (looked up in PATH), stdin from /dev/null; 127 if it
 // cannot be started. `env` entries ("NAME=value") are added to the child's
 // environment.
 CliResult run_command(const std::vector<std::string>& argv, int timeout_sec = 120,
+                      const std::vector<std::string>& env = {});
+CliResult run_command(const std::vector<std::string>& argv, const CliLimits& limits,
                       const std::vector<std::string>& env = {});
 
 // A fresh temporary directory, removed at process exit.

@@ -12,8 +12,9 @@ namespace rrvm::trace {
 
 namespace {
 
+// "/tmp/k.elf (kernel)"
 std::string named(const std::string& path, const std::string& what) {
-  return what.empty() ? path : what + " " + path;
+  return what.empty() ? path : path + " (" + what + ")";
 }
 
 const char* type_name(mode_t mode) {

@@ -70,13 +70,15 @@ void check_index(const IndexInfo& index, uint64_t header_end, uint64_t index_off
 }
 
 // The guest RAM in bytes when the header gives it as rrvm writes it
-// (decimal bytes), at most kMaxGuestRam.
+// (decimal bytes, not 0), at most kMaxGuestRam. A value the machine cannot
+// take is the configuration's error to report (replay), not the blobs'.
 std::optional<uint64_t> header_ram(const HeaderInfo& h) {
   for (const auto& [key, value] : h.config) {
     if (key != "mem" || value.empty() || value.size() > 19) continue;
     if (!std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
       continue;
-    return std::min<uint64_t>(std::stoull(value), kMaxGuestRam);
+    uint64_t ram = std::stoull(value);
+    if (ram) return std::min(ram, kMaxGuestRam);
   }
   return std::nullopt;
 }

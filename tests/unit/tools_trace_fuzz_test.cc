@@ -16,21 +16,21 @@
 #include <cstdlib>
 #include <map>
 
+#include "tests/cli_test_util.h"
 #include "tests/fuzz/trace_mutator.h"
-#include "tests/unit/tools_process_util.h"
 #include "tests/unit/trace_test_util.h"
 
 namespace rrvm {
 namespace {
 
 using namespace trace::testing;
-using testing::ProcessLimits;
-using testing::ProcessResult;
+using test::CliLimits;
+using test::CliResult;
 using trace::Event;
 using trace::HeaderInfo;
 
 constexpr uint64_t kRssLimit = 512ull << 20;
-constexpr double kCaseSeconds = 10;
+constexpr int kCaseSeconds = 10;
 
 uint64_t env_number(const char* name, uint64_t fallback) {
   const char* v = std::getenv(name);
@@ -70,10 +70,7 @@ struct Figures {
 
 class TraceFuzz {
  public:
-  explicit TraceFuzz(Figures& f) : fig_(f), dir_(temp_path("fuzz")) {
-    std::filesystem::create_directories(dir_);
-  }
-  ~TraceFuzz() { std::filesystem::remove_all(dir_); }
+  explicit TraceFuzz(Figures& f) : fig_(f), dir_(test::temp_dir()) {}
 
   void one_case(const std::vector<uint8_t>& seed, const std::vector<uint8_t>& mutant,
                 const std::string& what) {
@@ -96,7 +93,7 @@ class TraceFuzz {
   // Runs one command on the mutant; returns its exit status.
   int run(const std::vector<std::string>& args, const std::string& what,
           std::string* out = nullptr) {
-    ProcessResult r = testing::rrvm(args, {1ull << 30, kCaseSeconds});
+    CliResult r = test::run_rrvm(args, CliLimits{kCaseSeconds, 1ull << 30});
     ++fig_.runs;
     fig_.max_rss = std::max(fig_.max_rss, r.max_rss);
     fig_.max_seconds = std::max(fig_.max_seconds, r.seconds);
@@ -104,7 +101,7 @@ class TraceFuzz {
     if (r.timed_out) fig_.fail(label + ": no answer within 10 s");
     if (r.signal)
       fig_.fail(label + ": killed by signal " + std::to_string(r.signal) + "\n" + r.err);
-    if (!testing::kUnderAsan && r.max_rss > kRssLimit)
+    if (!test::under_asan() && r.max_rss > kRssLimit)
       fig_.fail(label + ": peak RSS " + std::to_string(r.max_rss >> 20) + " MiB");
     bool usage = args[0] == "extract" && r.status == 64 &&
                  r.err.find("has a hash starting") != std::string::npos;
@@ -120,7 +117,7 @@ class TraceFuzz {
     if (d.empty()) {
       std::string path = dir_ + "/seed.rrt";
       spit(path, seed);
-      d = testing::rrvm({"dump", path}).out;
+      d = test::run_rrvm({"dump", path}).out;
     }
     return d;
   }
