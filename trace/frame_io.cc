@@ -230,19 +230,26 @@ RecordPeek::RecordPeek(std::span<const uint8_t> frame, uint64_t offset, ZSTD_DCt
   });
 }
 
-Record::Record(std::span<const uint8_t> frame, uint64_t offset, ZSTD_DCtx* dctx) : offset_(offset) {
+Record::Record(std::span<const uint8_t> frame, uint64_t offset, ZSTD_DCtx* dctx,
+               RecordBuffer* buffer)
+    : offset_(offset) {
   uint64_t content = record_content_size(frame, offset);
   // Not zero-filled: pages a lying size never gets written are never touched.
   size_ = static_cast<size_t>(content / sizeof(capnp::word));
-  words_.reset(new capnp::word[size_]);
-  size_t n = ZSTD_decompressDCtx(dctx, words_.get(), content, frame.data(), frame.size());
+  if (buffer) {
+    words_ = buffer->get(size_);
+  } else {
+    own_.reset(new capnp::word[size_]);
+    words_ = own_.get();
+  }
+  size_t n = ZSTD_decompressDCtx(dctx, words_, content, frame.data(), frame.size());
   if (ZSTD_isError(n)) {
     throw TraceError(std::string("corrupt record (") + ZSTD_getErrorName(n) + ")", offset);
   }
   if (n != content) throw TraceError("record shorter than its declared size", offset);
   guarded(offset, "record", [&] {
-    reader_.emplace(kj::arrayPtr(words_.get(), size_), reader_options(size_));
-    if (reader_->getEnd() != words_.get() + size_)
+    reader_.emplace(kj::arrayPtr(words_, size_), reader_options(size_));
+    if (reader_->getEnd() != words_ + size_)
       throw TraceError("record has bytes after its message", offset);
     root_ = reader_->getRoot<schema::TraceRecord>();
     which_ = root_.which();

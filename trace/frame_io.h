@@ -73,12 +73,32 @@ struct Frame {
 // has a trailer, so it was not cut off): then it is kCorrupt.
 Frame read_frame(const ByteSource& src, uint64_t offset, bool end_is_known = false);
 
+// Memory for decompressed records, kept from one to the next: allocations
+// of tens of MiB are fresh mappings, and faulting their pages in again for
+// every frame dominated the time to read large blobs.
+class RecordBuffer {
+ public:
+  capnp::word* get(size_t words) {
+    if (words > size_) {
+      words_.reset(new capnp::word[words]);  // not zeroed: only what is decompressed is touched
+      size_ = words;
+    }
+    return words_.get();
+  }
+
+ private:
+  std::unique_ptr<capnp::word[]> words_;
+  size_t size_ = 0;
+};
+
 // A decompressed and checksummed record frame. Not movable (the message
 // reader points into its words).
 class Record {
  public:
-  // Throws TraceError naming `offset` for any damage.
-  Record(std::span<const uint8_t> frame, uint64_t offset, ZSTD_DCtx* dctx);
+  // Throws TraceError naming `offset` for any damage. With `buffer`, the
+  // record lives in it (and is invalid once the buffer is used again).
+  Record(std::span<const uint8_t> frame, uint64_t offset, ZSTD_DCtx* dctx,
+         RecordBuffer* buffer = nullptr);
   Record(const Record&) = delete;
   Record& operator=(const Record&) = delete;
 
@@ -87,7 +107,8 @@ class Record {
   uint64_t offset() const { return offset_; }
 
  private:
-  std::unique_ptr<capnp::word[]> words_;
+  std::unique_ptr<capnp::word[]> own_;
+  capnp::word* words_ = nullptr;
   size_t size_ = 0;  // words
   std::optional<capnp::FlatArrayMessageReader> reader_;
   schema::TraceRecord::Reader root_;

@@ -300,7 +300,7 @@ void TraceReader::load_chunk(size_t i) {
   Frame f = frame_at(c.offset, "chunk");
   if (f.size != c.frame_bytes)
     throw TraceError("chunk frame size differs from the index", c.offset);
-  Record r(f.bytes, c.offset, dctx_.get());
+  Record r(f.bytes, c.offset, dctx_.get(), &buffer_);
   if (r.which() != schema::TraceRecord::CHUNK)
     throw TraceError("the index points at a record that is not a chunk", c.offset);
   guarded(c.offset, "chunk", [&] { decode_chunk(r.root().getChunk(), c.offset, batch_); });
@@ -395,7 +395,7 @@ void TraceReader::read_blob(const std::string& hash,
     uint64_t done = 0;
     for (const BlobRef* part : order) {
       Frame f = frame_at(part->offset, "blob");
-      Record r(f.bytes, part->offset, dctx_.get());
+      Record r(f.bytes, part->offset, dctx_.get(), &buffer_);
       if (r.which() != schema::TraceRecord::BLOB)
         throw TraceError("the index points at a record that is not a blob", part->offset);
       guarded(part->offset, "blob", [&] {

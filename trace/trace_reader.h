@@ -133,6 +133,7 @@ class TraceReader {
   ByteSource src_;
   std::string path_;
   DCtx dctx_;
+  RecordBuffer buffer_;  // chunks and blob parts, one at a time
   HeaderInfo header_;
   uint64_t header_end_ = 0;
   uint64_t index_offset_ = 0;
