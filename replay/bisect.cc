@@ -47,7 +47,7 @@ class Side {
       : reader_(spec.trace_path),
         cpu_(cpu_from_trace(reader_.header())),
         session_(reader_, spec.config, images_from_trace(reader_), sink_,
-                 options(spec, opts.stall_seconds, reader_.header()),
+                 options(spec, opts.stall_seconds, reader_),
                  CheckpointPolicy{0, opts.checkpoint_memory}, recorded_cpu(spec)) {}
 
   ReplaySession& session() { return session_; }
@@ -70,8 +70,8 @@ class Side {
     return config_from_trace(reader_.header()).cpu == spec.config.cpu ? &cpu_ : nullptr;
   }
   static ReplayOptions options(const BisectSideSpec& spec, double stall,
-                               const trace::HeaderInfo& header) {
-    ReplayOptions o = replay_options_for(header);
+                               const trace::TraceReader& reader) {
+    ReplayOptions o = replay_options_for(reader);
     o.follow_models = spec.follow_models;
     o.verify = !spec.follow_models;
     o.stall_seconds = stall;

@@ -32,6 +32,31 @@ bool natural_exit(uint32_t reason) {
 // seconds is that host limitation, not a divergence of the guest.
 constexpr double kRing3ProbeSeconds = 3;
 
+// A landmark search may take this much longer than the recording took from
+// the exit to the kick (breakpoint hits on the way cost ~35 us each), plus
+// this much for host noise.
+constexpr double kLandmarkSlowdown = 200;
+constexpr double kLandmarkSlackSeconds = 5;
+
+// Stop reasons a recording can end with (the others are replay's own).
+bool recordable(uint64_t code) {
+  if (code > 255) return false;
+  switch (static_cast<StopReason>(code)) {
+    case StopReason::kGuestExit:
+    case StopReason::kPowerOff:
+    case StopReason::kTripleFault:
+    case StopReason::kEmulationFailure:
+    case StopReason::kEntryFailure:
+    case StopReason::kHaltedForever:
+    case StopReason::kUnmappedAccess:
+    case StopReason::kTimeout:
+    case StopReason::kInterrupted:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::string seconds(double s) {
   char b[32];
   std::snprintf(b, sizeof b, "%g s", s);
@@ -39,11 +64,14 @@ std::string seconds(double s) {
 }
 }  // namespace
 
-ReplayOptions replay_options_for(const trace::HeaderInfo& header) {
+ReplayOptions replay_options_for(const trace::TraceReader& reader) {
+  const trace::HeaderInfo& header = reader.header();
   ReplayOptions o;
   o.reads_modelled = header.reads_modelled;
   o.virtual_time = header.reads_modelled && header.clock_mode == "virtual";
   o.models_note = device_models_note(header);
+  o.complete_trace = reader.complete();
+  if (reader.footer()) o.recorded_exits = reader.footer()->exits;
   return o;
 }
 
@@ -94,11 +122,23 @@ std::optional<RunResult> Replayer::place_events(Phase phase) {
   while (phase_ == phase && !waiting_) {
     if (divergence_) return divergence_result();
     const trace::ReadEvent* r = peek();
+    // Past the footer's exit count the trace contradicts itself; waiting
+    // for that exit could take forever (a guest idling or spinning).
+    if (r && opts_.recorded_exits && r->event.ordinal > opts_.recorded_exits)
+      throw trace::TraceError("the recording has " + next_described() + ", after the " +
+                              std::to_string(opts_.recorded_exits) +
+                              " exits its footer says it made");
     if (!r || r->event.ordinal != ordinal_) break;
     if (auto stop = place(*r)) return stop;
   }
   if (phase == Phase::kExit) return end_of_exit();
   if (waiting_) return std::nullopt;
+  if (!peek() && opts_.complete_trace) {
+    diverge("the recording's events end after exit " + std::to_string(ordinal_) +
+                " without a guest-exit record, though the trace is complete",
+            /*may_be_cut=*/false);
+    return divergence_result();
+  }
   if (!peek()) {
     return RunResult{StopReason::kEndOfTrace, 0,
                      "the trace ends after exit " + std::to_string(ordinal_) +
@@ -117,8 +157,10 @@ std::optional<RunResult> Replayer::place(const trace::ReadEvent& r) {
   switch (e.kind) {
     case EventKind::kClockRead:
       if (e.is_clock(ClockSource::kTimerExit))
-        return when(Phase::kExit,
-                    [&](const StoredEvent& s) { board_.advance_timers(s.event.value()); });
+        return when(Phase::kExit, [&](const StoredEvent& s) {
+          board_.advance_timers(s.event.value());
+          exit_time_ = s.event.value();
+        });
       if (e.is_clock(ClockSource::kTimerAsync))
         return when(Phase::kInterval, [&](const StoredEvent& s) {
           pending_time_.push_back({false, s.event.value()});
@@ -228,7 +270,8 @@ std::optional<RunResult> Replayer::halt_skip() {
 // the two executions differ.
 std::optional<RunResult> Replayer::end_of_exit() {
   phase_ = Phase::kInterval;
-  if (board_.stop || injected_) return std::nullopt;  // a stop: the guest-exit record follows
+  if (injected_) return std::nullopt;
+  if (board_.stop) return stopped_here();  // its guest-exit record follows, at this exit
   if (board_.interrupts && board_.interrupts->nmi_pending() &&
       nmi_window_open(vcpu_.get_events())) {
     diverge("the device models raise an NMI at exit " + std::to_string(ordinal_) +
@@ -243,6 +286,7 @@ std::optional<RunResult> Replayer::end_of_exit() {
             " that the recording did not inject");
     return divergence_result();
   }
+  if (run->exit_reason == KVM_EXIT_HLT) return unwoken_halt();
   return std::nullopt;
 }
 
@@ -326,6 +370,55 @@ bool Replayer::skip_halt(bool recorded) {
   return true;
 }
 
+// The recording stopped where the machine stopped: its guest-exit record
+// is due at this exit, not later.
+std::optional<RunResult> Replayer::stopped_here() {
+  const trace::ReadEvent* r = peek();
+  if (!r || r->event.ordinal == ordinal_) return std::nullopt;
+  diverge("the guest stops at exit " + std::to_string(ordinal_) + " (status " +
+          std::to_string(board_.stop->status) + ") where the recording goes on to exit " +
+          std::to_string(r->event.ordinal));
+  return divergence_result();
+}
+
+// The recording re-entered a halted guest only with an interrupt for it
+// (at this exit, or at a landmark after it): with nothing recorded for
+// this exit any more, the guest idles where the recording did not, and
+// would make HLT exits forever short of the next recorded one.
+std::optional<RunResult> Replayer::unwoken_halt() {
+  const trace::ReadEvent* r = peek();
+  if (!r || r->event.ordinal == ordinal_) return std::nullopt;
+  diverge("the guest halts at exit " + std::to_string(ordinal_) +
+          " and the recording holds nothing to wake it (its next event is at exit " +
+          std::to_string(r->event.ordinal) + ")");
+  return divergence_result();
+}
+
+// How long a landmark search may take: the recording reached the kick
+// within the time its clock values show between the exit and the kick;
+// without them, the stall limit.
+double Replayer::landmark_seconds(const trace::LandmarkData& lm) const {
+  uint64_t kick = 0;
+  for (const PendingTime& t : pending_time_)
+    if (!t.spin) kick = std::max(kick, t.ns);
+  double limit = opts_.stall_seconds;
+  if (kick > exit_time_)
+    limit = std::min(limit,
+                     kLandmarkSlackSeconds + kLandmarkSlowdown * double(kick - exit_time_) * 1e-9);
+  return lm.cpl == 3 ? std::min(limit, kRing3ProbeSeconds) : limit;
+}
+
+// No breakpoint can hit a RIP where no guest code is mapped: say so at once
+// (noted with diverge(); true when it was).
+bool Replayer::unreachable_landmark(const trace::LandmarkData& lm) {
+  uint8_t byte = 0;
+  if (read_guest_code(vcpu_, mem_, lm.rip, {&byte, 1}).value_or(0) == 1) return false;
+  diverge("landmark after exit " + std::to_string(ordinal_) + " at rip " + hex(lm.rip) +
+              ": no guest code is mapped there, so the guest cannot reach it",
+          /*may_be_cut=*/false);
+  return true;
+}
+
 // The landmark at the front of the trace: consumed once reached. A
 // debugger's breakpoint hit on the way, or a Ctrl-C, leaves it there to be
 // sought again.
@@ -339,6 +432,8 @@ std::optional<RunResult> Replayer::landmark(const trace::LandmarkData& lm) {
   if (divergence_) return divergence_result();
   dirty_.reset();
   ++stats_.landmarks;
+  for (const PendingTime& t : pending_time_)
+    if (!t.spin) exit_time_ = std::max(exit_time_, t.ns);
   advance_pending_timers();
   return std::nullopt;
 }
@@ -346,8 +441,8 @@ std::optional<RunResult> Replayer::landmark(const trace::LandmarkData& lm) {
 // Runs the vCPU to the landmark; a stop when a debugger's breakpoint or a
 // signal comes first. A divergence is noted (diverge()), not returned.
 std::optional<RunResult> Replayer::reach_landmark(const trace::LandmarkData& lm) {
-  double limit =
-      lm.cpl == 3 ? std::min(opts_.stall_seconds, kRing3ProbeSeconds) : opts_.stall_seconds;
+  if (unreachable_landmark(lm)) return std::nullopt;
+  double limit = landmark_seconds(lm);
   uint64_t hits_before = seeker_.stats().hits;
   uint64_t deadline = Kicker::monotonic_ns() + uint64_t(limit * 1e9);
   std::string where = "landmark after exit " + std::to_string(ordinal_) + " at rip " + hex(lm.rip);
@@ -458,6 +553,7 @@ Replayer::Position Replayer::save_position() {
   Position p;
   p.ordinal = ordinal_;
   p.last_clock = last_clock_;
+  p.exit_time = exit_time_;
   p.virtual_ns = vclock_.now_ns();
   p.pending_time = pending_time_;
   p.injected = injected_;
@@ -472,6 +568,7 @@ void Replayer::restore_position(const Position& p) {
   events_.rewind(p.source);
   ordinal_ = p.ordinal;
   last_clock_ = p.last_clock;
+  exit_time_ = p.exit_time;
   vclock_.restore(p.virtual_ns);
   pending_time_ = p.pending_time;
   injected_ = p.injected;
@@ -586,15 +683,21 @@ std::optional<RunResult> Replayer::inject_nmi() {
 }
 
 std::optional<RunResult> Replayer::finish(const StoredEvent& exit_event) {
+  if (!recordable(exit_event.event.detail()))
+    throw trace::TraceError("the guest-exit record at exit " + std::to_string(ordinal_) +
+                            " holds stop reason " + std::to_string(exit_event.event.detail()) +
+                            ", which no recording ends with");
   RunResult r;
   r.reason = static_cast<StopReason>(exit_event.event.detail());
   r.status = static_cast<int>(exit_event.event.code());
   r.exits = ordinal_;
   if (r.reason == StopReason::kGuestExit || r.reason == StopReason::kPowerOff) {
     if (!board_.stop || board_.stop->status != r.status) {
+      // A disagreement with the last record, never a cut-off trace.
       diverge("the recording ends with " + trace::format_event(exit_event.view()) +
-              (board_.stop ? ", replay with status " + std::to_string(board_.stop->status)
-                           : ", but replay did not stop there"));
+                  (board_.stop ? ", replay with status " + std::to_string(board_.stop->status)
+                               : ", but replay did not stop there"),
+              /*may_be_cut=*/false);
       return divergence_result();
     }
   } else {
@@ -696,7 +799,7 @@ uint64_t Replayer::TraceClock::now_ns() {
     }
     return r_.last_clock_;
   }
-  r_.last_clock_ = r->event.value();
+  r_.last_clock_ = r_.exit_time_ = r->event.value();
   r_.consume();
   return r_.last_clock_;
 }
@@ -762,12 +865,12 @@ std::string Replayer::next_described() {
   return r ? trace::format_event(*r) : std::string("nothing more");
 }
 
-void Replayer::diverge(const std::string& what) {
+void Replayer::diverge(const std::string& what, bool may_be_cut) {
   if (divergence_) return;
   divergence_ = what;
   // Nothing left at all: not a disagreement but the end of a cut-off trace
   // (SIGKILL, power loss) that stopped inside this exit's events.
-  truncated_ = peek() == nullptr;
+  truncated_ = may_be_cut && !opts_.complete_trace && peek() == nullptr;
 }
 
 RunResult Replayer::divergence_result() {

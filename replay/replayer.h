@@ -29,6 +29,7 @@
 #include "replay/dirty_tracker.h"
 #include "replay/landmark.h"
 #include "trace/event_stream.h"
+#include "trace/trace_reader.h"
 #include "vmm/board.h"
 #include "vmm/exec_hooks.h"
 #include "vmm/exit_dispatch.h"
@@ -56,10 +57,16 @@ struct ReplayOptions {
   // Why the models may not be the recording's (device_models_note()); shown
   // with any divergence.
   std::string models_note{};
+  // From the trace's footer: the recording is complete (running out of its
+  // events is then a divergence, not a cut-off trace) and made this many
+  // exits (0: unknown); an event at a later exit is a corrupt trace.
+  bool complete_trace = false;
+  uint64_t recorded_exits = 0;
 };
 
-// The options `header`'s trace needs (what it stores); the rest default.
-ReplayOptions replay_options_for(const trace::HeaderInfo& header);
+// The options `reader`'s trace needs: what it stores (its header) and how
+// it ended (its footer); the rest default.
+ReplayOptions replay_options_for(const trace::TraceReader& reader);
 
 struct ReplayStats {
   uint64_t exits = 0;
@@ -108,6 +115,7 @@ class Replayer final : public ExecHooks {
   struct Position {
     uint64_t ordinal = 0;
     uint64_t last_clock = 0;
+    uint64_t exit_time = 0;
     uint64_t virtual_ns = 0;  // the virtual clock, where replay runs it
     std::vector<PendingTime> pending_time;
     bool injected = false;
@@ -174,6 +182,10 @@ class Replayer final : public ExecHooks {
   std::optional<RunResult> virtual_time_after_exit();
   std::optional<RunResult> replay_halt();
   bool skip_halt(bool recorded);
+  std::optional<RunResult> stopped_here();
+  std::optional<RunResult> unwoken_halt();
+  bool unreachable_landmark(const trace::LandmarkData& lm);
+  double landmark_seconds(const trace::LandmarkData& lm) const;
   std::optional<RunResult> run_to_exit();
   std::optional<RunResult> at_exit();
   std::optional<RunResult> check_digests();
@@ -199,7 +211,9 @@ class Replayer final : public ExecHooks {
   void remember(const trace::Event& e);
   void keep(trace::StoredEvent e);  // into recent_, the oldest dropped
   std::string next_described();
-  void diverge(const std::string& what);
+  // `may_be_cut`: the divergence may be a cut-off trace running out of
+  // events (never when it disagrees with a recorded event).
+  void diverge(const std::string& what, bool may_be_cut = true);
   RunResult divergence_result();
   std::string untrappable_hint(uint64_t rip);
 
@@ -216,6 +230,7 @@ class Replayer final : public ExecHooks {
   VirtualClock vclock_;  // guest time, when the trace leaves it to replay
   uint64_t ordinal_ = 0;
   uint64_t last_clock_ = 0;
+  uint64_t exit_time_ = 0;  // the last recorded time at or before the current exit
   Phase phase_ = Phase::kInterval;
   bool injected_ = false;  // an injection ended the exit phase
   std::vector<PendingTime> pending_time_;

@@ -97,7 +97,7 @@ int replay(const std::string& path, const po::variables_map& vm) {
   if (ep && ep->stdio) conn.emplace(stdio_gdb_connection());
   auto serial = open_serial(cfg.serial);
   Kicker::install_stop_signals();
-  ReplayOptions opts = replay_options_for(reader.header());
+  ReplayOptions opts = replay_options_for(reader);
   if (!opts.models_note.empty()) std::cerr << "rrvm: note: " << opts.models_note << "\n";
   opts.until = vm["until"].as<Count>().value;
   opts.verify = !vm["no-verify"].as<bool>();

@@ -29,7 +29,6 @@ struct TraceSummary {
   uint64_t modelled_reads = 0;
   uint64_t side_bytes = 0;  // packet, DMA, console and text bytes
   uint64_t first_ordinal = 0, last_ordinal = 0;
-  bool ordered = true;              // ordinals never go backwards
   std::optional<EndEvent> end;      // the last guest-exit event
   std::optional<TraceError> error;  // damage met while reading events; the counts stop there
   // Damage outside the events: blobs that fail their size or hash, frames

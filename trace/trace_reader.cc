@@ -325,11 +325,23 @@ bool TraceReader::next(ReadEvent& out) {
       if (k == EventKind::kLandmark) out.landmark = &batch_.landmarks[landmark_++];
       if (kind_has_bytes(k)) out.payload = &batch_.payloads[payload_++];
       if (kind_has_text(k)) out.text = &batch_.texts[text_++];
+      check_order(out.event.ordinal);
       if (skip_below_ && out.event.ordinal < *skip_below_) continue;
       skip_below_.reset();
       return true;
     }
   });
+}
+
+// Exit ordinals never go backwards in a recording (the writer appends in
+// order); a chunk's unsigned deltas can still wrap, and chunks can lie
+// about where they start.
+void TraceReader::check_order(uint64_t ordinal) {
+  if (last_ordinal_ && ordinal < *last_ordinal_)
+    throw TraceError("event ordinals go backwards (exit " + std::to_string(ordinal) +
+                         " after exit " + std::to_string(*last_ordinal_) + ")",
+                     chunks_[next_chunk_ - 1].offset);
+  last_ordinal_ = ordinal;
 }
 
 void TraceReader::seek(uint64_t ordinal) {
@@ -341,6 +353,7 @@ void TraceReader::seek(uint64_t ordinal) {
   batch_.clear();
   pos_ = landmark_ = payload_ = text_ = 0;
   skip_below_ = ordinal;
+  last_ordinal_.reset();
 }
 
 std::vector<BlobInfo> TraceReader::blobs() const {

@@ -88,7 +88,8 @@ class TraceReader {
 
   // The next event in order; false at the end. Its side data stays valid
   // until the next call to next() or seek(). Throws TraceError on a damaged
-  // chunk (events before it were returned).
+  // chunk or an ordinal below the one before (events before it were
+  // returned).
   bool next(ReadEvent& out);
   // Positions before the first event whose ordinal is >= `ordinal`
   // (through the index; a cut-off trace uses the chunk table of its scan).
@@ -126,6 +127,7 @@ class TraceReader {
   void scan_record(const Frame& f, bool& after_index);
   void check_blob_refs();
   void load_chunk(size_t i);
+  void check_order(uint64_t ordinal);
   Frame frame_at(uint64_t offset, const char* what);
   template <typename F>
   auto tagged(F&& f) -> decltype(f());
@@ -148,6 +150,7 @@ class TraceReader {
   EventBatch batch_;
   size_t next_chunk_ = 0, pos_ = 0, landmark_ = 0, payload_ = 0, text_ = 0;
   std::optional<uint64_t> skip_below_;
+  std::optional<uint64_t> last_ordinal_;
 };
 
 }  // namespace rrvm::trace

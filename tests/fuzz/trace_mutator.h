@@ -293,7 +293,7 @@ class TraceMutator {
     Piece& p = t.pieces()[chunks[pick(chunks.size())]];
     std::vector<Item> items;
     try {
-      items = decode(own(p).getChunk().asReader());
+      items = items_of(own(p).getChunk().asReader());
     } catch (const TraceError&) {
       return (void)mutate_field(t);
     }
@@ -310,21 +310,6 @@ class TraceMutator {
     auto fresh = std::make_shared<TraceBuilder::Message>();
     enc.finish(fresh->initRoot<schema::TraceRecord>().initChunk());
     p.msg = std::move(fresh);
-  }
-
-  static std::vector<Item> decode(schema::Chunk::Reader c) {
-    EventBatch b;
-    decode_chunk(c, 0, b);
-    std::vector<Item> out;
-    size_t lm = 0, pay = 0, txt = 0;
-    for (const Event& e : b.events) {
-      Item it{e, {}, {}};
-      if (e.kind == EventKind::kLandmark) it.landmark = b.landmarks[lm++];
-      if (kind_has_bytes(e.kind)) it.bytes = b.payloads[pay++];
-      if (kind_has_text(e.kind)) it.bytes.assign(b.texts[txt].begin(), b.texts[txt].end()), ++txt;
-      out.push_back(it);
-    }
-    return out;
   }
 
   std::string edit_event(std::vector<Item>& items, size_t i) {

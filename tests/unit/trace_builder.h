@@ -249,6 +249,62 @@ class TraceBuilder {
   std::vector<Piece> pieces_;
 };
 
+// A chunk's events with their side data (TraceError when it does not decode).
+inline std::vector<Item> items_of(schema::Chunk::Reader c) {
+  EventBatch b;
+  decode_chunk(c, 0, b);
+  std::vector<Item> out;
+  size_t lm = 0, pay = 0, txt = 0;
+  for (const Event& e : b.events) {
+    Item it{e, {}, {}};
+    if (e.kind == EventKind::kLandmark) it.landmark = b.landmarks[lm++];
+    if (kind_has_bytes(e.kind)) it.bytes = b.payloads[pay++];
+    if (kind_has_text(e.kind)) it.bytes.assign(b.texts[txt].begin(), b.texts[txt].end()), ++txt;
+    out.push_back(it);
+  }
+  return out;
+}
+
+// `trace` with its events as `edit` leaves them (re-encoded where the first
+// chunk was, in chunks of the writer's size), a fresh index, and the footer
+// as `edit_footer` leaves it: a recording with one lie in it.
+inline std::vector<uint8_t> edit_events(std::span<const uint8_t> trace,
+                                        const std::function<void(std::vector<Item>&)>& edit,
+                                        const std::function<void(FooterInfo&)>& edit_footer = {}) {
+  TraceBuilder t = TraceBuilder::parse(trace), out;
+  std::vector<Item> items;
+  std::optional<size_t> first_chunk;
+  for (TraceBuilder::Piece& p : t.pieces()) {
+    auto root = p.kind == TraceBuilder::Piece::kRecord
+                    ? std::optional(p.msg->getRoot<schema::TraceRecord>().asReader())
+                    : std::nullopt;
+    if (root && root->isChunk()) {
+      std::vector<Item> more = items_of(root->getChunk());
+      items.insert(items.end(), more.begin(), more.end());
+      if (!first_chunk) first_chunk = out.pieces().size();
+      continue;
+    }
+    if (root && root->isIndex()) {
+      out.index();
+    } else if (root && root->isFooter() && edit_footer) {
+      FooterInfo f = parse_footer(root->getFooter());
+      edit_footer(f);
+      out.footer(f);
+    } else {
+      out.pieces().push_back(p);
+    }
+  }
+  edit(items);
+  TraceBuilder chunks;
+  for (size_t i = 0; i < items.size(); i += 32768)
+    chunks.chunk(
+        {items.begin() + long(i), items.begin() + long(std::min(items.size(), i + 32768))});
+  auto& ps = out.pieces();
+  ps.insert(ps.begin() + long(first_chunk.value_or(ps.size())), chunks.pieces().begin(),
+            chunks.pieces().end());
+  return out.bytes();
+}
+
 // A footer that agrees with `events` (counts, exits, and the end reason and
 // status of their last guest-exit event).
 inline FooterInfo footer_for(const std::vector<Item>& events) {

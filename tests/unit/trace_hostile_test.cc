@@ -177,6 +177,29 @@ TEST(TraceHostile, ChunkDeclaringMillionsOfEventsIsRefused) {
   }
 }
 
+// Ordinals are deltas; a delta of 2^64 - 5 wraps around, and a chunk may
+// claim to start before the one before it: either way, going backwards is
+// damage, not a stream replay would follow.
+TEST(TraceHostile, OrdinalsGoingBackwardsAreDamage) {
+  std::vector<Item> wrapped = {{Event::port_read(10, 0x40, 1, 1), {}, {}},
+                               {Event::port_read(5, 0x40, 1, 2), {}, {}}};
+  std::vector<Item> later = {{Event::port_read(20, 0x40, 1, 1), {}, {}}};
+  std::vector<Item> earlier = {{Event::port_read(3, 0x40, 1, 1), {}, {}}};
+  TraceBuilder a, b;
+  a.header().chunk(wrapped);
+  b.header().chunk(later).chunk(earlier);
+  for (const auto& bytes : {a.bytes(), b.bytes()}) {
+    TraceReader r(bytes);
+    try {
+      read_items(r);
+      ADD_FAILURE() << "ordinals going backwards were accepted";
+    } catch (const TraceError& e) {
+      EXPECT_NE(std::string(e.what()).find("event ordinals go backwards"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST(TraceHostile, TheWriterNeverWritesAChunkTheReaderRefuses) {
   WriterOptions o;
   o.chunk_events = size_t{1} << 20;

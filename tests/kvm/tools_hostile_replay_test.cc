@@ -1,0 +1,202 @@
+// Replay of recordings with one lie in them (issue 15, items 1, 3, 7, 14):
+// real recordings of the pit and timerhash guests, edited event by event
+// and re-encoded with valid checksums (tests/unit/trace_builder.h). Replay
+// must end promptly with a divergence (1) or a corrupt-trace error (65):
+// never hang, never wait out a two-minute stall, never call a changed last
+// record a cut-off trace.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "tests/kvm/kvm_test_util.h"
+#include "tests/unit/trace_builder.h"
+
+namespace rrvm::test {
+namespace {
+
+using trace::EventKind;
+using trace::FooterInfo;
+using trace::testing::Item;
+
+// Each replay here ends within this (the old behaviours: forever, 120 s).
+constexpr int kLimitSeconds = 40;
+
+std::vector<uint8_t> slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// A recording of `guest`, made once per test binary.
+const std::vector<uint8_t>& recording(const std::string& guest) {
+  static std::map<std::string, std::vector<uint8_t>> made;
+  auto& bytes = made[guest];
+  if (bytes.empty()) {
+    std::string path = temp_dir() + "/" + guest + ".rrt";
+    CliResult r = run_rrvm({"record", "-o", path, "--kernel", guest_path(guest)});
+    EXPECT_EQ(r.status, 1) << r.err;
+    bytes = slurp(path);
+  }
+  return bytes;
+}
+
+std::string write(const std::string& name, const std::vector<uint8_t>& bytes) {
+  std::string path = temp_dir() + "/" + name;
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  return path;
+}
+
+CliResult replay(const std::string& path, std::vector<std::string> more = {}) {
+  std::vector<std::string> args = {"replay", path, "--serial", "none"};
+  args.insert(args.end(), more.begin(), more.end());
+  return run_rrvm(args, CliLimits{kLimitSeconds, 0});
+}
+
+Item& last_of(std::vector<Item>& items, EventKind kind) {
+  for (auto it = items.rbegin(); it != items.rend(); ++it)
+    if (it->event.kind == kind) return *it;
+  throw std::runtime_error("no such event");
+}
+
+Item& first_of(std::vector<Item>& items, EventKind kind) {
+  for (Item& it : items)
+    if (it.event.kind == kind) return it;
+  throw std::runtime_error("no such event");
+}
+
+void expect_divergence(const CliResult& r, const std::string& what) {
+  EXPECT_FALSE(r.timed_out) << "replay did not end";
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find(what), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("truncated"), std::string::npos) << r.err;
+}
+
+TEST(HostileReplay, TheUneditedRecordingsReplay) {
+  RRVM_REQUIRE_KVM();
+  for (const char* guest : {"pit", "timerhash"}) {
+    CliResult r = replay(write(std::string(guest) + ".rrt", recording(guest)));
+    EXPECT_EQ(r.status, 0) << guest << ": " << r.err;
+  }
+}
+
+// Item 1: the exit record moved 10^12 exits ahead (and the footer with it,
+// or the trace contradicts itself: 65). The guest stops (its debug-exit
+// write) and then sits in `cli; hlt`: every HLT was one more exit, and
+// replay never ended. `bisect X X` ran the same replays.
+TEST(HostileReplay, ExitRecordFarAheadEndsAtTheStop) {
+  RRVM_REQUIRE_KVM();
+  std::string path = write("far.rrt", trace::testing::edit_events(
+                                          recording("pit"),
+                                          [](auto& items) {
+                                            last_of(items, EventKind::kGuestExit).event.ordinal +=
+                                                1'000'000'000'000;
+                                          },
+                                          [](FooterInfo& f) { f.exits += 1'000'000'000'000; }));
+  CliResult r = replay(path);
+  expect_divergence(r, "where the recording goes on to exit 1000000000");
+  CliResult b = run_rrvm({"bisect", path, path}, CliLimits{kLimitSeconds, 0});
+  EXPECT_FALSE(b.timed_out) << "bisect did not end";
+  EXPECT_TRUE(b.status == 0 || b.status == 3) << b.err;
+}
+
+// Item 1: a halted guest that the recording holds nothing for (the tick
+// that woke it removed, every later event 10^12 exits on).
+TEST(HostileReplay, HaltWithNothingToWakeItIsADivergence) {
+  RRVM_REQUIRE_KVM();
+  uint64_t halt = 0;
+  std::string path =
+      write("halt.rrt", trace::testing::edit_events(
+                            recording("pit"),
+                            [&](auto& items) {
+                              halt = first_of(items, EventKind::kInterrupt).event.ordinal;
+                              std::erase_if(
+                                  items, [&](const Item& it) { return it.event.ordinal == halt; });
+                              for (Item& it : items)
+                                if (it.event.ordinal > halt) it.event.ordinal += 1'000'000'000'000;
+                            },
+                            [](FooterInfo& f) { f.exits += 1'000'000'000'000; }));
+  expect_divergence(replay(path), "the guest halts at exit " + std::to_string(halt) +
+                                      " and the recording holds nothing to wake it");
+}
+
+// Item 7: the last record changed (status 1 -> 5), index and footer intact.
+TEST(HostileReplay, AChangedLastRecordIsADivergenceNotATruncation) {
+  RRVM_REQUIRE_KVM();
+  std::string path =
+      write("status.rrt", trace::testing::edit_events(recording("pit"), [](auto& items) {
+              last_of(items, EventKind::kGuestExit).event.a = 5;
+            }));
+  CliResult r = replay(path, {"--json"});
+  expect_divergence(r, "the recording ends with");
+  EXPECT_NE(r.out.find("\"matched\": false"), std::string::npos) << r.out;
+}
+
+// Item 14: a stop reason no recording ends with is a corrupt trace, not
+// "run ended by ?" and exit 0.
+TEST(HostileReplay, AnUnknownStopReasonIsACorruptTrace) {
+  RRVM_REQUIRE_KVM();
+  std::string path =
+      write("reason.rrt", trace::testing::edit_events(recording("pit"), [](auto& items) {
+              last_of(items, EventKind::kGuestExit).event.b = 99;
+            }));
+  CliResult r = replay(path);
+  EXPECT_EQ(r.status, 65) << r.err;
+  EXPECT_NE(r.err.find("holds stop reason 99, which no recording ends with"), std::string::npos)
+      << r.err;
+}
+
+// Item 1: an event placed after the exits the footer says the recording
+// made (here the first landmark and everything after it, so the guest
+// spins without exits waiting for its tick: before, 120 s of stall).
+TEST(HostileReplay, AnEventBeyondTheRecordedExitsIsACorruptTrace) {
+  RRVM_REQUIRE_KVM();
+  std::string path =
+      write("beyond.rrt", trace::testing::edit_events(recording("timerhash"), [](auto& items) {
+              uint64_t from = first_of(items, EventKind::kLandmark).event.ordinal;
+              bool moved = false;
+              for (Item& it : items) {
+                moved |= it.event.kind == EventKind::kLandmark;
+                if (moved && it.event.ordinal >= from) it.event.ordinal += 1'000'000;
+              }
+            }));
+  CliResult r = replay(path);
+  EXPECT_EQ(r.status, 65) << r.err;
+  EXPECT_NE(r.err.find("exits its footer says it made"), std::string::npos) << r.err;
+  EXPECT_LT(r.seconds, 10);
+  // The footer claiming fewer exits than the events use (before: "matched").
+  std::string short_footer =
+      write("short.rrt", trace::testing::edit_events(
+                             recording("pit"), [](auto&) {}, [](FooterInfo& f) { f.exits = 100; }));
+  r = replay(short_footer);
+  EXPECT_EQ(r.status, 65) << r.err;
+  EXPECT_NE(r.err.find("after the 100 exits its footer says it made"), std::string::npos) << r.err;
+}
+
+// Item 3: a landmark where no code is mapped is reported at once.
+TEST(HostileReplay, ALandmarkInUnmappedMemoryIsReportedAtOnce) {
+  RRVM_REQUIRE_KVM();
+  std::string path =
+      write("unmapped.rrt", trace::testing::edit_events(recording("timerhash"), [](auto& items) {
+              first_of(items, EventKind::kLandmark).landmark.rip = 0xdead00000000;
+            }));
+  CliResult r = replay(path);
+  expect_divergence(r, "at rip 0xdead00000000: no guest code is mapped there");
+  EXPECT_LT(r.seconds, 10);
+}
+
+// Item 3: a landmark at code the guest does not run: the search gives up
+// after what the recording's clock allows (about a millisecond from the
+// exit to the kick here), not after the two-minute stall limit.
+TEST(HostileReplay, AnUnreachedLandmarkIsBoundedByTheRecordedTime) {
+  RRVM_REQUIRE_KVM();
+  std::string path =
+      write("elsewhere.rrt", trace::testing::edit_events(recording("timerhash"), [](auto& items) {
+              first_of(items, EventKind::kLandmark).landmark.rip += 0x1000;
+            }));
+  CliResult r = replay(path);
+  expect_divergence(r, "not reached in ");
+  EXPECT_LT(r.seconds, 30);
+}
+
+}  // namespace
+}  // namespace rrvm::test
