@@ -48,8 +48,18 @@
 # matching, for parts up to 4 MiB): a Multiboot image that is mostly zero
 # page tables costs a few hundred bytes.
 #
-# Limits a reader enforces: a frame's content size must be declared and at
-# most 64 MiB; Cap'n Proto traversal limits follow from the frame's real size.
+# Limits a reader enforces (a trace is untrusted input, README "Untrusted
+# traces"): a frame's content size must be declared and at most 64 MiB;
+# Cap'n Proto traversal limits follow from the frame's real size; a chunk
+# holds at most 65,536 events; exit ordinals never go backwards; a blob's
+# hash is 32 or 16 lower-case hex digits, its records agree on size and part
+# count and name each part once, and the blobs' sizes, each and together,
+# fit in the guest RAM of the header's "mem" (decimal bytes; 1 GiB when it
+# is not given so); the footer is the last record (only the trailer follows
+# it) and only the footer follows the index. A scan without an index reads
+# only the first 64 KiB of a chunk or blob record, so writers put a record's
+# small fields before its columns and bytes (Cap'n Proto builders lay out
+# fields in the order they are set).
 @0xe18ac4567ac67a61;
 
 using Cxx = import "/capnp/c++.capnp";
