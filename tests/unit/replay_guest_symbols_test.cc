@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <fstream>
 
 #include "replay/disassembly.h"
@@ -12,8 +14,10 @@
 namespace rrvm {
 namespace {
 
+// One file per test process: ctest runs the tests of this file in parallel.
 std::string write_temp(const std::string& text) {
-  std::string path = ::testing::TempDir() + "/rrvm-symbols-test.map";
+  std::string path =
+      ::testing::TempDir() + "/rrvm-symbols-test-" + std::to_string(::getpid()) + ".map";
   std::ofstream(path) << text;
   return path;
 }
