@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
+#include <map>
 
 #include "tests/kvm/kvm_test_util.h"
 #include "tests/unit/trace_builder.h"
@@ -26,13 +28,16 @@ std::vector<uint8_t> slurp(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// A recording of `guest`, made once per test binary.
-const std::vector<uint8_t>& recording(const std::string& guest) {
+// A recording of `guest` (with `option`, e.g. --log-values), made once per
+// test binary.
+const std::vector<uint8_t>& recording(const std::string& guest, const std::string& option = "") {
   static std::map<std::string, std::vector<uint8_t>> made;
-  auto& bytes = made[guest];
+  auto& bytes = made[guest + option];
   if (bytes.empty()) {
-    std::string path = temp_dir() + "/" + guest + ".rrt";
-    CliResult r = run_rrvm({"record", "-o", path, "--kernel", guest_path(guest)});
+    std::string path = temp_dir() + "/" + guest + option + ".rrt";
+    std::vector<std::string> args = {"record", "-o", path, "--kernel", guest_path(guest)};
+    if (!option.empty()) args.push_back(option);
+    CliResult r = run_rrvm(args);
     EXPECT_EQ(r.status, 1) << r.err;
     bytes = slurp(path);
   }
@@ -99,24 +104,52 @@ TEST(HostileReplay, ExitRecordFarAheadEndsAtTheStop) {
   EXPECT_TRUE(b.status == 0 || b.status == 3) << b.err;
 }
 
+// Everything recorded at exit `at` removed, every later event 10^12 exits on.
+std::vector<uint8_t> nothing_at(const std::vector<uint8_t>& trace, uint64_t at) {
+  return trace::testing::edit_events(
+      trace,
+      [&](auto& items) {
+        std::erase_if(items, [&](const Item& it) { return it.event.ordinal == at; });
+        for (Item& it : items)
+          if (it.event.ordinal > at) it.event.ordinal += 1'000'000'000'000;
+      },
+      [](FooterInfo& f) { f.exits += 1'000'000'000'000; });
+}
+
+uint64_t first_ordinal(const std::vector<uint8_t>& trace,
+                       const std::function<bool(const Item&)>& which) {
+  uint64_t found = 0;
+  trace::testing::edit_events(trace, [&](auto& items) {
+    for (const Item& it : items)
+      if (which(it)) {
+        found = it.event.ordinal;
+        return;
+      }
+    throw std::runtime_error("no such event");
+  });
+  return found;
+}
+
 // Item 1: a halted guest that the recording holds nothing for (the tick
-// that woke it removed, every later event 10^12 exits on).
+// that woke it removed, every later event 10^12 exits on). A trace that
+// stores every value (--log-values) holds the interrupt injected at the
+// halt; one that leaves interrupts to the device models holds the timer
+// advance that made the PIT raise it.
 TEST(HostileReplay, HaltWithNothingToWakeItIsADivergence) {
   RRVM_REQUIRE_KVM();
-  uint64_t halt = 0;
-  std::string path =
-      write("halt.rrt", trace::testing::edit_events(
-                            recording("pit"),
-                            [&](auto& items) {
-                              halt = first_of(items, EventKind::kInterrupt).event.ordinal;
-                              std::erase_if(
-                                  items, [&](const Item& it) { return it.event.ordinal == halt; });
-                              for (Item& it : items)
-                                if (it.event.ordinal > halt) it.event.ordinal += 1'000'000'000'000;
-                            },
-                            [](FooterInfo& f) { f.exits += 1'000'000'000'000; }));
-  expect_divergence(replay(path), "the guest halts at exit " + std::to_string(halt) +
-                                      " and the recording holds nothing to wake it");
+  const std::vector<uint8_t>& logged = recording("pit", "--log-values");
+  uint64_t halt =
+      first_ordinal(logged, [](const Item& it) { return it.event.kind == EventKind::kInterrupt; });
+  expect_divergence(replay(write("halt.rrt", nothing_at(logged, halt))),
+                    "the guest halts at exit " + std::to_string(halt) +
+                        " and the recording holds nothing to wake it");
+
+  const std::vector<uint8_t>& modelled = recording("pit");
+  uint64_t tick = first_ordinal(
+      modelled, [](const Item& it) { return it.event.is_clock(trace::ClockSource::kTimerExit); });
+  CliResult r = replay(write("halt-modelled.rrt", nothing_at(modelled, tick)));
+  expect_divergence(r, "and the device models raise no interrupt to wake it");
+  EXPECT_LT(r.seconds, 10);
 }
 
 // Item 7: the last record changed (status 1 -> 5), index and footer intact.
