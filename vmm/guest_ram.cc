@@ -15,9 +15,12 @@ namespace {
 uint8_t* map_anonymous(uint64_t size) {
   void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  // The host's limits (ulimit -v, memory cgroups), not a bug: exit 69 with
+  // a message naming the size, which a trace's "mem" or --mem chose.
   if (p == MAP_FAILED) {
-    throw std::runtime_error("cannot map " + std::to_string(size >> 20) +
-                             " MiB of guest RAM: " + std::strerror(errno));
+    throw KvmUnavailable(
+        "cannot map " + std::to_string(size >> 20) + " MiB of guest RAM: " + std::strerror(errno) +
+        " (the machine's mem is larger than this " + "process may map: see ulimit -v)");
   }
   return static_cast<uint8_t*>(p);
 }

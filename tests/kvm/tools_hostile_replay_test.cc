@@ -231,5 +231,19 @@ TEST(HostileReplay, AnUnreachedLandmarkIsBoundedByTheRecordedTime) {
   EXPECT_LT(r.seconds, 30);
 }
 
+// A trace's "mem" larger than this process may map (ulimit -v): a clear
+// message and 69 (a host limit), not "internal error" (70, which is for
+// guest crashes only).
+TEST(HostileReplay, GuestRamBeyondTheAddressSpaceLimitIsAHostLimit) {
+  RRVM_REQUIRE_KVM();
+  if (under_asan()) GTEST_SKIP() << "AddressSanitizer needs terabytes of address space";
+  const std::vector<uint8_t>& big = recording("pit", "--mem=2G");
+  CliResult r = run_rrvm({"replay", write("big.rrt", big), "--serial", "none"},
+                         CliLimits{kLimitSeconds, 1ull << 30});
+  EXPECT_EQ(r.status, 69) << r.err;
+  EXPECT_NE(r.err.find("cannot map 2048 MiB of guest RAM"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("internal error"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace rrvm::test
