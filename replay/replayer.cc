@@ -32,11 +32,12 @@ bool natural_exit(uint32_t reason) {
 // seconds is that host limitation, not a divergence of the guest.
 constexpr double kRing3ProbeSeconds = 3;
 
-// A landmark search may take this much longer than the recording took from
-// the exit to the kick (breakpoint hits on the way cost ~35 us each), plus
-// this much for host noise.
-constexpr double kLandmarkSlowdown = 200;
-constexpr double kLandmarkSlackSeconds = 5;
+// Replay may take this much longer than the recording took between two
+// recorded times (ring-0 code that ran natively where it was recorded is
+// emulated on a nested host; breakpoint hits on the way to a landmark cost
+// ~35 us each), plus this much for host noise.
+constexpr double kReplaySlowdown = 200;
+constexpr double kSlackSeconds = 5;
 
 // Stop reasons a recording can end with (the others are replay's own).
 bool recordable(uint64_t code) {
@@ -394,18 +395,33 @@ std::optional<RunResult> Replayer::unwoken_halt() {
   return divergence_result();
 }
 
+// How long replay may take to get where the recording was at its time
+// `recorded_ns`: the stall limit, or less when that is a known time after
+// the last one replay passed.
+double Replayer::seconds_until(uint64_t recorded_ns) const {
+  if (recorded_ns <= exit_time_) return opts_.stall_seconds;
+  return std::min(opts_.stall_seconds,
+                  kSlackSeconds + kReplaySlowdown * double(recorded_ns - exit_time_) * 1e-9);
+}
+
 // How long a landmark search may take: the recording reached the kick
-// within the time its clock values show between the exit and the kick;
-// without them, the stall limit.
+// within the time its clock values show between the exit and the kick.
 double Replayer::landmark_seconds(const trace::LandmarkData& lm) const {
   uint64_t kick = 0;
   for (const PendingTime& t : pending_time_)
     if (!t.spin) kick = std::max(kick, t.ns);
-  double limit = opts_.stall_seconds;
-  if (kick > exit_time_)
-    limit = std::min(limit,
-                     kLandmarkSlackSeconds + kLandmarkSlowdown * double(kick - exit_time_) * 1e-9);
+  double limit = seconds_until(kick);
   return lm.cpl == 3 ? std::min(limit, kRing3ProbeSeconds) : limit;
+}
+
+// How long the guest may run to its next exit: when the next recorded
+// event is a clock value at a later exit, the recording's guest made its
+// next exit before that time. A guest spinning for an interrupt a trace
+// moved to a later exit so ends in seconds, not at the stall limit.
+double Replayer::exit_seconds() {
+  const trace::ReadEvent* r = peek();
+  bool timed = r && r->event.ordinal > ordinal_ && r->event.kind == EventKind::kClockRead;
+  return timed ? seconds_until(r->event.value()) : opts_.stall_seconds;
 }
 
 // No breakpoint can hit a RIP where no guest code is mapped: say so at once
@@ -506,7 +522,8 @@ std::optional<RunResult> Replayer::run_to_exit() {
     return std::nullopt;
   }
   uint64_t exits_at_arm = stats_.exits;
-  kicker_.arm(Kicker::monotonic_ns() + uint64_t(opts_.stall_seconds * 1e9));
+  double limit = exit_seconds();
+  kicker_.arm(Kicker::monotonic_ns() + uint64_t(limit * 1e9));
   arm_user_debug();
   for (;;) {
     if (vcpu_.run()) {
@@ -521,8 +538,12 @@ std::optional<RunResult> Replayer::run_to_exit() {
     if (Kicker::stop_signal())
       return RunResult{StopReason::kInterrupted, 130, "interrupted", ordinal_};
     if (stats_.exits == exits_at_arm) {
-      diverge("no exit for " + seconds(opts_.stall_seconds) + " after exit " +
-              std::to_string(ordinal_) + ": the guest runs somewhere the recording did not");
+      std::string why =
+          limit < opts_.stall_seconds
+              ? " (the recording's guest made its next exit before " + next_described() + ")"
+              : "";
+      diverge("no exit for " + seconds(limit) + " after exit " + std::to_string(ordinal_) + why +
+              ": the guest runs somewhere the recording did not");
       return divergence_result();
     }
   }

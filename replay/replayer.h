@@ -185,7 +185,9 @@ class Replayer final : public ExecHooks {
   std::optional<RunResult> stopped_here();
   std::optional<RunResult> unwoken_halt();
   bool unreachable_landmark(const trace::LandmarkData& lm);
+  double seconds_until(uint64_t recorded_ns) const;
   double landmark_seconds(const trace::LandmarkData& lm) const;
+  double exit_seconds();
   std::optional<RunResult> run_to_exit();
   std::optional<RunResult> at_exit();
   std::optional<RunResult> check_digests();

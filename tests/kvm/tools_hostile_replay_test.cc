@@ -6,6 +6,7 @@
 // record a cut-off trace.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -203,6 +204,34 @@ TEST(HostileReplay, AnEventBeyondTheRecordedExitsIsACorruptTrace) {
   r = replay(short_footer);
   EXPECT_EQ(r.status, 65) << r.err;
   EXPECT_NE(r.err.find("after the 100 exits its footer says it made"), std::string::npos) << r.err;
+}
+
+// Item 1: the first tick (its kick time, landmark and interrupt) moved 1000
+// exits later, the footer's exit count with it, so the trace does not
+// contradict itself. The guest spins for the tick without exits: replay
+// ends once it has run far longer than the recording took to the kick
+// (seconds here), not at the 120 s stall limit.
+TEST(HostileReplay, ATickMovedToALaterExitEndsWithinTheRecordedTime) {
+  RRVM_REQUIRE_KVM();
+  std::string path = write(
+      "later.rrt", trace::testing::edit_events(
+                       recording("timerhash"),
+                       [](auto& items) {
+                         auto lm = std::find_if(items.begin(), items.end(), [](const Item& it) {
+                           return it.event.kind == EventKind::kLandmark;
+                         });
+                         ASSERT_NE(lm, items.end());
+                         auto kick = std::find_if(items.begin(), lm, [&](const Item& it) {
+                           return it.event.ordinal == lm->event.ordinal &&
+                                  it.event.is_clock(trace::ClockSource::kTimerAsync);
+                         });
+                         ASSERT_NE(kick, lm);
+                         for (auto it = kick; it != items.end(); ++it) it->event.ordinal += 1000;
+                       },
+                       [](FooterInfo& f) { f.exits += 1000; }));
+  CliResult r = replay(path);
+  expect_divergence(r, "the recording's guest made its next exit before");
+  EXPECT_LT(r.seconds, 20);
 }
 
 // Item 3: a landmark where no code is mapped is reported at once.
