@@ -121,6 +121,7 @@ TEST(TraceFuzzReplay, MutantsOfRecordingsEndWithAVerdict) {
     std::ofstream(path, std::ios::binary)
         .write(reinterpret_cast<const char*>(mutant.data()), std::streamsize(mutant.size()));
     replay_one(seed, path, mutator.last(), limits, fig);
+    if ((i + 1) % 500 == 0 && i + 1 < cases) fig.print();  // a long run shows where it is
   }
   fig.print();
 }
