@@ -24,7 +24,7 @@ namespace {
 
 // Bump when the list of probes or their meaning changes: old cache files
 // are then ignored.
-constexpr int kProbeVersion = 3;
+constexpr int kProbeVersion = 4;
 
 // The probe guest's memory (2 MiB of RAM): identity-mapping page tables and
 // GDT (x86_boot.h), an IDT whose 32 exception vectors lead to stubs that
@@ -52,6 +52,8 @@ const std::vector<ProbedInstruction> kProbes = {
     {"fwait", "", {0x9b}},
     {"fxsave", "", {0x0f, 0xae, 0x07}},
     {"fxrstor", "", {0x0f, 0xae, 0x0f}},
+    {"ldmxcsr", "", {0x0f, 0xae, 0x17}},  // loads 0 from [rdi]: a valid MXCSR
+    {"stmxcsr", "", {0x0f, 0xae, 0x1f}},
     {"movaps", "", {0x0f, 0x28, 0xc1}},
     {"paddq", "", {0x66, 0x0f, 0xd4, 0xc1}},
     {"clflush", "", {0x0f, 0xae, 0x3f}},

@@ -11,7 +11,8 @@ namespace rrvm {
 namespace {
 
 constexpr uint8_t kBp = 3, kUd = 6, kNm = 7, kGp = 13;
-constexpr uint64_t kCr0Pe = 1u << 0, kCr0Mp = 1u << 1, kCr0Ts = 1u << 3;
+constexpr uint64_t kCr0Pe = 1u << 0, kCr0Mp = 1u << 1, kCr0Em = 1u << 2, kCr0Ts = 1u << 3;
+constexpr uint64_t kCr4Osfxsr = 1u << 9;
 constexpr uint64_t kRflagsAc = 1u << 18, kRflagsVm = 1u << 17;
 constexpr uint64_t kEferLma = 1u << 10;
 constexpr uint16_t kFswEs = 1u << 7;  // x87 error summary: an unmasked exception is pending
@@ -24,6 +25,7 @@ struct Decoded {
   bool opsize = false;     // 66: 16-bit operands
   bool rep = false;        // F3: selects POPCNT after 0F B8
   uint8_t rex = 0;         // the REX prefix in 64-bit mode, or 0
+  uint8_t seg = 0;         // 0x64 / 0x65: FS / GS override
   std::span<const uint8_t> opcode;
 };
 
@@ -39,8 +41,9 @@ Decoded decode_prefixes(std::span<const uint8_t> code, bool mode64) {
       d.mandatory = true;
       d.opsize |= b == 0x66;
       d.rep |= b == 0xf3;
-    } else if (b != 0x2e && b != 0x36 && b != 0x3e && b != 0x26 && b != 0x64 && b != 0x65 &&
-               b != 0x67) {
+    } else if (b == 0x64 || b == 0x65) {
+      d.seg = b;
+    } else if (b != 0x2e && b != 0x36 && b != 0x3e && b != 0x26 && b != 0x67) {
       break;
     }
   }
@@ -137,6 +140,60 @@ std::optional<Completion> plan_popcnt(const Decoded& d, std::string* why_not) {
   return c;
 }
 
+// ModRM (+ SIB + displacement) of a memory operand in 64-bit mode; the
+// bytes it took, or 0 when they are missing.
+size_t decode_mem(std::span<const uint8_t> b, uint8_t rex, MemOperand* m) {
+  if (b.empty()) return 0;
+  uint8_t modrm = b[0], mod = modrm >> 6, rm = modrm & 7;
+  size_t at = 1;
+  if (rm == 4) {  // SIB follows
+    if (b.size() < 2) return 0;
+    uint8_t sib = b[1], base = sib & 7, index = uint8_t((rex & 2) << 2 | (sib >> 3 & 7));
+    at = 2;
+    m->scale = uint8_t(1u << (sib >> 6));
+    if (index != 4) m->index = index;  // index 100b without REX.X: none
+    if (base == 5 && mod == 0) {
+      mod = 2;  // disp32 and no base
+    } else {
+      m->base = uint8_t((rex & 1) << 3 | base);
+    }
+  } else if (rm == 5 && mod == 0) {
+    m->rip_relative = true;
+    mod = 2;
+  } else {
+    m->base = uint8_t((rex & 1) << 3 | rm);
+  }
+  size_t disp = mod == 1 ? 1 : mod == 2 ? 4 : 0;
+  if (b.size() < at + disp) return 0;
+  if (disp == 1) m->disp = int8_t(b[at]);
+  if (disp == 4)
+    m->disp = int32_t(uint32_t(b[at]) | uint32_t(b[at + 1]) << 8 | uint32_t(b[at + 2]) << 16 |
+                      uint32_t(b[at + 3]) << 24);
+  return at + disp;
+}
+
+// LDMXCSR m32 (0F AE /2, no mandatory prefix), 64-bit mode only: what
+// Linux's kernel_fpu_begin runs in ring 0.
+std::optional<Completion> plan_ldmxcsr(const Decoded& d, const CompletionContext& ctx,
+                                       std::string* why_not) {
+  if (!ctx.mode64) {
+    *why_not = "ldmxcsr outside 64-bit mode";
+    return std::nullopt;
+  }
+  if (d.lock || ctx.cr0_em || !ctx.cr4_osfxsr) return fault(CompletedInsn::kLdmxcsr, kUd);
+  if (ctx.cr0_ts) return fault(CompletedInsn::kLdmxcsr, kNm);
+  Completion c;
+  c.insn = CompletedInsn::kLdmxcsr;
+  size_t n = decode_mem(d.opcode.subspan(2), d.rex, &c.mem);
+  if (n == 0) {
+    *why_not = "ldmxcsr with its operand bytes missing";
+    return std::nullopt;
+  }
+  c.mem.seg = d.seg;
+  c.length = uint8_t(d.length + 2 + n);
+  return c;
+}
+
 __u64* gpr(kvm_regs& r, uint8_t n) {
   __u64* regs[] = {&r.rax, &r.rcx, &r.rdx, &r.rbx, &r.rsp, &r.rbp, &r.rsi, &r.rdi,
                    &r.r8,  &r.r9,  &r.r10, &r.r11, &r.r12, &r.r13, &r.r14, &r.r15};
@@ -159,8 +216,20 @@ void apply_popcnt(const Completion& c, kvm_regs& r) {
   r.rflags = (r.rflags & ~kArith) | (src == 0 ? kZf : 0);
 }
 
+uint64_t operand_address(const MemOperand& m, uint8_t length, const kvm_regs& r,
+                         const kvm_sregs& s) {
+  kvm_regs regs = r;
+  uint64_t a = uint64_t(int64_t(m.disp));
+  if (m.rip_relative) a += r.rip + length;
+  if (m.base != kNoReg) a += *gpr(regs, m.base);
+  if (m.index != kNoReg) a += *gpr(regs, m.index) * m.scale;
+  if (m.seg == 0x64) a += s.fs.base;
+  if (m.seg == 0x65) a += s.gs.base;
+  return a;
+}
+
 const char* to_string(CompletedInsn insn) {
-  static constexpr const char* kNames[] = {"int3", "fwait", "clac", "stac", "popcnt"};
+  static constexpr const char* kNames[] = {"int3", "fwait", "clac", "stac", "popcnt", "ldmxcsr"};
   auto i = static_cast<size_t>(insn);
   return i < kCompletedInsnKinds ? kNames[i] : "?";
 }
@@ -183,8 +252,11 @@ std::optional<Completion> plan_completion(std::span<const uint8_t> code,
     c = plan_ac(d, op[2] == 0xcb, ctx);
   } else if (op.size() >= 2 && op[0] == 0x0f && op[1] == 0xb8 && d.rep) {
     c = plan_popcnt(d, why_not);
+  } else if (op.size() >= 3 && op[0] == 0x0f && op[1] == 0xae && (op[2] >> 3 & 7) == 2 &&
+             op[2] >> 6 != 3 && !d.mandatory) {
+    c = plan_ldmxcsr(d, ctx, why_not);
   } else {
-    *why_not = "not an instruction rrvm completes (int3, fwait, clac, stac, popcnt)";
+    *why_not = "not an instruction rrvm completes (int3, fwait, clac, stac, popcnt, ldmxcsr)";
   }
   if (c && c->length > kMaxLength) {
     *why_not = "instruction longer than 15 bytes";
@@ -212,6 +284,8 @@ CompletionContext InstructionCompleter::context(const kvm_regs& r, const kvm_sre
   ctx.cpl = ctx.protected_mode ? s.cs.selector & 3 : 0;
   ctx.cr0_ts = s.cr0 & kCr0Ts;
   ctx.cr0_mp = s.cr0 & kCr0Mp;
+  ctx.cr0_em = s.cr0 & kCr0Em;
+  ctx.cr4_osfxsr = s.cr4 & kCr4Osfxsr;
   ctx.fsw = vcpu_.get_fpu().fsw;
   if (!smap_) {
     const CpuFeature* f = find_cpu_feature("smap");
@@ -238,8 +312,33 @@ std::optional<Completion> InstructionCompleter::complete(uint64_t* rip, std::str
   std::array<uint8_t, kMaxLength> code{};
   size_t n = read_guest_code(vcpu_, mem_, linear, code).value_or(0);
   std::optional<Completion> c = plan_completion({code.data(), n}, context(r, s), why_not);
+  if (c && c->insn == CompletedInsn::kLdmxcsr && !c->fault && !load_mxcsr(*c, r, s, why_not))
+    return std::nullopt;
   if (c) apply(*c, r);
   return c;
+}
+
+// Reads ldmxcsr's operand and loads it, or turns `c` into the #GP a
+// reserved bit raises. An operand rrvm cannot read (a #PF the CPU would
+// raise) is left to a crash report.
+bool InstructionCompleter::load_mxcsr(Completion& c, const kvm_regs& r, const kvm_sregs& s,
+                                      std::string* why_not) {
+  uint64_t at = operand_address(c.mem, c.length, r, s);
+  std::array<uint8_t, 4> b{};
+  if (read_guest_code(vcpu_, mem_, at, b).value_or(0) != b.size()) {
+    char m[96];
+    std::snprintf(m, sizeof m, "ldmxcsr operand at 0x%llx is not mapped", (unsigned long long)at);
+    *why_not = m;
+    return false;
+  }
+  uint32_t mxcsr = uint32_t(b[0]) | b[1] << 8 | b[2] << 16 | uint32_t(b[3]) << 24;
+  if (mxcsr & kMxcsrReserved) {
+    c = fault(CompletedInsn::kLdmxcsr, kGp);
+    c.has_error_code = true;
+    return true;
+  }
+  vcpu_.set_mxcsr(mxcsr);
+  return true;
 }
 
 // A trap or a completed instruction ends a MOV SS/STI interrupt shadow, as

@@ -23,8 +23,27 @@
 
 namespace rrvm {
 
-enum class CompletedInsn : uint8_t { kInt3 = 0, kFwait = 1, kClac = 2, kStac = 3, kPopcnt = 4 };
-constexpr int kCompletedInsnKinds = 5;
+enum class CompletedInsn : uint8_t {
+  kInt3 = 0,
+  kFwait = 1,
+  kClac = 2,
+  kStac = 3,
+  kPopcnt = 4,
+  kLdmxcsr = 5
+};
+constexpr int kCompletedInsnKinds = 6;
+
+// A memory operand in 64-bit mode (SDM vol. 2A, 2.2.1: ModRM, SIB, REX.X/B,
+// RIP-relative): seg:[base + index * scale + disp], registers numbered as in
+// ModRM (0 rax ... 15 r15), kNoReg where absent.
+constexpr uint8_t kNoReg = 0xff;
+struct MemOperand {
+  uint8_t base = kNoReg, index = kNoReg, scale = 1;
+  int32_t disp = 0;
+  bool rip_relative = false;  // disp is from the next instruction
+  uint8_t seg = 0;            // 0x64 (FS) or 0x65 (GS) override, else 0
+  friend bool operator==(const MemOperand&, const MemOperand&) = default;
+};
 const char* to_string(CompletedInsn insn);
 
 constexpr uint8_t kNoVector = 0xff;
@@ -41,6 +60,7 @@ struct Completion {
   // popcnt: destination and source register (0 rax ... 15 r15, the ModRM
   // order) and the operand size in bytes (2, 4 or 8).
   uint8_t dst_reg = 0, src_reg = 0, op_bytes = 0;
+  MemOperand mem;  // ldmxcsr: where the new MXCSR is read from
   friend bool operator==(const Completion&, const Completion&) = default;
 };
 
@@ -54,6 +74,8 @@ struct CompletionContext {
   uint16_t fsw = 0;           // x87 status word
   bool smap = false;          // CPUID.(EAX=7,ECX=0):EBX.SMAP[20] in the guest's table
   uint8_t int3_gate_dpl = 0;  // DPL of IDT entry 3 (protected mode)
+  bool cr0_em = false;        // x87/SSE instructions raise #UD
+  bool cr4_osfxsr = true;     // SSE instructions allowed (else #UD)
 };
 
 // Decodes `code`, the bytes at RIP. Nullopt, with the reason in `why_not`,
@@ -65,6 +87,14 @@ std::optional<Completion> plan_completion(std::span<const uint8_t> code,
 // What a planned popcnt does to the registers: the destination gets the
 // count of the source's bits, RFLAGS.ZF says whether the source was zero.
 void apply_popcnt(const Completion& c, kvm_regs& r);
+
+// The linear address of a planned ldmxcsr's operand; FS and GS bases come
+// from `s` (in 64-bit mode the other segments' bases are 0).
+uint64_t operand_address(const MemOperand& m, uint8_t length, const kvm_regs& r,
+                         const kvm_sregs& s);
+// MXCSR bits 31:16 are reserved: loading one raises #GP(0) (SDM vol. 2A,
+// LDMXCSR; MXCSR_MASK of every CPU KVM runs on covers at most bits 15:0).
+constexpr uint32_t kMxcsrReserved = 0xffff0000u;
 
 // Completions by kind, for the run, record and replay summaries.
 using CompletionCounts = std::array<uint64_t, kCompletedInsnKinds>;
@@ -90,6 +120,7 @@ class InstructionCompleter {
 
  private:
   CompletionContext context(const kvm_regs& r, const kvm_sregs& s);
+  bool load_mxcsr(Completion& c, const kvm_regs& r, const kvm_sregs& s, std::string* why_not);
   void apply(const Completion& c, kvm_regs r);
 
   KvmVcpu& vcpu_;

@@ -235,6 +235,21 @@ kvm_fpu KvmVcpu::get_fpu() const {
   return f;
 }
 
+void KvmVcpu::set_mxcsr(uint32_t mxcsr) {
+  if (!xsave_) {
+    kvm_fpu f = get_fpu();
+    f.mxcsr = mxcsr;
+    xioctl(fd_.get(), kvm::kSetFpu, &f, "KVM_SET_FPU");
+    return;
+  }
+  // XSAVE region (SDM vol. 1, 13.4): MXCSR at byte 24 of the legacy area;
+  // XSTATE_BV (byte 512) bit 1 says the SSE state in the region is live.
+  std::vector<uint8_t> region = get_fpu_state();
+  std::memcpy(region.data() + 24, &mxcsr, sizeof mxcsr);
+  region[512] |= 2;
+  set_fpu_state(region);
+}
+
 uint64_t KvmVcpu::get_msr(uint32_t index) const {
   kvm_msr_entry e{};
   e.index = index;

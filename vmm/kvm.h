@@ -114,6 +114,9 @@ class KvmVcpu {
   std::vector<CpuidEntry> get_cpuid() const;
   // x87/SSE state (the x87 status word for fwait).
   kvm_fpu get_fpu() const;
+  // MXCSR, through KVM_SET_XSAVE where KVM has XSAVE (KVM_SET_FPU's MXCSR
+  // does not reach the guest on every host: nested PVM ignores it).
+  void set_mxcsr(uint32_t mxcsr);
   uint64_t get_msr(uint32_t index) const;
   void set_msr(uint32_t index, uint64_t value);
   void interrupt(uint8_t vector);

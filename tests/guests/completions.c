@@ -83,6 +83,17 @@ static uint64_t popcnt(uint64_t v, int* zf) {
   return n;
 }
 
+/* Linux's kernel_fpu_begin loads MXCSR from the stack (ldmxcsr 4(%rsp));
+ * fxsave shows what it loaded (MXCSR at byte 24 of the image). */
+static uint32_t mxcsr_after_ldmxcsr(uint32_t value) {
+  static uint8_t image[512] __attribute__((aligned(16)));
+  uint64_t cr4;
+  __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+  __asm__ volatile("mov %0, %%cr4" : : "r"(cr4 | 1u << 9)); /* CR4.OSFXSR: SSE state on */
+  __asm__ volatile("ldmxcsr %0\n fxsave %1" : : "m"(value), "m"(image) : "memory");
+  return *(volatile uint32_t*)(image + 24);
+}
+
 int main(uint32_t magic, struct mb_info* info) {
   (void)magic;
   exception_register(3, on_bp);
@@ -113,6 +124,8 @@ int main(uint32_t magic, struct mb_info* info) {
   uint64_t zero = popcnt(0, &zf_zero);
   report(nine == 9 && zero == 0 && !zf_nonzero && zf_zero,
          "popcnt counts bits, ZF set only for a zero source");
+  uint32_t ftz = mxcsr_after_ldmxcsr(0x9f80), dflt = mxcsr_after_ldmxcsr(0x1f80);
+  report(ftz == 0x9f80 && dflt == 0x1f80, "ldmxcsr loads MXCSR");
   int status = report_summary();
   if (cmdline_has(info, "cx16")) cmpxchg16b();
   return status;

@@ -202,6 +202,51 @@ TEST(Popcnt, MemoryOperandOrNoF3IsLeftAlone) {
   EXPECT_EQ(plan({0xf0, 0xf3, 0x0f, 0xb8, 0xc7})->vector, 6) << "lock: #UD";
 }
 
+// Linux's kernel_fpu_begin: ldmxcsr 0x4(%rsp) = 0f ae 54 24 04.
+TEST(Ldmxcsr, DecodesItsMemoryOperand) {
+  auto c = plan({0x0f, 0xae, 0x54, 0x24, 0x04, 0xc3});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->insn, CompletedInsn::kLdmxcsr);
+  EXPECT_EQ(c->length, 5);
+  EXPECT_FALSE(c->fault);
+  kvm_regs r{};
+  kvm_sregs s{};
+  r.rsp = 0x1000;
+  EXPECT_EQ(operand_address(c->mem, c->length, r, s), 0x1004u);
+  // ldmxcsr %fs:(%r8,%rcx,4) = 64 41 0f ae 14 88: SIB, REX.B, FS base.
+  c = plan({0x64, 0x41, 0x0f, 0xae, 0x14, 0x88});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->length, 6);
+  r.r8 = 0x100;
+  r.rcx = 3;
+  s.fs.base = 0x7000;
+  EXPECT_EQ(operand_address(c->mem, c->length, r, s), 0x710cu);
+  // ldmxcsr 0x10(%rip) = 0f ae 15 10 00 00 00: from the next instruction.
+  c = plan({0x0f, 0xae, 0x15, 0x10, 0x00, 0x00, 0x00});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->length, 7);
+  r.rip = 0x2000;
+  EXPECT_EQ(operand_address(c->mem, c->length, r, s), 0x2017u);
+  // ldmxcsr -8(%rbp) = 0f ae 55 f8: a negative disp8.
+  c = plan({0x0f, 0xae, 0x55, 0xf8});
+  ASSERT_TRUE(c);
+  r.rbp = 0x3000;
+  EXPECT_EQ(operand_address(c->mem, c->length, r, s), 0x2ff8u);
+}
+
+TEST(Ldmxcsr, FaultsAsTheCpuDoes) {
+  CompletionContext ctx;
+  ctx.cr0_ts = true;
+  EXPECT_EQ(plan({0x0f, 0xae, 0x54, 0x24, 0x04}, ctx)->vector, 7) << "#NM with CR0.TS";
+  ctx = {};
+  ctx.cr4_osfxsr = false;
+  EXPECT_EQ(plan({0x0f, 0xae, 0x54, 0x24, 0x04}, ctx)->vector, 6) << "#UD without CR4.OSFXSR";
+  std::string why;
+  EXPECT_FALSE(plan({0x0f, 0xae, 0x54, 0x24}, {}, &why)) << "displacement missing";
+  EXPECT_FALSE(plan({0x66, 0x0f, 0xae, 0x54, 0x24, 0x04}, {}, &why)) << "66: not ldmxcsr";
+  EXPECT_FALSE(plan({0x0f, 0xae, 0xd0}, {}, &why)) << "register form: rdfsbase/wrfsbase";
+}
+
 TEST(Counts, DescribeNamesTheKindsThatHappened) {
   CompletionCounts n{};
   EXPECT_EQ(describe_completions(n), "");
