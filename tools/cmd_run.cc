@@ -27,8 +27,9 @@ constexpr const char* kHelp =
     "in $XDG_CACHE_HOME/rrvm (else ~/.cache/rrvm; without a writable cache it probes\n"
     "on every run). --cpu host hides what failed; rrvm64 is refused (exit 69, the\n"
     "features named) on a host that lacks one of its features. The probe is stored\n"
-    "in every trace (`rrvm info` shows it). int3, fwait, clac/stac and popcnt\n"
-    "between registers, which such emulators also fail on, rrvm completes itself.";
+    "in every trace (`rrvm info` shows it). int3, fwait, clac/stac, popcnt between\n"
+    "registers and ldmxcsr, which such emulators also fail on, rrvm completes\n"
+    "itself.";
 
 int boot(const MachineConfig& cfg, bool json) {
   MachineImages images = read_images(cfg);
