@@ -194,9 +194,11 @@ std::optional<Completion> plan_ldmxcsr(const Decoded& d, const CompletionContext
   return c;
 }
 
-__u64* gpr(kvm_regs& r, uint8_t n) {
-  __u64* regs[] = {&r.rax, &r.rcx, &r.rdx, &r.rbx, &r.rsp, &r.rbp, &r.rsi, &r.rdi,
-                   &r.r8,  &r.r9,  &r.r10, &r.r11, &r.r12, &r.r13, &r.r14, &r.r15};
+// General register `n` in ModRM order; const or not as `r` is.
+template <class Regs>
+auto* gpr(Regs& r, uint8_t n) {
+  std::array regs = {&r.rax, &r.rcx, &r.rdx, &r.rbx, &r.rsp, &r.rbp, &r.rsi, &r.rdi,
+                     &r.r8,  &r.r9,  &r.r10, &r.r11, &r.r12, &r.r13, &r.r14, &r.r15};
   return regs[n & 15];
 }
 
@@ -208,7 +210,7 @@ void apply_popcnt(const Completion& c, kvm_regs& r) {
   uint64_t mask = c.op_bytes == 8 ? ~0ull : c.op_bytes == 4 ? 0xffffffffull : 0xffffull;
   uint64_t src = *gpr(r, c.src_reg) & mask;
   uint64_t count = uint64_t(std::popcount(src));
-  __u64* dst = gpr(r, c.dst_reg);
+  auto* dst = gpr(r, c.dst_reg);
   *dst = c.op_bytes == 2 ? (*dst & ~0xffffull) | count : count;
   // OF, SF, AF, CF, PF cleared; ZF set when the source is 0 (SDM vol. 2B, POPCNT).
   constexpr uint64_t kArith = 0x8d5;  // CF PF AF ZF SF OF
@@ -218,11 +220,10 @@ void apply_popcnt(const Completion& c, kvm_regs& r) {
 
 uint64_t operand_address(const MemOperand& m, uint8_t length, const kvm_regs& r,
                          const kvm_sregs& s) {
-  kvm_regs regs = r;
   uint64_t a = uint64_t(int64_t(m.disp));
   if (m.rip_relative) a += r.rip + length;
-  if (m.base != kNoReg) a += *gpr(regs, m.base);
-  if (m.index != kNoReg) a += *gpr(regs, m.index) * m.scale;
+  if (m.base != kNoReg) a += *gpr(r, m.base);
+  if (m.index != kNoReg) a += *gpr(r, m.index) * m.scale;
   if (m.seg == 0x64) a += s.fs.base;
   if (m.seg == 0x65) a += s.gs.base;
   return a;

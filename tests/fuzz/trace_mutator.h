@@ -301,12 +301,7 @@ class TraceMutator {
     size_t i = pick(items.size());
     note(std::string("event ") + kind_name(items[i].event.kind) + " " + edit_event(items, i));
     ChunkEncoder enc;
-    for (const Item& it : items) {
-      if (it.event.kind == EventKind::kLandmark)
-        enc.add_landmark(it.event, it.landmark);
-      else
-        enc.add(it.event, it.bytes);
-    }
+    encode_items(enc, items);
     auto fresh = std::make_shared<TraceBuilder::Message>();
     enc.finish(fresh->initRoot<schema::TraceRecord>().initChunk());
     p.msg = std::move(fresh);

@@ -22,30 +22,28 @@ bool probe_fails(const char* insn) {
   return r && r->outcome == ProbeOutcome::kEmulationFailure;
 }
 
-// The completions the guest needs here, as rrvm's summary words them:
-// none on a host whose KVM runs these instructions itself; its two popcnts
-// and two ldmxcsrs only where KVM fails those too.
-std::string expected_kinds() {
-  if (!probe_fails("int3")) return "";
-  std::string kinds = "int3 3, fwait 1, clac 1, stac 1";
-  if (probe_fails("popcnt")) kinds += ", popcnt 2";
-  if (probe_fails("ldmxcsr")) kinds += ", ldmxcsr 2";
+// The completions the guest needs here, by kind: none on a host whose KVM
+// runs these instructions itself; its two popcnts and two ldmxcsrs only
+// where KVM fails those too.
+std::vector<std::pair<std::string, int>> expected_kinds() {
+  if (!probe_fails("int3")) return {};
+  std::vector<std::pair<std::string, int>> kinds = {
+      {"int3", 3}, {"fwait", 1}, {"clac", 1}, {"stac", 1}};
+  if (probe_fails("popcnt")) kinds.push_back({"popcnt", 2});
+  if (probe_fails("ldmxcsr")) kinds.push_back({"ldmxcsr", 2});
   return kinds;
 }
 
 int expected_completions() {
   int n = 0;
-  std::string kinds = expected_kinds();
-  for (size_t at = 0; at < kinds.size();) {
-    size_t sp = kinds.find(' ', at), comma = kinds.find(',', sp);
-    n += std::stoi(kinds.substr(sp + 1, comma - sp - 1));
-    at = comma == std::string::npos ? kinds.size() : comma + 2;
-  }
+  for (const auto& [name, count] : expected_kinds()) n += count;
   return n;
 }
 
 std::string expected_note() {
-  std::string kinds = expected_kinds();
+  std::string kinds;
+  for (const auto& [name, count] : expected_kinds())
+    kinds += (kinds.empty() ? "" : ", ") + name + " " + std::to_string(count);
   if (kinds.empty()) return "";
   return "rrvm: completed " + std::to_string(expected_completions()) +
          " instructions KVM could not emulate (" + kinds + ")";

@@ -38,6 +38,16 @@ struct Item {
   bool operator==(const Item&) const = default;
 };
 
+// Adds `items` to `enc` as the writer would (landmarks with their data).
+inline void encode_items(ChunkEncoder& enc, const std::vector<Item>& items) {
+  for (const Item& it : items) {
+    if (it.event.kind == EventKind::kLandmark)
+      enc.add_landmark(it.event, it.landmark);
+    else
+      enc.add(it.event, it.bytes);
+  }
+}
+
 inline Item text_item(Event e, std::string_view text) {
   return {e, std::vector<uint8_t>(text.begin(), text.end()), {}};
 }
@@ -114,12 +124,7 @@ class TraceBuilder {
   TraceBuilder& chunk(const std::vector<Item>& events) {
     return record([&](schema::TraceRecord::Builder r) {
       ChunkEncoder enc;
-      for (const Item& it : events) {
-        if (it.event.kind == EventKind::kLandmark)
-          enc.add_landmark(it.event, it.landmark);
-        else
-          enc.add(it.event, it.bytes);
-      }
+      encode_items(enc, events);
       enc.finish(r.initChunk());
     });
   }

@@ -58,12 +58,7 @@ struct Coded {
   schema::Chunk::Builder chunk = msg.initRoot<schema::Chunk>();
   explicit Coded(const std::vector<Item>& items) {
     ChunkEncoder enc;
-    for (const Item& it : items) {
-      if (it.event.kind == EventKind::kLandmark)
-        enc.add_landmark(it.event, it.landmark);
-      else
-        enc.add(it.event, it.bytes);
-    }
+    encode_items(enc, items);
     enc.finish(chunk);
   }
   std::vector<Item> decode() {
