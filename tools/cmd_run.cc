@@ -28,8 +28,9 @@ constexpr const char* kHelp =
     "on every run). --cpu host hides what failed; rrvm64 is refused (exit 69, the\n"
     "features named) on a host that lacks one of its features. The probe is stored\n"
     "in every trace (`rrvm info` shows it). int3, fwait, clac/stac, popcnt between\n"
-    "registers and ldmxcsr, which such emulators also fail on, rrvm completes\n"
-    "itself.";
+    "registers, ldmxcsr and the integer SSE of Linux's blake2s (movd/movq, packed\n"
+    "add/sub/logic/compare, pshufb, pshufd, unpacks, shifts), which such\n"
+    "emulators also fail on, rrvm completes itself.";
 
 int boot(const MachineConfig& cfg, bool json) {
   MachineImages images = read_images(cfg);

@@ -248,7 +248,8 @@ std::vector<std::string> check_recorded_cpuid(const std::vector<CpuidEntry>& tab
   std::vector<std::string> warnings;
   if (!recorded_probe) return warnings;
   // rrvm completes these for KVM where KVM cannot (vmm/instruction_completion.h).
-  for (const char* insn : {"int3", "fwait", "clac", "stac"}) {
+  for (const char* insn :
+       {"int3", "fwait", "clac", "stac", "popcnt", "ldmxcsr", "paddq", "pshufb"}) {
     const ProbeResult* here = host.probe.find(insn);
     auto there = std::find_if(recorded_probe->begin(), recorded_probe->end(),
                               [&](const ProbeResult& r) { return r.instruction == insn; });

@@ -24,6 +24,7 @@ struct Decoded {
   bool mandatory = false;  // 66, F2 or F3: these select other instructions after 0F 01
   bool opsize = false;     // 66: 16-bit operands
   bool rep = false;        // F3: selects POPCNT after 0F B8
+  uint8_t simd = 0;        // the SSE mandatory prefix: F3 or F2 over 66 (SDM vol. 2A, 2.1.2)
   uint8_t rex = 0;         // the REX prefix in 64-bit mode, or 0
   uint8_t seg = 0;         // 0x64 / 0x65: FS / GS override
   std::span<const uint8_t> opcode;
@@ -41,6 +42,7 @@ Decoded decode_prefixes(std::span<const uint8_t> code, bool mode64) {
       d.mandatory = true;
       d.opsize |= b == 0x66;
       d.rep |= b == 0xf3;
+      if (b != 0x66 || d.simd == 0) d.simd = b;
     } else if (b == 0x64 || b == 0x65) {
       d.seg = b;
     } else if (b != 0x2e && b != 0x36 && b != 0x3e && b != 0x26 && b != 0x67) {
@@ -140,38 +142,6 @@ std::optional<Completion> plan_popcnt(const Decoded& d, std::string* why_not) {
   return c;
 }
 
-// ModRM (+ SIB + displacement) of a memory operand in 64-bit mode; the
-// bytes it took, or 0 when they are missing.
-size_t decode_mem(std::span<const uint8_t> b, uint8_t rex, MemOperand* m) {
-  if (b.empty()) return 0;
-  uint8_t modrm = b[0], mod = modrm >> 6, rm = modrm & 7;
-  size_t at = 1;
-  if (rm == 4) {  // SIB follows
-    if (b.size() < 2) return 0;
-    uint8_t sib = b[1], base = sib & 7, index = uint8_t((rex & 2) << 2 | (sib >> 3 & 7));
-    at = 2;
-    m->scale = uint8_t(1u << (sib >> 6));
-    if (index != 4) m->index = index;  // index 100b without REX.X: none
-    if (base == 5 && mod == 0) {
-      mod = 2;  // disp32 and no base
-    } else {
-      m->base = uint8_t((rex & 1) << 3 | base);
-    }
-  } else if (rm == 5 && mod == 0) {
-    m->rip_relative = true;
-    mod = 2;
-  } else {
-    m->base = uint8_t((rex & 1) << 3 | rm);
-  }
-  size_t disp = mod == 1 ? 1 : mod == 2 ? 4 : 0;
-  if (b.size() < at + disp) return 0;
-  if (disp == 1) m->disp = int8_t(b[at]);
-  if (disp == 4)
-    m->disp = int32_t(uint32_t(b[at]) | uint32_t(b[at + 1]) << 8 | uint32_t(b[at + 2]) << 16 |
-                      uint32_t(b[at + 3]) << 24);
-  return at + disp;
-}
-
 // LDMXCSR m32 (0F AE /2, no mandatory prefix), 64-bit mode only: what
 // Linux's kernel_fpu_begin runs in ring 0.
 std::optional<Completion> plan_ldmxcsr(const Decoded& d, const CompletionContext& ctx,
@@ -184,7 +154,7 @@ std::optional<Completion> plan_ldmxcsr(const Decoded& d, const CompletionContext
   if (ctx.cr0_ts) return fault(CompletedInsn::kLdmxcsr, kNm);
   Completion c;
   c.insn = CompletedInsn::kLdmxcsr;
-  size_t n = decode_mem(d.opcode.subspan(2), d.rex, &c.mem);
+  size_t n = decode_mem_operand(d.opcode.subspan(2), d.rex, &c.mem);
   if (n == 0) {
     *why_not = "ldmxcsr with its operand bytes missing";
     return std::nullopt;
@@ -194,12 +164,25 @@ std::optional<Completion> plan_ldmxcsr(const Decoded& d, const CompletionContext
   return c;
 }
 
-// General register `n` in ModRM order; const or not as `r` is.
-template <class Regs>
-auto* gpr(Regs& r, uint8_t n) {
-  std::array regs = {&r.rax, &r.rcx, &r.rdx, &r.rbx, &r.rsp, &r.rbp, &r.rsi, &r.rdi,
-                     &r.r8,  &r.r9,  &r.r10, &r.r11, &r.r12, &r.r13, &r.r14, &r.r15};
-  return regs[n & 15];
+// The SSE subset (vmm/sse_instructions.h), 64-bit mode only. #UD with
+// LOCK, CR0.EM or without CR4.OSFXSR; #NM with CR0.TS (SDM vol. 1, 13.1 /
+// vol. 3A, 2.5). Like popcnt, CPUID is not checked: rrvm completes only
+// what the guest ran because the host shows it the feature.
+std::optional<Completion> plan_sse(const Decoded& d, const CompletionContext& ctx,
+                                   std::string* why_not) {
+  if (!ctx.mode64) {
+    *why_not = "SSE outside 64-bit mode";
+    return std::nullopt;
+  }
+  Completion c;
+  c.insn = CompletedInsn::kSse;
+  std::optional<size_t> n = decode_sse(d.opcode, d.simd, d.rex, &c.sse, why_not);
+  if (!n) return std::nullopt;
+  if (d.lock || ctx.cr0_em || !ctx.cr4_osfxsr) return fault(CompletedInsn::kSse, kUd);
+  if (ctx.cr0_ts) return fault(CompletedInsn::kSse, kNm);
+  c.sse.mem.seg = d.seg;
+  c.length = uint8_t(d.length + *n);
+  return c;
 }
 
 }  // namespace
@@ -218,19 +201,9 @@ void apply_popcnt(const Completion& c, kvm_regs& r) {
   r.rflags = (r.rflags & ~kArith) | (src == 0 ? kZf : 0);
 }
 
-uint64_t operand_address(const MemOperand& m, uint8_t length, const kvm_regs& r,
-                         const kvm_sregs& s) {
-  uint64_t a = uint64_t(int64_t(m.disp));
-  if (m.rip_relative) a += r.rip + length;
-  if (m.base != kNoReg) a += *gpr(r, m.base);
-  if (m.index != kNoReg) a += *gpr(r, m.index) * m.scale;
-  if (m.seg == 0x64) a += s.fs.base;
-  if (m.seg == 0x65) a += s.gs.base;
-  return a;
-}
-
 const char* to_string(CompletedInsn insn) {
-  static constexpr const char* kNames[] = {"int3", "fwait", "clac", "stac", "popcnt", "ldmxcsr"};
+  static constexpr const char* kNames[] = {"int3",   "fwait",   "clac", "stac",
+                                           "popcnt", "ldmxcsr", "sse"};
   auto i = static_cast<size_t>(insn);
   return i < kCompletedInsnKinds ? kNames[i] : "?";
 }
@@ -256,8 +229,12 @@ std::optional<Completion> plan_completion(std::span<const uint8_t> code,
   } else if (op.size() >= 3 && op[0] == 0x0f && op[1] == 0xae && (op[2] >> 3 & 7) == 2 &&
              op[2] >> 6 != 3 && !d.mandatory) {
     c = plan_ldmxcsr(d, ctx, why_not);
+  } else if (op[0] == 0x0f && d.simd != 0) {
+    c = plan_sse(d, ctx, why_not);
   } else {
-    *why_not = "not an instruction rrvm completes (int3, fwait, clac, stac, popcnt, ldmxcsr)";
+    *why_not =
+        "not an instruction rrvm completes (int3, fwait, clac, stac, popcnt, ldmxcsr, integer "
+        "SSE)";
   }
   if (c && c->length > kMaxLength) {
     *why_not = "instruction longer than 15 bytes";
@@ -287,7 +264,7 @@ CompletionContext InstructionCompleter::context(const kvm_regs& r, const kvm_sre
   ctx.cr0_mp = s.cr0 & kCr0Mp;
   ctx.cr0_em = s.cr0 & kCr0Em;
   ctx.cr4_osfxsr = s.cr4 & kCr4Osfxsr;
-  ctx.fsw = vcpu_.get_fpu().fsw;
+  ctx.fsw = vcpu_.get_fx().fsw;
   if (!smap_) {
     const CpuFeature* f = find_cpu_feature("smap");
     smap_ = has_feature(vcpu_.get_cpuid(), *f);
@@ -315,6 +292,8 @@ std::optional<Completion> InstructionCompleter::complete(uint64_t* rip, std::str
   std::optional<Completion> c = plan_completion({code.data(), n}, context(r, s), why_not);
   if (c && c->insn == CompletedInsn::kLdmxcsr && !c->fault && !load_mxcsr(*c, r, s, why_not))
     return std::nullopt;
+  if (c && c->insn == CompletedInsn::kSse && !c->fault && !run_sse(*c, r, s, why_not))
+    return std::nullopt;
   if (c) apply(*c, r);
   return c;
 }
@@ -326,7 +305,7 @@ bool InstructionCompleter::load_mxcsr(Completion& c, const kvm_regs& r, const kv
                                       std::string* why_not) {
   uint64_t at = operand_address(c.mem, c.length, r, s);
   std::array<uint8_t, 4> b{};
-  if (read_guest_code(vcpu_, mem_, at, b).value_or(0) != b.size()) {
+  if (!read_linear(at, b)) {
     char m[96];
     std::snprintf(m, sizeof m, "ldmxcsr operand at 0x%llx is not mapped", (unsigned long long)at);
     *why_not = m;
@@ -340,6 +319,62 @@ bool InstructionCompleter::load_mxcsr(Completion& c, const kvm_regs& r, const kv
   }
   vcpu_.set_mxcsr(mxcsr);
   return true;
+}
+
+// Executes a planned SSE instruction on the vCPU's XMM registers, its
+// general registers `r` (applied with RIP by apply()) and guest memory; a
+// misaligned m128 operand turns `c` into #GP(0). An operand rrvm cannot
+// reach (a #PF the CPU would raise) is left to a crash report.
+bool InstructionCompleter::run_sse(Completion& c, kvm_regs& r, const kvm_sregs& s,
+                                   std::string* why_not) {
+  uint64_t at = operand_address(c.sse.mem, c.length, r, s);
+  KvmVcpu::FxState fx = vcpu_.get_fx();
+  kvm_regs after = r;
+  SseMachine m{after, fx.xmm,
+               [this](uint64_t va, std::span<uint8_t> out) { return read_linear(va, out); },
+               [this](uint64_t va, std::span<const uint8_t> in) { return write_linear(va, in); }};
+  switch (execute_sse(c.sse, at, m)) {
+    case SseOutcome::kMisaligned:
+      c = fault(CompletedInsn::kSse, kGp);
+      c.has_error_code = true;
+      return true;
+    case SseOutcome::kUnmapped: {
+      char b[96];
+      std::snprintf(b, sizeof b, "SSE operand at 0x%llx is not mapped", (unsigned long long)at);
+      *why_not = b;
+      return false;
+    }
+    case SseOutcome::kDone:
+      break;
+  }
+  vcpu_.set_fx(fx);
+  r = after;
+  return true;
+}
+
+bool InstructionCompleter::read_linear(uint64_t va, std::span<uint8_t> out) const {
+  while (!out.empty()) {
+    size_t n = std::min<size_t>(out.size(), 4096 - va % 4096);
+    uint64_t gpa = 0;
+    if (!vcpu_.translate(va, &gpa) || !mem_.read(gpa, out.first(n))) return false;
+    out = out.subspan(n);
+    va += n;
+  }
+  return true;
+}
+
+// Translates every page before writing any, so a write that would fault
+// leaves memory as it was. Stores are at most 16 bytes: two pages at most.
+// KVM_TRANSLATE walks the tables for a read (it reports every page as
+// writable), so a store to a read-only page is not refused here where the
+// CPU would raise #PF; the kernels rrvm completes SSE for do not do that.
+bool InstructionCompleter::write_linear(uint64_t va, std::span<const uint8_t> in) {
+  std::array<uint64_t, 2> gpas{};
+  size_t first = std::min<size_t>(in.size(), 4096 - va % 4096);
+  if (in.size() > 16 || !vcpu_.translate(va, &gpas[0])) return false;
+  if (first < in.size() && !vcpu_.translate(va + first, &gpas[1])) return false;
+  if (!mem_.write(gpas[0], in.first(first))) return false;
+  return first == in.size() || mem_.write(gpas[1], in.subspan(first));
 }
 
 // A trap or a completed instruction ends a MOV SS/STI interrupt shadow, as

@@ -3,9 +3,10 @@
 //
 // On KVM_EXIT_INTERNAL_ERROR / KVM_INTERNAL_ERROR_EMULATION the instruction
 // at RIP is decoded; int3, fwait/wait, clac, stac and popcnt between
-// registers are done here exactly as the CPU does them (Intel SDM vol. 2:
-// INT3, WAIT/FWAIT, CLAC, STAC, POPCNT), through
-// KVM_SET_REGS and KVM_SET_VCPU_EVENTS. Anything else stays a crash report.
+// registers, ldmxcsr and an integer subset of SSE2/SSSE3
+// (vmm/sse_instructions.h) are done here exactly as the CPU does them (Intel
+// SDM vol. 2: INT3, WAIT/FWAIT, CLAC, STAC, POPCNT, LDMXCSR, ...), through
+// KVM_SET_REGS, KVM_SET_XSAVE and KVM_SET_VCPU_EVENTS. Anything else stays a crash report.
 // A completion depends only on guest state, so it is a natural exit like an
 // I/O exit: recorded, and repeated and checked by replay at the same exit.
 #pragma once
@@ -20,6 +21,7 @@
 #include "devices/guest_memory.h"
 #include "vmm/kvm.h"
 #include "vmm/run_result.h"
+#include "vmm/sse_instructions.h"
 
 namespace rrvm {
 
@@ -29,21 +31,11 @@ enum class CompletedInsn : uint8_t {
   kClac = 2,
   kStac = 3,
   kPopcnt = 4,
-  kLdmxcsr = 5
+  kLdmxcsr = 5,
+  kSse = 6  // vmm/sse_instructions.h
 };
-constexpr int kCompletedInsnKinds = 6;
+constexpr int kCompletedInsnKinds = 7;
 
-// A memory operand in 64-bit mode (SDM vol. 2A, 2.2.1: ModRM, SIB, REX.X/B,
-// RIP-relative): seg:[base + index * scale + disp], registers numbered as in
-// ModRM (0 rax ... 15 r15), kNoReg where absent.
-constexpr uint8_t kNoReg = 0xff;
-struct MemOperand {
-  uint8_t base = kNoReg, index = kNoReg, scale = 1;
-  int32_t disp = 0;
-  bool rip_relative = false;  // disp is from the next instruction
-  uint8_t seg = 0;            // 0x64 (FS) or 0x65 (GS) override, else 0
-  friend bool operator==(const MemOperand&, const MemOperand&) = default;
-};
 const char* to_string(CompletedInsn insn);
 
 constexpr uint8_t kNoVector = 0xff;
@@ -61,6 +53,7 @@ struct Completion {
   // order) and the operand size in bytes (2, 4 or 8).
   uint8_t dst_reg = 0, src_reg = 0, op_bytes = 0;
   MemOperand mem;  // ldmxcsr: where the new MXCSR is read from
+  SseInsn sse;     // the SSE instruction
   friend bool operator==(const Completion&, const Completion&) = default;
 };
 
@@ -88,10 +81,6 @@ std::optional<Completion> plan_completion(std::span<const uint8_t> code,
 // count of the source's bits, RFLAGS.ZF says whether the source was zero.
 void apply_popcnt(const Completion& c, kvm_regs& r);
 
-// The linear address of a planned ldmxcsr's operand; FS and GS bases come
-// from `s` (in 64-bit mode the other segments' bases are 0).
-uint64_t operand_address(const MemOperand& m, uint8_t length, const kvm_regs& r,
-                         const kvm_sregs& s);
 // MXCSR bits 31:16 are reserved: loading one raises #GP(0) (SDM vol. 2A,
 // LDMXCSR; MXCSR_MASK of every CPU KVM runs on covers at most bits 15:0).
 constexpr uint32_t kMxcsrReserved = 0xffff0000u;
@@ -112,7 +101,7 @@ void set_completion_events(KvmVcpu& vcpu, const Completion& c);
 
 class InstructionCompleter {
  public:
-  InstructionCompleter(KvmVcpu& vcpu, const GuestMemory& mem) : vcpu_(vcpu), mem_(mem) {}
+  InstructionCompleter(KvmVcpu& vcpu, GuestMemory& mem) : vcpu_(vcpu), mem_(mem) {}
   // Reads the vCPU and the instruction at RIP and, if rrvm completes it,
   // changes the vCPU as the instruction would have. `rip` gets the RIP of
   // the instruction; `why_not` says why nothing was done.
@@ -121,10 +110,15 @@ class InstructionCompleter {
  private:
   CompletionContext context(const kvm_regs& r, const kvm_sregs& s);
   bool load_mxcsr(Completion& c, const kvm_regs& r, const kvm_sregs& s, std::string* why_not);
+  bool run_sse(Completion& c, kvm_regs& r, const kvm_sregs& s, std::string* why_not);
+  // Guest memory at a linear address, through the guest's page tables,
+  // page by page; false when a page is not mapped (or not writable).
+  bool read_linear(uint64_t va, std::span<uint8_t> out) const;
+  bool write_linear(uint64_t va, std::span<const uint8_t> in);
   void apply(const Completion& c, kvm_regs r);
 
   KvmVcpu& vcpu_;
-  const GuestMemory& mem_;
+  GuestMemory& mem_;
   std::optional<bool> smap_;  // read from the vCPU's CPUID table once
 };
 

@@ -229,25 +229,58 @@ std::vector<CpuidEntry> KvmVcpu::get_cpuid() const {
   return get_cpuid2(fd_.get(), kvm::kGetCpuid2, "KVM_GET_CPUID2");
 }
 
-kvm_fpu KvmVcpu::get_fpu() const {
+namespace {
+kvm_fpu read_fpu(int fd) {
   kvm_fpu f{};
-  xioctl(fd_.get(), kvm::kGetFpu, &f, "KVM_GET_FPU");
+  xioctl(fd, kvm::kGetFpu, &f, "KVM_GET_FPU");
   return f;
 }
 
-void KvmVcpu::set_mxcsr(uint32_t mxcsr) {
+// The XSAVE region (SDM vol. 1, 13.4.1): its first 512 bytes are the
+// FXSAVE image (FSW at byte 2, MXCSR at 24, XMM0-15 from 160), and
+// XSTATE_BV at byte 512 says which components hold live state: a clear
+// bit means the component is in its initial state (zeros), whatever the
+// image's bytes are (13.6).
+constexpr size_t kFswAt = 2, kMxcsrAt = 24, kXmmAt = 160, kXstateBvAt = 512;
+constexpr uint8_t kXstateX87 = 1, kXstateSse = 2;
+}  // namespace
+
+KvmVcpu::FxState KvmVcpu::get_fx() const {
+  FxState fx;
   if (!xsave_) {
-    kvm_fpu f = get_fpu();
-    f.mxcsr = mxcsr;
+    kvm_fpu f = read_fpu(fd_.get());
+    fx.fsw = f.fsw;
+    fx.mxcsr = f.mxcsr;
+    std::memcpy(fx.xmm.data(), f.xmm, sizeof f.xmm);
+    return fx;
+  }
+  std::vector<uint8_t> region = get_fpu_state();
+  uint8_t live = region[kXstateBvAt];
+  if (live & kXstateX87) std::memcpy(&fx.fsw, region.data() + kFswAt, sizeof fx.fsw);
+  std::memcpy(&fx.mxcsr, region.data() + kMxcsrAt, sizeof fx.mxcsr);
+  if (live & kXstateSse) std::memcpy(fx.xmm.data(), region.data() + kXmmAt, sizeof fx.xmm);
+  return fx;
+}
+
+void KvmVcpu::set_fx(const FxState& fx) {
+  if (!xsave_) {
+    kvm_fpu f = read_fpu(fd_.get());
+    f.mxcsr = fx.mxcsr;
+    std::memcpy(f.xmm, fx.xmm.data(), sizeof f.xmm);
     xioctl(fd_.get(), kvm::kSetFpu, &f, "KVM_SET_FPU");
     return;
   }
-  // XSAVE region (SDM vol. 1, 13.4): MXCSR at byte 24 of the legacy area;
-  // XSTATE_BV (byte 512) bit 1 says the SSE state in the region is live.
   std::vector<uint8_t> region = get_fpu_state();
-  std::memcpy(region.data() + 24, &mxcsr, sizeof mxcsr);
-  region[512] |= 2;
+  std::memcpy(region.data() + kMxcsrAt, &fx.mxcsr, sizeof fx.mxcsr);
+  std::memcpy(region.data() + kXmmAt, fx.xmm.data(), sizeof fx.xmm);
+  region[kXstateBvAt] |= kXstateSse;
   set_fpu_state(region);
+}
+
+void KvmVcpu::set_mxcsr(uint32_t mxcsr) {
+  FxState fx = get_fx();
+  fx.mxcsr = mxcsr;
+  set_fx(fx);
 }
 
 uint64_t KvmVcpu::get_msr(uint32_t index) const {
@@ -314,7 +347,7 @@ std::vector<uint8_t> KvmVcpu::get_fpu_state() const {
     xioctl(fd_.get(), kvm::kGetXsave, region.data(), "KVM_GET_XSAVE");
     return region;
   }
-  kvm_fpu f = get_fpu();
+  kvm_fpu f = read_fpu(fd_.get());
   const auto* p = reinterpret_cast<const uint8_t*>(&f);
   return {p, p + sizeof f};
 }

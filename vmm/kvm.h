@@ -4,6 +4,7 @@
 
 #include <linux/kvm.h>
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <stdexcept>
@@ -112,10 +113,17 @@ class KvmVcpu {
   void set_cpuid(std::span<const CpuidEntry> entries);
   // The table KVM_SET_CPUID2 gave this vCPU.
   std::vector<CpuidEntry> get_cpuid() const;
-  // x87/SSE state (the x87 status word for fwait).
-  kvm_fpu get_fpu() const;
-  // MXCSR, through KVM_SET_XSAVE where KVM has XSAVE (KVM_SET_FPU's MXCSR
-  // does not reach the guest on every host: nested PVM ignores it).
+  // The FXSAVE-format part of the x87/SSE state rrvm's completions use:
+  // read and written through KVM_GET/SET_XSAVE where KVM has XSAVE, as
+  // KVM_GET/SET_FPU do not carry it on every host (nested PVM reads back
+  // MXCSR 0 and ignores a new one); through KVM_GET/SET_FPU elsewhere.
+  struct FxState {
+    uint16_t fsw = 0;  // x87 status word (read only: set_fx leaves it)
+    uint32_t mxcsr = 0;
+    std::array<std::array<uint8_t, 16>, 16> xmm{};
+  };
+  FxState get_fx() const;
+  void set_fx(const FxState& fx);
   void set_mxcsr(uint32_t mxcsr);
   uint64_t get_msr(uint32_t index) const;
   void set_msr(uint32_t index, uint64_t value);

@@ -29,8 +29,8 @@ struct RunResult {
   std::string message;  // for people; empty for a clean guest exit
   uint64_t exits = 0;   // exit ordinal count at the stop
   // Instructions KVM could not emulate that rrvm completed, by
-  // CompletedInsn (vmm/instruction_completion.h): int3, fwait, clac, stac, popcnt, ldmxcsr.
-  std::array<uint64_t, 6> completions{};
+  // CompletedInsn (vmm/instruction_completion.h): int3, fwait, clac, stac, popcnt, ldmxcsr, sse.
+  std::array<uint64_t, 7> completions{};
 };
 
 const char* to_string(StopReason r);

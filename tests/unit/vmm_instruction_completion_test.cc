@@ -247,6 +247,43 @@ TEST(Ldmxcsr, FaultsAsTheCpuDoes) {
   EXPECT_FALSE(plan({0x0f, 0xae, 0xd0}, {}, &why)) << "register form: rdfsbase/wrfsbase";
 }
 
+// Linux's blake2s_compress_ssse3: movd %ecx, %xmm15 = 66 44 0f 6e f9.
+TEST(Sse, PlansTheSubsetWithItsPrefixesAndFaults) {
+  auto c = plan({0x66, 0x44, 0x0f, 0x6e, 0xf9, 0x4c});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->insn, CompletedInsn::kSse);
+  EXPECT_EQ(c->length, 5);
+  EXPECT_EQ(c->sse.op, SseOp::kMovdTo);
+  EXPECT_EQ(c->sse.reg, 15);
+  EXPECT_EQ(c->sse.rm, 1);
+  // F3 wins over 66 whatever their order (movq xmm/m64, xmm).
+  c = plan({0x66, 0xf3, 0x0f, 0x7e, 0xc1});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->sse.op, SseOp::kMovqLoad);
+  // A GS override reaches the operand: pxor %gs:8(%rax), %xmm0.
+  c = plan({0x65, 0x66, 0x0f, 0xef, 0x40, 0x08});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->length, 6);
+  EXPECT_EQ(c->sse.mem.seg, 0x65);
+  CompletionContext ctx;
+  ctx.cr0_ts = true;
+  EXPECT_EQ(plan({0x66, 0x0f, 0xfe, 0xc1}, ctx)->vector, 7) << "#NM with CR0.TS";
+  ctx = {};
+  ctx.cr4_osfxsr = false;
+  EXPECT_EQ(plan({0x66, 0x0f, 0xfe, 0xc1}, ctx)->vector, 6) << "#UD without CR4.OSFXSR";
+  ctx = {};
+  ctx.cr0_em = true;
+  EXPECT_EQ(plan({0x66, 0x0f, 0xfe, 0xc1}, ctx)->vector, 6) << "#UD with CR0.EM";
+  EXPECT_EQ(plan({0xf0, 0x66, 0x0f, 0xfe, 0xc1})->vector, 6) << "lock: #UD";
+  std::string why;
+  ctx = {};
+  ctx.mode64 = false;
+  EXPECT_FALSE(plan({0x66, 0x0f, 0xfe, 0xc1}, ctx, &why));
+  EXPECT_EQ(why, "SSE outside 64-bit mode");
+  EXPECT_FALSE(plan({0x66, 0x0f, 0x58, 0xc1}, {}, &why)) << "addpd";
+  EXPECT_EQ(why, "not one of the SSE instructions rrvm completes");
+}
+
 TEST(Counts, DescribeNamesTheKindsThatHappened) {
   CompletionCounts n{};
   EXPECT_EQ(describe_completions(n), "");
