@@ -128,13 +128,21 @@ bool PcTestdev::scratch_access(uint64_t offset, size_t size, const char* what) {
 
 // --- 0x2000-0x2017 and the iomem window -------------------------------------------
 
+// The IRQ-line ports take byte writes; QEMU's memory core splits a wider
+// write into byte writes at consecutive ports (flatview_write_continue
+// limits each access to the region's valid.max_access_size), so
+// `outl 1, 0x200b` raises line 11 and lowers lines 12-14, and kvm-unit-tests'
+// realmode sti-inhibit test relies on that.
 void PcTestdev::set_line(uint64_t n, std::span<const uint8_t> data) {
-  if (data.size() != 1 || n >= kIrqLines) {
-    warn(warn_, "pc-testdev: " + std::to_string(data.size()) + "-byte write to IRQ line port " +
-                    hex(kIrqPortBase + n) + " ignored (byte writes only)");
+  for (size_t i = 0; i < data.size(); ++i) set_one_line(n + i, data[i] != 0);
+}
+
+void PcTestdev::set_one_line(uint64_t n, bool high) {
+  if (n >= kIrqLines) {
+    warn(warn_, "pc-testdev: write to IRQ line port " + hex(kIrqPortBase + n) +
+                    " past the 24 lines; ignored");
     return;
   }
-  bool high = data[0] != 0;
   uint32_t bit = 1u << n;
   s_.line_levels = high ? s_.line_levels | bit : s_.line_levels & ~bit;
   if (!lines_[n]) {

@@ -91,6 +91,7 @@ class PcTestdev {
   void write_port(uint64_t offset, std::span<const uint8_t> data);
   bool scratch_access(uint64_t offset, size_t size, const char* what);
   void set_line(uint64_t n, std::span<const uint8_t> data);
+  void set_one_line(uint64_t n, bool high);
   bool in_iomem(uint64_t offset, size_t size, const char* what);
 
   std::array<IrqLine*, kIrqLines> lines_;

@@ -137,19 +137,6 @@ void check_no_overlap(std::vector<ElfSegment> loads) {
   }
 }
 
-void check_placement(const ElfSegment& s, const std::vector<E820Entry>& map, uint64_t ram) {
-  std::string range = "[" + hex(s.paddr) + ", " + hex(s.paddr + s.memsz) + ")";
-  if (s.paddr < kKernelMinAddr) {
-    throw ImageError(seg_name(s.index) + " at physical " + range +
-                     " lies below 1 MiB, where rrvm keeps boot data; link the kernel at or above "
-                     "0x100000");
-  }
-  if (!e820_contains(map, s.paddr, s.memsz)) {
-    throw ImageError(seg_name(s.index) + " at physical " + range + " is outside guest RAM (" +
-                     std::to_string(ram >> 20) + " MiB; usable RAM is listed by the E820 map)");
-  }
-}
-
 }  // namespace
 
 bool is_elf(std::span<const uint8_t> image) {
@@ -189,10 +176,41 @@ ElfImage parse_elf(std::span<const uint8_t> image) {
   return elf;
 }
 
+namespace {
+std::string describe_windows(std::span<const MemRange> windows) {
+  std::string out;
+  for (const MemRange& w : windows)
+    out += (out.empty() ? "" : " and ") + ("[" + hex(w.begin) + ", " + hex(w.end) + ")");
+  return out;
+}
+}  // namespace
+
+void check_kernel_placement(const std::string& what, uint64_t addr, uint64_t len,
+                            std::span<const MemRange> low_windows, uint64_t ram) {
+  std::string range = "[" + hex(addr) + ", " + hex(addr + len) + ")";
+  auto inside = [&](const MemRange& w) {
+    return addr >= w.begin && addr <= w.end && len <= w.end - addr;
+  };
+  if (addr < kKernelMinAddr && std::none_of(low_windows.begin(), low_windows.end(), inside)) {
+    if (low_windows.empty()) {
+      throw ImageError(what + " at physical " + range +
+                       " lies below 1 MiB, where rrvm keeps boot data; link the kernel at or "
+                       "above 0x100000");
+    }
+    throw ImageError(what + " at physical " + range +
+                     " overlaps rrvm's boot data below 1 MiB; below 1 MiB this kernel may use " +
+                     describe_windows(low_windows) + ", or link it at or above 0x100000");
+  }
+  if (!e820_contains(build_e820(ram), addr, len)) {
+    throw ImageError(what + " at physical " + range + " is outside guest RAM (" +
+                     std::to_string(ram >> 20) + " MiB; usable RAM is listed by the E820 map)");
+  }
+}
+
 void load_elf_segments(std::span<const uint8_t> image, const ElfImage& elf, GuestMemory& mem,
-                       LoadedImage& out) {
-  std::vector<E820Entry> map = build_e820(mem.size());
-  for (const ElfSegment& s : elf.loads) check_placement(s, map, mem.size());
+                       LoadedImage& out, std::span<const MemRange> low_windows) {
+  for (const ElfSegment& s : elf.loads)
+    check_kernel_placement(seg_name(s.index), s.paddr, s.memsz, low_windows, mem.size());
   for (const ElfSegment& s : elf.loads) {
     std::string what = seg_name(s.index);
     write_guest(mem, s.paddr, image.subspan(s.offset, s.filesz), what);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "devices/guest_memory.h"
+#include "firmware/boot_layout.h"
 
 namespace rrvm {
 
@@ -72,11 +73,17 @@ ElfImage parse_elf(std::span<const uint8_t> image);
 
 // Copies the PT_LOAD segments to their physical addresses (p_paddr) and
 // zeroes their bss (p_memsz > p_filesz). Refuses, naming the segment, any
-// segment below 1 MiB (boot data lives there, firmware/boot_layout.h), not
-// inside usable E820 RAM, or overlapping another segment. Appends to
-// out.segments and raises out.kernel_end.
+// segment below 1 MiB that is not inside one of `low_windows` (boot data
+// lives there, firmware/boot_layout.h), not inside usable E820 RAM, or
+// overlapping another segment. Appends to out.segments and raises
+// out.kernel_end.
 void load_elf_segments(std::span<const uint8_t> image, const ElfImage& elf, GuestMemory& mem,
-                       LoadedImage& out);
+                       LoadedImage& out, std::span<const MemRange> low_windows = {});
+
+// Throws ImageError naming `what` when [addr, addr + len) starts below
+// 1 MiB outside every one of `low_windows`, or is not in usable E820 RAM.
+void check_kernel_placement(const std::string& what, uint64_t addr, uint64_t len,
+                            std::span<const MemRange> low_windows, uint64_t ram);
 
 // e_entry as a physical address: itself when it lies in a segment's physical
 // range, else translated through the segment whose virtual range holds it

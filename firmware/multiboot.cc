@@ -1,9 +1,11 @@
 #include "firmware/multiboot.h"
 
 #include <algorithm>
+#include <array>
 #include <optional>
 
 #include "devices/hex.h"
+#include "firmware/boot_layout.h"
 #include "firmware/e820.h"
 #include "firmware/image_io.h"
 #include "firmware/load_error.h"
@@ -76,25 +78,11 @@ void check_flags(uint32_t flags, LoadedImage& img) {
   }
 }
 
-void check_low(uint64_t addr, uint64_t len, const std::string& what,
-               const std::vector<E820Entry>& map, uint64_t ram) {
-  std::string range = "[" + hex(addr) + ", " + hex(addr + len) + ")";
-  if (addr < kKernelMinAddr) {
-    throw ImageError(what + " " + range +
-                     " lies below 1 MiB, where rrvm keeps boot data; link the kernel at or above "
-                     "0x100000");
-  }
-  if (!e820_contains(map, addr, len)) {
-    throw ImageError(what + " " + range + " is outside guest RAM (" + std::to_string(ram >> 20) +
-                     " MiB)");
-  }
-}
-
 // Spec 3.1.3: the file offset to load from is the header's offset minus
 // (header_addr - load_addr); load_end_addr 0 means "to the end of the file";
 // bss_end_addr 0 means no bss.
 void load_aout_kludge(std::span<const uint8_t> image, const MultibootHeader& h, GuestMemory& mem,
-                      LoadedImage& out) {
+                      LoadedImage& out, std::span<const MemRange> low_windows) {
   if (h.load_addr > h.header_addr || h.header_addr - h.load_addr > h.offset) {
     throw ImageError("Multiboot a.out kludge: load_addr " + hex(h.load_addr) +
                      " is inconsistent with header_addr " + hex(h.header_addr) +
@@ -114,8 +102,8 @@ void load_aout_kludge(std::span<const uint8_t> image, const MultibootHeader& h, 
                      " is below the end of the loaded data " + hex(end));
   }
   uint64_t bss_end = h.bss_end_addr ? uint64_t{h.bss_end_addr} : end;
-  check_low(h.load_addr, bss_end - h.load_addr, "Multiboot a.out kludge image",
-            build_e820(mem.size()), mem.size());
+  check_kernel_placement("Multiboot a.out kludge image", h.load_addr, bss_end - h.load_addr,
+                         low_windows, mem.size());
   if (h.entry_addr < h.load_addr || h.entry_addr >= end) {
     throw ImageError("Multiboot entry_addr " + hex(h.entry_addr) +
                      " is outside the loaded image [" + hex(h.load_addr) + ", " + hex(end) + ")");
@@ -127,25 +115,61 @@ void load_aout_kludge(std::span<const uint8_t> image, const MultibootHeader& h, 
   out.kernel_end = bss_end;
 }
 
-void load_elf_kernel(std::span<const uint8_t> image, GuestMemory& mem, LoadedImage& out) {
-  ElfImage elf = parse_elf(image);
+void load_elf_kernel(std::span<const uint8_t> image, const ElfImage& elf, GuestMemory& mem,
+                     LoadedImage& out, std::span<const MemRange> low_windows) {
   out.entry = elf_physical_entry(elf);
   if (out.entry >= k4GiB) {
     throw ImageError("Multiboot ELF entry point " + hex(out.entry) +
                      " is above 4 GiB; the kernel is entered in 32-bit mode");
   }
-  load_elf_segments(image, elf, mem, out);
+  load_elf_segments(image, elf, mem, out, low_windows);
+}
+
+// Where the kernel will be: the ELF segments, or the a.out kludge's
+// load_addr to its end (checked in detail when it is loaded).
+std::vector<MemRange> kernel_ranges(std::span<const uint8_t> image, const MultibootHeader& h,
+                                    const std::optional<ElfImage>& elf) {
+  std::vector<MemRange> out;
+  if (elf) {
+    for (const ElfSegment& s : elf->loads) out.push_back({s.paddr, s.paddr + s.memsz});
+    return out;
+  }
+  uint64_t end = std::max<uint64_t>({h.load_addr, h.load_end_addr, h.bss_end_addr});
+  if (end == h.load_addr) end = h.load_addr + image.size();
+  out.push_back({h.load_addr, end});
+  return out;
+}
+
+// The Multiboot boot data area: its first place clear of the kernel, and
+// what the kernel may use below 1 MiB around it (firmware/boot_layout.h).
+struct BootDataArea {
+  uint32_t base = 0;
+  std::array<MemRange, 2> low_windows;
+};
+
+BootDataArea choose_area(const std::vector<MemRange>& kernel) {
+  for (uint32_t base : kMultibootAreas) {
+    uint64_t end = uint64_t{base} + kMultibootAreaSize;
+    bool clear = std::none_of(kernel.begin(), kernel.end(),
+                              [&](const MemRange& r) { return r.begin < end && base < r.end; });
+    if (clear) return {base, {{{kConventionalMin, base}, {end, kConventionalEnd}}}};
+  }
+  throw ImageError("the kernel covers both places rrvm has for its Multiboot boot data (" +
+                   hex(kMultibootAreas[0]) + " and " + hex(kMultibootAreas[1]) + ", " +
+                   hex(kMultibootAreaSize) + " bytes each); link it at or above 0x100000");
 }
 
 // Builds the info structure on the host; strings go straight to guest memory.
 class InfoBuilder {
  public:
-  explicit InfoBuilder(GuestMemory& mem) : mem_(mem), info_(kInfoBytes, 0) {}
+  InfoBuilder(GuestMemory& mem, uint32_t base)
+      : mem_(mem), info_(kInfoBytes, 0), base_(base), next_(base + kMultibootStringsOff) {}
 
+  uint32_t base() const { return base_; }
   uint32_t add_string(const std::string& s, const std::string& what) {
-    if (s.size() + 1 > kMultibootStringsEnd - next_) {
+    if (s.size() + 1 > base_ + kMultibootStringsEnd - next_) {
       throw ImageError(what + " (" + std::to_string(s.size()) + " bytes) does not fit in the " +
-                       std::to_string(kMultibootStringsEnd - kMultibootStringsAddr) +
+                       std::to_string(kMultibootStringsEnd - kMultibootStringsOff) +
                        "-byte Multiboot string area");
     }
     std::vector<uint8_t> bytes(s.begin(), s.end());
@@ -161,14 +185,15 @@ class InfoBuilder {
   }
   void finish() {
     put32(info_, kOffFlags, flags_);
-    write_guest(mem_, kMultibootInfoAddr, info_, "Multiboot information");
+    write_guest(mem_, base_ + kMultibootInfoOff, info_, "Multiboot information");
   }
 
  private:
   GuestMemory& mem_;
   std::vector<uint8_t> info_;
   uint32_t flags_ = 0;
-  uint32_t next_ = kMultibootStringsAddr;
+  uint32_t base_;
+  uint32_t next_;
 };
 
 void write_memory_info(GuestMemory& mem, InfoBuilder& info) {
@@ -185,22 +210,25 @@ void write_memory_info(GuestMemory& mem, InfoBuilder& info) {
     put64(mmap, at + 12, e.size);
     put32(mmap, at + 20, e.type);
   }
-  if (mmap.size() > kMultibootMmapEnd - kMultibootMmapAddr)
+  if (mmap.size() > kMultibootMmapEnd - kMultibootMmapOff)
     throw ImageError("E820 map has too many entries for the Multiboot mmap area");
-  write_guest(mem, kMultibootMmapAddr, mmap, "Multiboot memory map");
+  write_guest(mem, info.base() + kMultibootMmapOff, mmap, "Multiboot memory map");
   info.set(kOffMmapLength, static_cast<uint32_t>(mmap.size()), kInfoMmap);
-  info.set(kOffMmapAddr, kMultibootMmapAddr, kInfoMmap);
+  info.set(kOffMmapAddr, info.base() + kMultibootMmapOff, kInfoMmap);
 }
 
 void write_modules(const MultibootOptions& opts, GuestMemory& mem, const LoadedImage& img,
                    InfoBuilder& info) {
-  constexpr size_t kMaxModules = (kMultibootModsEnd - kMultibootModsAddr) / kModEntryBytes;
+  constexpr size_t kMaxModules = (kMultibootModsEnd - kMultibootModsOff) / kModEntryBytes;
   if (opts.modules.size() > kMaxModules) {
     throw ImageError(std::to_string(opts.modules.size()) + " Multiboot modules; at most " +
                      std::to_string(kMaxModules) + " are supported");
   }
   std::vector<E820Entry> map = build_e820(mem.size());
-  uint64_t next = checked_align_up(img.kernel_end, kPage, "module address");
+  // Modules go above the kernel, and above 1 MiB for a kernel linked in
+  // conventional memory (where they would meet the boot data and the EBDA).
+  uint64_t next =
+      checked_align_up(std::max(img.kernel_end, kKernelMinAddr), kPage, "module address");
   std::vector<uint8_t> list;
   for (size_t i = 0; i < opts.modules.size(); ++i) {
     const MultibootModule& m = opts.modules[i];
@@ -219,9 +247,9 @@ void write_modules(const MultibootOptions& opts, GuestMemory& mem, const LoadedI
     put32(list, at + 12, 0);
     next = checked_align_up(end, kPage, "module address");
   }
-  write_guest(mem, kMultibootModsAddr, list, "Multiboot module list");
+  write_guest(mem, info.base() + kMultibootModsOff, list, "Multiboot module list");
   info.set(kOffModsCount, static_cast<uint32_t>(opts.modules.size()), kInfoMods);
-  info.set(kOffModsAddr, kMultibootModsAddr, kInfoMods);
+  info.set(kOffModsAddr, info.base() + kMultibootModsOff, kInfoMods);
 }
 
 }  // namespace
@@ -259,19 +287,22 @@ LoadedImage load_multiboot(std::span<const uint8_t> image, const MultibootOption
   LoadedImage img;
   check_flags(h.flags, img);
   // Bit 16 takes precedence over an ELF header (spec 3.1.2).
-  if (h.flags & kFlagAoutKludge) {
-    load_aout_kludge(image, h, mem, img);
+  std::optional<ElfImage> elf;
+  if (!(h.flags & kFlagAoutKludge)) elf = parse_elf(image);
+  BootDataArea area = choose_area(kernel_ranges(image, h, elf));
+  if (elf) {
+    load_elf_kernel(image, *elf, mem, img, area.low_windows);
   } else {
-    load_elf_kernel(image, mem, img);
+    load_aout_kludge(image, h, mem, img, area.low_windows);
   }
-  InfoBuilder info(mem);
+  InfoBuilder info(mem, area.base);
   info.set(kOffLoaderName, info.add_string("rrvm", "boot loader name"), kInfoLoaderName);
   info.set(kOffCmdline, info.add_string(opts.cmdline, "kernel command line"), kInfoCmdline);
   write_modules(opts, mem, img, info);
   write_memory_info(mem, info);
   info.finish();
   img.protocol = BootProtocol::kMultiboot;
-  img.info_addr = kMultibootInfoAddr;
+  img.info_addr = area.base + kMultibootInfoOff;
   img.long_mode_entry = false;
   return img;
 }

@@ -244,6 +244,56 @@ TEST(Multiboot, SegmentOutsideRamNamesSegmentAndAddress) {
                      {"program header 1", "0x2000000", "outside guest RAM"});
 }
 
+// kvm-unit-tests' realmode.flat: linked at 0x8000 (it drops to real mode),
+// where the boot data area normally is. The area moves to 0x20000 and
+// modules go above 1 MiB.
+Bytes low_elf(uint64_t at, uint64_t bss) {
+  test::ElfSpec s;
+  s.is64 = false;
+  s.machine = 3;
+  s.entry = at + 0xc;
+  s.segments.push_back(
+      {1, at, at, test::concat(test::multiboot_header(kMemInfo), test::pattern(64, 0)), bss});
+  return test::build_elf(s);
+}
+
+TEST(Multiboot, KernelLinkedInConventionalMemoryMovesTheBootData) {
+  VectorMemory mem(16 * MiB);
+  MultibootOptions opts;
+  opts.cmdline = "low";
+  opts.modules.push_back({test::pattern(100, 7), "env"});
+  LoadedImage img = load_multiboot(low_elf(0x8000, 0x5000), opts, mem);
+  EXPECT_EQ(img.info_addr, 0x20000u);
+  EXPECT_EQ(peek_bytes(mem, 0x8000, 12), test::multiboot_header(kMemInfo)) << "kernel intact";
+  EXPECT_EQ(peek_string(mem, peek(mem, img.info_addr + 16, 4)), "low");
+  uint64_t mod = peek(mem, img.info_addr + 24, 4);
+  EXPECT_GE(mod, 0x20000u);
+  EXPECT_GE(peek(mem, mod, 4), 0x100000u) << "modules above 1 MiB";
+  EXPECT_EQ(peek_bytes(mem, peek(mem, mod, 4), 100), test::pattern(100, 7));
+  // Clear of the first place: the boot data stays where it always was.
+  EXPECT_EQ(load_multiboot(low_elf(0x40000, 0x1000), {}, mem).info_addr, 0x8000u);
+}
+
+TEST(Multiboot, ConventionalMemoryKernelsMustMissTheBootData) {
+  VectorMemory mem(16 * MiB);
+  // Over both places of the boot data area.
+  expect_image_error([&] { load_multiboot(low_elf(0x8000, 0x30000), {}, mem); },
+                     {"both places", "0x8000", "0x20000"});
+  // Into the EBDA, or the IVT and BIOS data area.
+  expect_image_error(
+      [&] { load_multiboot(low_elf(0x9f000, 0x1000), {}, mem); },
+      {"program header 0", "[0x9f000, 0xa0000)", "[0x500, 0x8000) and [0x20000, 0x9fc00)"});
+  expect_image_error([&] { load_multiboot(low_elf(0x400, 0x100), {}, mem); },
+                     {"program header 0", "overlaps rrvm's boot data below 1 MiB"});
+  // A plain ELF64 kernel gets no such room.
+  test::ElfSpec s;
+  s.is64 = true;
+  s.machine = 62;
+  s.entry = 0x8000;
+  s.segments.push_back({1, 0x8000, 0x8000, test::pattern(64, 0), 0});
+  expect_image_error([&] { load_elf64(test::build_elf(s), mem); }, {"lies below 1 MiB"});
+}
+
 TEST(Multiboot, ModulesThatDoNotFitAreRejected) {
   VectorMemory mem(4 * MiB);
   MultibootOptions opts;
