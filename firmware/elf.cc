@@ -89,6 +89,8 @@ ElfSegment read_phdr(const ImageReader& r, const Layout& l, uint64_t off, unsign
   s.paddr = r.word(off + (l.w ? 24 : 12), l.w, "p_paddr");
   s.filesz = r.word(off + (l.w ? 32 : 16), l.w, "p_filesz");
   s.memsz = r.word(off + (l.w ? 40 : 20), l.w, "p_memsz");
+  constexpr uint32_t kPfX = 1;  // p_flags: executable
+  s.executable = r.u32(off + (l.w ? 4 : 24), "p_flags") & kPfX;
   if (!r.has(s.offset, s.filesz)) {
     throw ImageError(seg_name(index) + ": p_offset " + hex(s.offset) + " + p_filesz " +
                      hex(s.filesz) + " lies past the end of the " + std::to_string(r.size()) +

@@ -38,7 +38,8 @@ struct LoadedImage {
 
 struct ElfSegment {
   uint64_t paddr, vaddr, offset, filesz, memsz;
-  unsigned index;  // position in the program header table, for messages
+  unsigned index;           // position in the program header table, for messages
+  bool executable = false;  // p_flags PF_X
 };
 
 struct ElfImage {

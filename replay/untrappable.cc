@@ -4,6 +4,10 @@
 
 #include <cstring>
 
+#include "devices/hex.h"
+#include "firmware/elf.h"
+#include "firmware/load_error.h"
+
 namespace rrvm {
 
 namespace {
@@ -46,6 +50,30 @@ std::vector<UntrappableHit> find_untrappable(std::span<const uint8_t> code, uint
   }
   cs_close(&handle);
   return hits;
+}
+
+std::string untrappable_in_kernel_hint(std::span<const uint8_t> kernel) {
+  if (!is_elf(kernel)) return "";
+  std::vector<UntrappableHit> hits;
+  try {
+    for (const ElfSegment& seg : parse_elf(kernel).loads) {
+      if (!seg.executable) continue;
+      auto found = find_untrappable(kernel.subspan(seg.offset, seg.filesz), seg.vaddr);
+      hits.insert(hits.end(), found.begin(), found.end());
+    }
+  } catch (const ImageError&) {
+    return "";  // the kernel ran, so this does not happen; a hint is not worth an error
+  }
+  if (hits.empty()) return "";
+  constexpr size_t kListed = 8;
+  std::string out =
+      "\n  hint: the guest's kernel contains instructions KVM cannot trap, whose results are not "
+      "in the trace and differ between runs (" +
+      std::to_string(hits.size()) + " in its code):";
+  for (size_t i = 0; i < hits.size() && i < kListed; ++i)
+    out += "\n    " + hex(hits[i].address) + ": " + hits[i].text;
+  if (hits.size() > kListed) out += "\n    ...";
+  return out;
 }
 
 }  // namespace rrvm

@@ -4,6 +4,7 @@
 #include "firmware/load_error.h"
 #include "replay/replay_session.h"
 #include "replay/trace_header.h"
+#include "replay/untrappable.h"
 #include "tools/command.h"
 #include "tools/gdb_serve.h"
 #include "tools/machine_options.h"
@@ -114,6 +115,11 @@ int replay(const std::string& path, const po::variables_map& vm) {
       s.result = {StopReason::kDiverged, 1, why, s.result.exits};
     }
   }
+  // A divergence with nothing to blame near RIP (a digest): name the
+  // untrappable instructions in the kernel, the usual cause.
+  if (s.result.reason == StopReason::kDiverged &&
+      s.result.message.find("hint: ") == std::string::npos)
+    s.result.message += untrappable_in_kernel_hint(images.kernel);
   bool matched =
       s.result.reason != StopReason::kDiverged && s.result.reason != StopReason::kInterrupted;
   if (!reader.complete())

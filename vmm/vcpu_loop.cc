@@ -266,13 +266,15 @@ std::optional<RunResult> VcpuLoop::handle_hlt() {
         continue;
       }
     }
-    uint64_t wake = next_wakeup_host();
-    if (!wake && (console_fd_ >= 0 || net_))
-      wake = Kicker::monotonic_ns() + 1'000'000'000;  // input can wake it
-    if (!wake) {
+    // Only a timer, an NMI on its way or input can wake it; --timeout and
+    // housekeeping wake rrvm, not the guest, so they do not make it wait.
+    bool input = console_fd_ >= 0 || net_;
+    if (!board_.next_deadline() && !nmi_waiting_ && !input) {
       return dispatch_.crash(StopReason::kHaltedForever,
                              "guest halted with no timer armed and no interrupt pending", exits_);
     }
+    uint64_t wake = next_wakeup_host();
+    if (!wake) wake = Kicker::monotonic_ns() + 1'000'000'000;  // input can wake it
     uint64_t now = Kicker::monotonic_ns();
     if (wake > now) poll_inputs(static_cast<int>((wake - now + 999'999) / 1'000'000));
   }

@@ -54,6 +54,7 @@ struct TestSegment {
   uint64_t paddr = 0, vaddr = 0;
   Bytes data;
   uint64_t memsz = 0;  // 0: data.size()
+  uint32_t flags = 5;  // p_flags: PF_R | PF_X
 };
 
 struct TestSymbol {
@@ -94,6 +95,7 @@ inline Bytes build_elf(const ElfSpec& s) {
     b.resize((b.size() + 15) & ~size_t{15}, 0);
     uint64_t memsz = g.memsz ? g.memsz : g.data.size();
     put(b, p, g.type, 4);
+    put(b, p + (w ? 4 : 24), g.flags, 4);
     if (w) {
       put(b, p + 8, off, 8), put(b, p + 16, g.vaddr, 8), put(b, p + 24, g.paddr, 8);
       put(b, p + 32, g.data.size(), 8), put(b, p + 40, memsz, 8);

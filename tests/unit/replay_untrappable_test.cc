@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/firmware_test_images.h"
+
 namespace rrvm {
 namespace {
 
@@ -29,6 +31,29 @@ TEST(Untrappable, IgnoresLookalikeBytes) {
   std::vector<uint8_t> code = {0x0F, 0xC7, 0x08, 0xB8, 0x0F, 0x00, 0x00, 0x00, 0x90};
   EXPECT_TRUE(find_untrappable(code, 0).empty());
   EXPECT_TRUE(find_untrappable({}, 0).empty());
+}
+
+// A digest that differs at the end of the run: the kernel's executable
+// segments are searched, at their virtual addresses; data that looks like
+// rdtsc is not code.
+TEST(Untrappable, KernelHintNamesTheExecutableSegmentsInstructions) {
+  test::ElfSpec s;
+  s.is64 = false;
+  s.machine = 3;
+  s.entry = 0x400000;
+  s.segments.push_back({1, 0x400000, 0x400000, {0x90, 0x0F, 0x31, 0xC3}, 0, 5});
+  s.segments.push_back({1, 0x500000, 0x500000, {0x0F, 0x31, 0x0F, 0x31}, 0, 6});  // RW data
+  std::string hint = untrappable_in_kernel_hint(test::build_elf(s));
+  EXPECT_NE(hint.find("hint: the guest's kernel contains instructions KVM cannot trap"),
+            std::string::npos)
+      << hint;
+  EXPECT_NE(hint.find("(1 in its code)"), std::string::npos) << hint;
+  EXPECT_NE(hint.find("0x400001: rdtsc"), std::string::npos) << hint;
+  EXPECT_EQ(hint.find("0x500000"), std::string::npos) << hint;
+  s.segments.resize(1);
+  s.segments[0].data = {0x90, 0xC3};
+  EXPECT_EQ(untrappable_in_kernel_hint(test::build_elf(s)), "");
+  EXPECT_EQ(untrappable_in_kernel_hint(std::vector<uint8_t>{0x0F, 0x31}), "") << "not ELF";
 }
 
 }  // namespace
