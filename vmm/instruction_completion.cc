@@ -253,7 +253,11 @@ std::string describe_completions(const CompletionCounts& counts) {
   return out;
 }
 
-CompletionContext InstructionCompleter::context(const kvm_regs& r, const kvm_sregs& s) {
+// Reads only what the instruction at hand depends on: the x87 status word
+// for fwait, the #BP gate for int3 (each costs KVM ioctls, and Linux's
+// blake2s runs thousands of SSE instructions through here).
+CompletionContext InstructionCompleter::context(const kvm_regs& r, const kvm_sregs& s,
+                                                uint8_t opcode) {
   CompletionContext ctx;
   ctx.protected_mode = s.cr0 & kCr0Pe;
   ctx.mode64 = (s.efer & kEferLma) && s.cs.l;
@@ -264,7 +268,7 @@ CompletionContext InstructionCompleter::context(const kvm_regs& r, const kvm_sre
   ctx.cr0_mp = s.cr0 & kCr0Mp;
   ctx.cr0_em = s.cr0 & kCr0Em;
   ctx.cr4_osfxsr = s.cr4 & kCr4Osfxsr;
-  ctx.fsw = vcpu_.get_fx().fsw;
+  if (opcode == 0x9b) ctx.fsw = vcpu_.get_fx().fsw;
   if (!smap_) {
     const CpuFeature* f = find_cpu_feature("smap");
     smap_ = has_feature(vcpu_.get_cpuid(), *f);
@@ -273,9 +277,10 @@ CompletionContext InstructionCompleter::context(const kvm_regs& r, const kvm_sre
   // IDT entry 3: 16-byte gates in IA-32e mode, 8-byte ones in protected
   // mode; the DPL is bits 45-46 of either. An entry rrvm cannot read is
   // left to KVM's delivery (which raises what the CPU would).
+  ctx.int3_gate_dpl = 3;
+  if (opcode != 0xcc) return ctx;
   uint64_t gate = s.idt.base + ((s.efer & kEferLma) ? 16 : 8) * kBp;
   uint8_t access = 0;
-  ctx.int3_gate_dpl = 3;
   if (read_guest_code(vcpu_, mem_, gate + 5, {&access, 1}) == size_t(1))
     ctx.int3_gate_dpl = access >> 5 & 3;
   return ctx;
@@ -289,7 +294,10 @@ std::optional<Completion> InstructionCompleter::complete(uint64_t* rip, std::str
   uint64_t linear = ((s.efer & kEferLma) && s.cs.l) ? r.rip : s.cs.base + (r.rip & 0xffffffff);
   std::array<uint8_t, kMaxLength> code{};
   size_t n = read_guest_code(vcpu_, mem_, linear, code).value_or(0);
-  std::optional<Completion> c = plan_completion({code.data(), n}, context(r, s), why_not);
+  std::span<const uint8_t> bytes(code.data(), n);
+  std::span<const uint8_t> op = decode_prefixes(bytes, (s.efer & kEferLma) && s.cs.l).opcode;
+  std::optional<Completion> c =
+      plan_completion(bytes, context(r, s, op.empty() ? 0 : op[0]), why_not);
   if (c && c->insn == CompletedInsn::kLdmxcsr && !c->fault && !load_mxcsr(*c, r, s, why_not))
     return std::nullopt;
   if (c && c->insn == CompletedInsn::kSse && !c->fault && !run_sse(*c, r, s, why_not))
@@ -329,6 +337,7 @@ bool InstructionCompleter::run_sse(Completion& c, kvm_regs& r, const kvm_sregs& 
                                    std::string* why_not) {
   uint64_t at = operand_address(c.sse.mem, c.length, r, s);
   KvmVcpu::FxState fx = vcpu_.get_fx();
+  const auto xmm_before = fx.xmm;
   kvm_regs after = r;
   SseMachine m{after, fx.xmm,
                [this](uint64_t va, std::span<uint8_t> out) { return read_linear(va, out); },
@@ -347,7 +356,7 @@ bool InstructionCompleter::run_sse(Completion& c, kvm_regs& r, const kvm_sregs& 
     case SseOutcome::kDone:
       break;
   }
-  vcpu_.set_fx(fx);
+  if (fx.xmm != xmm_before) vcpu_.set_fx(fx);  // stores and moves to GPRs leave XMM alone
   r = after;
   return true;
 }

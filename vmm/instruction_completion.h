@@ -108,7 +108,7 @@ class InstructionCompleter {
   std::optional<Completion> complete(uint64_t* rip, std::string* why_not);
 
  private:
-  CompletionContext context(const kvm_regs& r, const kvm_sregs& s);
+  CompletionContext context(const kvm_regs& r, const kvm_sregs& s, uint8_t opcode);
   bool load_mxcsr(Completion& c, const kvm_regs& r, const kvm_sregs& s, std::string* why_not);
   bool run_sse(Completion& c, kvm_regs& r, const kvm_sregs& s, std::string* why_not);
   // Guest memory at a linear address, through the guest's page tables,
