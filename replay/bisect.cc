@@ -53,11 +53,11 @@ class Side {
   ReplaySession& session() { return session_; }
   Machine& machine() { return session_.machine(); }
   Replayer& replayer() { return session_.replayer(); }
-  KvmVcpu& vcpu() { return machine().vcpu(); }
+  Vcpu& vcpu() { return session_.vcpu(); }
   kvm_run* run() { return vcpu().run_area(); }
 
   // One instruction (or the exit it makes); returns the exit reason.
-  uint32_t single_step() { return step_instruction(vcpu(), machine().ram()); }
+  uint32_t single_step() { return step_instruction(vcpu(), session_.ram()); }
   void set_single_step(bool on) {
     kvm_guest_debug dbg{};
     if (on) dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
@@ -139,7 +139,7 @@ std::string exit_kind(const ExitView& v) {
 std::string place(Side& s, const ExitView& v) {
   if (v.reason == KVM_EXIT_X86_RDMSR || v.reason == KVM_EXIT_X86_WRMSR) return "MSR " + hex(v.addr);
   bool pio = v.reason == KVM_EXIT_IO;
-  Bus& bus = pio ? s.machine().board().board().pio : s.machine().board().board().mmio;
+  Bus& bus = pio ? s.session().board().pio : s.session().board().mmio;
   std::string what = (pio ? "port " : "address ") + hex(v.addr);
   Bus::Hit hit = bus.find(v.addr, v.size ? v.size : 1);
   if (!hit.dev) return what + " (unmapped)";
@@ -213,8 +213,8 @@ std::vector<unsigned char> resident(void* host, uint64_t size) {
 
 // Pages whose contents differ between the two sides' RAM.
 std::vector<PageDiff> differing_pages(Side& a, Side& b, uint64_t* total) {
-  GuestRam& ra = a.machine().ram();
-  GuestRam& rb = b.machine().ram();
+  GuestRam& ra = a.session().ram();
+  GuestRam& rb = b.session().ram();
   std::vector<PageDiff> out;
   *total = 0;
   std::vector<uint8_t> pa(kPage), pb(kPage);
@@ -539,7 +539,7 @@ class Bisector {
     uint64_t start = rip;
     if (auto sym = symbols_.lookup(rip); sym && rip - sym->addr <= 256) start = sym->addr;
     std::vector<uint8_t> code(rip - start + 64);
-    code.resize(read_guest_code(a_->vcpu(), a_->machine().ram(), start, code).value_or(0));
+    code.resize(read_guest_code(a_->vcpu(), a_->session().ram(), start, code).value_or(0));
     return disassemble_around(code, start, rip);
   }
 

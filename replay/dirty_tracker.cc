@@ -13,10 +13,8 @@ DirtyLog& log_of(const GuestRam& ram) {
 }
 }  // namespace
 
-DirtyTracker::DirtyTracker(KvmVm& vm, const GuestRam& ram)
-    : ram_(ram), interval_(log_of(ram), false), run_(log_of(ram), false) {
-  (void)vm;  // the log lives with the RAM that is attached to it
-}
+DirtyTracker::DirtyTracker(const GuestRam& ram)
+    : ram_(ram), interval_(log_of(ram), false), run_(log_of(ram), false) {}
 
 uint64_t DirtyTracker::digest() {
   collect();

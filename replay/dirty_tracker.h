@@ -15,15 +15,14 @@
 
 #include "vmm/dirty_log.h"
 #include "vmm/guest_ram.h"
-#include "vmm/kvm.h"
 
 namespace rrvm {
 
 class DirtyTracker {
  public:
-  // `ram` must be attached to `vm` with dirty logging on (throws
-  // std::logic_error otherwise).
-  DirtyTracker(KvmVm& vm, const GuestRam& ram);
+  // `ram` must have its dirty log (GuestRam::attach with log_dirty, or a
+  // fake's through enable_dirty_log); throws std::logic_error otherwise.
+  explicit DirtyTracker(const GuestRam& ram);
 
   // Fetches KVM's dirty bitmaps into the accumulated set.
   void collect() { interval_.collect(); }

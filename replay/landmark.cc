@@ -30,7 +30,7 @@ RegisterSnapshot RegisterSnapshot::from(const trace::LandmarkData& lm) {
   return s;
 }
 
-trace::LandmarkData landmark_here(KvmVcpu& vcpu, uint64_t mem_digest) {
+trace::LandmarkData landmark_here(Vcpu& vcpu, uint64_t mem_digest) {
   RegisterSnapshot regs = RegisterSnapshot::from(vcpu.get_regs());
   trace::LandmarkData lm;
   lm.rip = regs.rip;

@@ -15,7 +15,7 @@
 #include "replay/debug_registers.h"
 #include "replay/dirty_tracker.h"
 #include "trace/event.h"
-#include "vmm/kvm.h"
+#include "vmm/vcpu.h"
 
 namespace rrvm {
 
@@ -37,7 +37,7 @@ struct RegisterSnapshot {
 // The landmark of where the vCPU stands now (stopped by a kick or an
 // interrupt-window exit); `mem_digest` digests the pages written since the
 // last sync point. The exit ordinal is the event's.
-trace::LandmarkData landmark_here(KvmVcpu& vcpu, uint64_t mem_digest);
+trace::LandmarkData landmark_here(Vcpu& vcpu, uint64_t mem_digest);
 
 enum class SeekOutcome {
   kReached,         // vCPU stopped exactly at the landmark, breakpoint disarmed
@@ -55,7 +55,7 @@ struct SeekStats {
 
 class LandmarkSeeker {
  public:
-  LandmarkSeeker(KvmVcpu& vcpu, DirtyTracker& dirty) : vcpu_(vcpu), dirty_(dirty) {}
+  LandmarkSeeker(Vcpu& vcpu, DirtyTracker& dirty) : vcpu_(vcpu), dirty_(dirty) {}
   SeekOutcome seek(const trace::LandmarkData& lm);
   // Whether the vCPU stands exactly on `lm` now (registers and pages).
   bool stands_on(const trace::LandmarkData& lm);
@@ -69,7 +69,7 @@ class LandmarkSeeker {
   bool matches(const trace::LandmarkData& lm);
   SeekOutcome step_over();
 
-  KvmVcpu& vcpu_;
+  Vcpu& vcpu_;
   DirtyTracker& dirty_;
   const UserDebugRegs* user_ = nullptr;
   SeekStats stats_;

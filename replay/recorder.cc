@@ -8,7 +8,7 @@ namespace rrvm {
 using trace::ClockSource;
 using trace::Event;
 
-Recorder::Recorder(trace::EventSink& sink, KvmVcpu& vcpu, DirtyTracker& dirty, RecordOptions opts)
+Recorder::Recorder(trace::EventSink& sink, Vcpu& vcpu, DirtyTracker& dirty, RecordOptions opts)
     : sink_(sink), vcpu_(vcpu), dirty_(dirty), opts_(opts) {
   dirty_.reset();  // the first interval starts at power-on
 }

@@ -30,7 +30,7 @@
 #include "replay/dirty_tracker.h"
 #include "trace/event_stream.h"
 #include "vmm/exec_hooks.h"
-#include "vmm/kvm.h"
+#include "vmm/vcpu.h"
 
 namespace rrvm {
 
@@ -51,7 +51,7 @@ struct RecordOptions {
 
 class Recorder final : public ExecHooks {
  public:
-  Recorder(trace::EventSink& sink, KvmVcpu& vcpu, DirtyTracker& dirty, RecordOptions opts);
+  Recorder(trace::EventSink& sink, Vcpu& vcpu, DirtyTracker& dirty, RecordOptions opts);
 
   // The clock the machine's devices must read: `inner`, wrapped so that
   // every read is logged unless guest time is left to replay (virtual).
@@ -115,7 +115,7 @@ class Recorder final : public ExecHooks {
   bool logs_clock() const { return opts_.log_values || !opts_.virtual_time; }
 
   trace::EventSink& sink_;
-  KvmVcpu& vcpu_;
+  Vcpu& vcpu_;
   DirtyTracker& dirty_;
   RecordOptions opts_;
   LoggingClock clock_{*this};

@@ -1,5 +1,7 @@
 #include "replay/replay_session.h"
 
+#include <stdexcept>
+
 #include "replay/single_step.h"
 #include "vmm/kicker.h"
 #include "vmm/pc_board.h"
@@ -10,24 +12,52 @@ std::string SessionPosition::text() const {
   return "exit " + std::to_string(exit) + ", instruction " + std::to_string(steps);
 }
 
+namespace {
+class DiscardSink final : public CharSink {
+ public:
+  void write(uint8_t) override {}
+};
+DiscardSink g_discard;
+
+SessionMachine parts_of(Machine& m) {
+  return {m.vcpu(), m.ram(), m.board().board(), m.device_clock(), m.checkpoints()};
+}
+}  // namespace
+
 ReplaySession::ReplaySession(trace::TraceReader& reader, const MachineConfig& cfg,
                              const MachineImages& images, CharSink& serial,
                              const ReplayOptions& opts, const CheckpointPolicy& policy,
                              const RecordedCpu* cpu)
     : serial_(serial),
-      machine_(std::make_unique<Machine>(cfg, images, serial_, cpu)),
-      source_(reader),
+      owned_(std::make_unique<Machine>(cfg, images, serial_, cpu)),
+      reader_source_(std::make_unique<trace::ReaderSource>(reader)),
+      m_(parts_of(*owned_)),
       policy_(policy) {
-  dirty_ = std::make_unique<DirtyTracker>(machine_->vm(), machine_->ram());
-  replayer_ = std::make_unique<Replayer>(source_, machine_->vcpu(), machine_->ram(),
-                                         machine_->board().board(), *dirty_, opts);
-  machine_->set_device_clock(replayer_->device_clock());
+  start(*reader_source_, opts);
+}
+
+ReplaySession::ReplaySession(trace::EventSource& events, const SessionMachine& machine,
+                             const ReplayOptions& opts, const CheckpointPolicy& policy)
+    : serial_(g_discard), m_(machine), policy_(policy) {
+  start(events, opts);
+}
+
+void ReplaySession::start(trace::EventSource& events, const ReplayOptions& opts) {
+  dirty_ = std::make_unique<DirtyTracker>(m_.ram);
+  replayer_ = std::make_unique<Replayer>(events, m_.vcpu, m_.ram, m_.board, *dirty_, opts);
+  devices_read_ = m_.device_clock.target;
+  m_.device_clock.target = &replayer_->device_clock();
   replayer_->set_user_debug(&run_debug_);
   take(0);  // the start: every seek has a checkpoint at or before it
 }
 
 ReplaySession::~ReplaySession() {
-  machine_->set_device_clock(machine_->loop_clock());
+  m_.device_clock.target = devices_read_;
+}
+
+Machine& ReplaySession::machine() {
+  if (!owned_) throw std::logic_error("this replay session runs on a machine given in parts");
+  return *owned_;
 }
 
 std::optional<SessionPosition> ReplaySession::position() const {
@@ -78,7 +108,7 @@ std::optional<RunResult> ReplaySession::step_instruction(uint64_t* dr6) {
   replayer_->set_stepping(false);
   if (stop) return ended(stop);
   vcpu().set_guest_debug(guest_debug(step_debug_, std::nullopt, true));
-  uint32_t reason = rrvm::step_instruction(vcpu(), machine_->ram(), step_debug_);
+  uint32_t reason = rrvm::step_instruction(vcpu(), m_.ram, step_debug_);
   if (dr6 && reason == KVM_EXIT_DEBUG) *dr6 = vcpu().run_area()->debug.arch.dr6;
   vcpu().set_guest_debug(kvm_guest_debug{});
   replayer_->set_user_debug(&run_debug_);  // the next run arms them again
@@ -151,7 +181,7 @@ bool ReplaySession::take_checkpoint() {
 }
 
 void ReplaySession::take(uint64_t exit) {
-  Saved s{machine_->checkpoints().take(), replayer_->save_position(), serial_.written_};
+  Saved s{m_.checkpoints.take(), replayer_->save_position(), serial_.written_};
   saved_.insert_or_assign(exit, std::move(s));
   last_take_ns_ = Kicker::monotonic_ns();
 }
@@ -173,14 +203,14 @@ void ReplaySession::thin() {
         best_score = score;
       }
     }
-    machine_->checkpoints().drop(best->second.id);
+    m_.checkpoints.drop(best->second.id);
     saved_.erase(best);
   }
 }
 
 void ReplaySession::restore(uint64_t exit) {
   const Saved& s = saved_.at(exit);
-  machine_->checkpoints().restore(s.id);
+  m_.checkpoints.restore(s.id);
   replayer_->restore_position(s.replay);
   vcpu().set_guest_debug(kvm_guest_debug{});
   serial_.written_ = s.serial_written;
@@ -202,13 +232,13 @@ void ReplaySession::settle() {
 
 MachineDigest ReplaySession::digest_now() {
   settle();
-  return machine_->checkpoints().digest_now();
+  return m_.checkpoints.digest_now();
 }
 
 std::optional<MachineDigest> ReplaySession::checkpoint_digest(uint64_t exit) const {
   auto it = saved_.find(exit);
   if (it == saved_.end()) return std::nullopt;
-  return machine_->checkpoints().digest(it->second.id);
+  return m_.checkpoints.digest(it->second.id);
 }
 
 ReplaySummary ReplaySession::summary(const RunResult& r) {

@@ -37,6 +37,17 @@ struct CheckpointPolicy {
   double every_seconds = 0;
 };
 
+// What a session replays on: a machine's parts (vmm/machine_checkpoint.h),
+// the clock its devices read (pointed at the trace for the session's
+// life), and the checkpoints kept over those parts.
+struct SessionMachine {
+  Vcpu& vcpu;
+  GuestRam& ram;
+  Board& board;
+  ForwardingClock& device_clock;
+  MachineCheckpoints& checkpoints;
+};
+
 struct SessionPosition {
   uint64_t exit = 0;   // exits replayed and handled
   uint64_t steps = 0;  // instructions single-stepped since
@@ -54,13 +65,22 @@ class ReplaySession {
   ReplaySession(trace::TraceReader& reader, const MachineConfig& cfg, const MachineImages& images,
                 CharSink& serial, const ReplayOptions& opts, const CheckpointPolicy& policy,
                 const RecordedCpu* cpu = nullptr);
+  // Over a machine someone else built and owns (unit tests: a scripted
+  // vCPU, tests/unit/fake_vcpu.h), replaying `events`; the machine is at
+  // its start, before its first exit. No serial output is filtered.
+  ReplaySession(trace::EventSource& events, const SessionMachine& machine,
+                const ReplayOptions& opts, const CheckpointPolicy& policy);
   ~ReplaySession();
   ReplaySession(const ReplaySession&) = delete;
   ReplaySession& operator=(const ReplaySession&) = delete;
 
-  Machine& machine() { return *machine_; }
+  // The KVM machine a session built from a trace owns; throws
+  // std::logic_error for a session over a machine given in parts.
+  Machine& machine();
   Replayer& replayer() { return *replayer_; }
-  KvmVcpu& vcpu() { return machine_->vcpu(); }
+  Vcpu& vcpu() { return m_.vcpu; }
+  GuestRam& ram() { return m_.ram; }
+  Board& board() { return m_.board; }
 
   // Where the machine stands; nullopt right after a breakpoint stopped a
   // run between exits (only an exit or a seek makes it known again).
@@ -100,7 +120,7 @@ class ReplaySession {
   // taken: the position is unknown, or completing the exit made the next.
   bool take_checkpoint();
   std::vector<uint64_t> checkpoint_exits() const;
-  uint64_t checkpoint_bytes() const { return machine_->checkpoints().bytes_used(); }
+  uint64_t checkpoint_bytes() const { return m_.checkpoints.bytes_used(); }
   const CheckpointPolicy& policy() const { return policy_; }
   // The digest of the whole machine now (a checkpoint's digest), for tests.
   MachineDigest digest_now();
@@ -130,6 +150,7 @@ class ReplaySession {
     uint64_t serial_written = 0;
   };
 
+  void start(trace::EventSource& events, const ReplayOptions& opts);
   std::optional<RunResult> ended(std::optional<RunResult> r);
   bool at_end() const;
   void maybe_checkpoint();
@@ -138,8 +159,10 @@ class ReplaySession {
   void restore(uint64_t exit);
 
   OnceSink serial_;
-  std::unique_ptr<Machine> machine_;
-  trace::ReaderSource source_;
+  std::unique_ptr<Machine> owned_;  // null when the machine was given in parts
+  std::unique_ptr<trace::ReaderSource> reader_source_;
+  SessionMachine m_;
+  Clock* devices_read_ = nullptr;  // the device clock's target before the session
   std::unique_ptr<DirtyTracker> dirty_;
   std::unique_ptr<Replayer> replayer_;
   CheckpointPolicy policy_;

@@ -97,7 +97,7 @@ size_t ReplayTarget::read_virtual(uint64_t addr, std::span<uint8_t> out) {
     uint64_t va = addr + n, gpa = va;
     if (paging && !s_.vcpu().translate(va, &gpa)) break;
     size_t chunk = std::min<uint64_t>(out.size() - n, kPage - (va % kPage));
-    if (!s_.machine().ram().read(gpa, out.subspan(n, chunk))) break;
+    if (!s_.ram().read(gpa, out.subspan(n, chunk))) break;
     n += chunk;
   }
   return n;

@@ -76,7 +76,7 @@ ReplayOptions replay_options_for(const trace::TraceReader& reader) {
   return o;
 }
 
-Replayer::Replayer(trace::EventSource& events, KvmVcpu& vcpu, GuestMemory& mem, Board& board,
+Replayer::Replayer(trace::EventSource& events, Vcpu& vcpu, GuestMemory& mem, Board& board,
                    DirtyTracker& dirty, ReplayOptions opts)
     : events_(events),
       vcpu_(vcpu),

@@ -35,7 +35,7 @@
 #include "vmm/exit_dispatch.h"
 #include "vmm/host_clock.h"
 #include "vmm/kicker.h"
-#include "vmm/kvm.h"
+#include "vmm/vcpu.h"
 
 namespace rrvm {
 
@@ -84,7 +84,7 @@ struct ReplayStats {
 
 class Replayer final : public ExecHooks {
  public:
-  Replayer(trace::EventSource& events, KvmVcpu& vcpu, GuestMemory& mem, Board& board,
+  Replayer(trace::EventSource& events, Vcpu& vcpu, GuestMemory& mem, Board& board,
            DirtyTracker& dirty, ReplayOptions opts);
 
   // The clock the machine's devices must read during replay.
@@ -220,7 +220,7 @@ class Replayer final : public ExecHooks {
   std::string untrappable_hint(uint64_t rip);
 
   trace::EventSource& events_;
-  KvmVcpu& vcpu_;
+  Vcpu& vcpu_;
   GuestMemory& mem_;
   Board& board_;
   DirtyTracker& dirty_;

@@ -5,7 +5,7 @@
 namespace rrvm {
 
 RecordSummary record_machine(Machine& machine, trace::EventSink& sink, const RecordOptions& opts) {
-  DirtyTracker dirty(machine.vm(), machine.ram());
+  DirtyTracker dirty(machine.ram());
   RecordOptions o = opts;
   o.virtual_time = machine.loop_clock().can_skip();
   Recorder recorder(sink, machine.vcpu(), dirty, o);

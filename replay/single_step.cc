@@ -13,7 +13,7 @@ constexpr uint64_t kEferLma = 1ull << 10;
 // The handler of the interrupt KVM will deliver at the next entry, from the
 // IDT gate (SDM vol. 3A, 6.11 and 6.14.1: 8-byte gates in protected mode,
 // 16-byte gates in IA-32e mode).
-std::optional<uint64_t> pending_interrupt_handler(const KvmVcpu& vcpu, const GuestMemory& mem) {
+std::optional<uint64_t> pending_interrupt_handler(const Vcpu& vcpu, const GuestMemory& mem) {
   kvm_vcpu_events ev = vcpu.get_events();
   if (!ev.interrupt.injected) return std::nullopt;
   kvm_sregs sr = vcpu.get_sregs();
@@ -33,7 +33,7 @@ std::optional<uint64_t> pending_interrupt_handler(const KvmVcpu& vcpu, const Gue
 
 }  // namespace
 
-uint32_t step_instruction(KvmVcpu& vcpu, const GuestMemory& mem, const UserDebugRegs& watch) {
+uint32_t step_instruction(Vcpu& vcpu, const GuestMemory& mem, const UserDebugRegs& watch) {
   constexpr uint8_t kHlt = 0xF4;
   std::optional<uint64_t> handler = pending_interrupt_handler(vcpu, mem);
   if (!handler) {

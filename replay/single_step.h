@@ -6,7 +6,7 @@
 
 #include "devices/guest_memory.h"
 #include "replay/debug_registers.h"
-#include "vmm/kvm.h"
+#include "vmm/vcpu.h"
 
 namespace rrvm {
 
@@ -25,7 +25,7 @@ namespace rrvm {
 //    recording injected at the HLT exit. So a HLT is executed here as KVM
 //    does for the exit (RIP past it, KVM_EXIT_HLT in the run area).
 // A stray kick (signal) steps again.
-uint32_t step_instruction(KvmVcpu& vcpu, const GuestMemory& mem,
+uint32_t step_instruction(Vcpu& vcpu, const GuestMemory& mem,
                           const UserDebugRegs& watch = UserDebugRegs{});
 
 }  // namespace rrvm

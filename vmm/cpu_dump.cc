@@ -64,7 +64,7 @@ std::string format_registers(const kvm_regs& r, const kvm_sregs& s) {
   return buf;
 }
 
-std::optional<size_t> read_guest_code(const KvmVcpu& vcpu, const GuestMemory& mem, uint64_t va,
+std::optional<size_t> read_guest_code(const Vcpu& vcpu, const GuestMemory& mem, uint64_t va,
                                       std::span<uint8_t> out) {
   uint64_t gpa = 0;
   if (!vcpu.translate(va, &gpa)) return std::nullopt;
@@ -73,7 +73,7 @@ std::optional<size_t> read_guest_code(const KvmVcpu& vcpu, const GuestMemory& me
   return n;
 }
 
-std::string format_code_at_rip(const KvmVcpu& vcpu, const GuestMemory& mem, uint64_t rip) {
+std::string format_code_at_rip(const Vcpu& vcpu, const GuestMemory& mem, uint64_t rip) {
   char head[64];
   std::snprintf(head, sizeof head, "code at rip 0x%llx:", (unsigned long long)rip);
   std::array<uint8_t, 16> bytes{};

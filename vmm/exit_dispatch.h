@@ -12,8 +12,8 @@
 #include "vmm/board.h"
 #include "vmm/exec_hooks.h"
 #include "vmm/instruction_completion.h"
-#include "vmm/kvm.h"
 #include "vmm/run_result.h"
+#include "vmm/vcpu.h"
 
 namespace rrvm {
 
@@ -42,7 +42,7 @@ bool nmi_window_open(const kvm_vcpu_events& e);
 
 class ExitDispatcher {
  public:
-  ExitDispatcher(KvmVcpu& vcpu, GuestMemory& mem, Board& board, bool strict_io, ExecHooks& hooks)
+  ExitDispatcher(Vcpu& vcpu, GuestMemory& mem, Board& board, bool strict_io, ExecHooks& hooks)
       : vcpu_(vcpu),
         mem_(mem),
         board_(board),
@@ -79,7 +79,7 @@ class ExitDispatcher {
  private:
   std::optional<RunResult> unmapped(bool mmio, uint64_t addr, unsigned size, bool write);
 
-  KvmVcpu& vcpu_;
+  Vcpu& vcpu_;
   GuestMemory& mem_;
   Board& board_;
   bool strict_io_;

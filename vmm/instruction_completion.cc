@@ -336,7 +336,7 @@ bool InstructionCompleter::load_mxcsr(Completion& c, const kvm_regs& r, const kv
 bool InstructionCompleter::run_sse(Completion& c, kvm_regs& r, const kvm_sregs& s,
                                    std::string* why_not) {
   uint64_t at = operand_address(c.sse.mem, c.length, r, s);
-  KvmVcpu::FxState fx = vcpu_.get_fx();
+  Vcpu::FxState fx = vcpu_.get_fx();
   const auto xmm_before = fx.xmm;
   kvm_regs after = r;
   SseMachine m{after, fx.xmm,
@@ -396,7 +396,7 @@ void InstructionCompleter::apply(const Completion& c, kvm_regs r) {
   set_completion_events(vcpu_, c);
 }
 
-void set_completion_events(KvmVcpu& vcpu, const Completion& c) {
+void set_completion_events(Vcpu& vcpu, const Completion& c) {
   kvm_vcpu_events e = vcpu.get_events();
   if (c.vector != kNoVector) {
     e.exception.injected = 1;

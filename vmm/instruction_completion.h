@@ -19,9 +19,9 @@
 #include <type_traits>
 
 #include "devices/guest_memory.h"
-#include "vmm/kvm.h"
 #include "vmm/run_result.h"
 #include "vmm/sse_instructions.h"
+#include "vmm/vcpu.h"
 
 namespace rrvm {
 
@@ -97,11 +97,11 @@ std::string describe_completions(const CompletionCounts& counts);
 // yet: KVM_GET_VCPU_EVENTS never reports soft exceptions (#BP, #OF), as it
 // cannot tell their instruction length (arch/x86/kvm/x86.c), so they are
 // not in a saved vCPU state.
-void set_completion_events(KvmVcpu& vcpu, const Completion& c);
+void set_completion_events(Vcpu& vcpu, const Completion& c);
 
 class InstructionCompleter {
  public:
-  InstructionCompleter(KvmVcpu& vcpu, GuestMemory& mem) : vcpu_(vcpu), mem_(mem) {}
+  InstructionCompleter(Vcpu& vcpu, GuestMemory& mem) : vcpu_(vcpu), mem_(mem) {}
   // Reads the vCPU and the instruction at RIP and, if rrvm completes it,
   // changes the vCPU as the instruction would have. `rip` gets the RIP of
   // the instruction; `why_not` says why nothing was done.
@@ -117,7 +117,7 @@ class InstructionCompleter {
   bool write_linear(uint64_t va, std::span<const uint8_t> in);
   void apply(const Completion& c, kvm_regs r);
 
-  KvmVcpu& vcpu_;
+  Vcpu& vcpu_;
   GuestMemory& mem_;
   std::optional<bool> smap_;  // read from the vCPU's CPUID table once
 };

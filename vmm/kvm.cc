@@ -277,12 +277,6 @@ void KvmVcpu::set_fx(const FxState& fx) {
   set_fpu_state(region);
 }
 
-void KvmVcpu::set_mxcsr(uint32_t mxcsr) {
-  FxState fx = get_fx();
-  fx.mxcsr = mxcsr;
-  set_fx(fx);
-}
-
 uint64_t KvmVcpu::get_msr(uint32_t index) const {
   kvm_msr_entry e{};
   e.index = index;

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "vmm/vcpu.h"
+
 namespace rrvm {
 
 // A KVM call failed. `message` names the call and the errno text.
@@ -52,9 +54,6 @@ class Fd {
   int fd_ = -1;
 };
 
-// One CPUID leaf as KVM_SET_CPUID2 takes it.
-using CpuidEntry = kvm_cpuid_entry2;
-
 class Kvm {
  public:
   // Opens /dev/kvm (or `path`) and checks the API version and every
@@ -91,82 +90,71 @@ class KvmVm {
   Fd fd_;
 };
 
-class KvmVcpu {
+// The vCPU that runs guests: the Vcpu interface over a KVM vCPU fd and
+// its mmapped run area.
+class KvmVcpu final : public Vcpu {
  public:
   KvmVcpu(const Kvm& kvm, const KvmVm& vm, int id);
-  ~KvmVcpu();
+  ~KvmVcpu() override;
   KvmVcpu(const KvmVcpu&) = delete;
   KvmVcpu& operator=(const KvmVcpu&) = delete;
 
   int fd() const { return fd_.get(); }
-  kvm_run* run_area() const { return run_; }
+  kvm_run* run_area() const override { return run_; }
 
-  // KVM_RUN. Returns false when it was interrupted by a signal (EINTR, or
-  // immediate_exit was set): the caller handles the kick. Throws on error.
-  bool run();
+  // KVM_RUN: EINTR (a signal, or immediate_exit set) returns false.
+  bool run() override;
 
-  kvm_regs get_regs() const;
-  void set_regs(const kvm_regs& r);
-  kvm_sregs get_sregs() const;
-  void set_sregs(const kvm_sregs& s);
-  kvm_vcpu_events get_events() const;
+  kvm_regs get_regs() const override;
+  void set_regs(const kvm_regs& r) override;
+  kvm_sregs get_sregs() const override;
+  void set_sregs(const kvm_sregs& s) override;
+  kvm_vcpu_events get_events() const override;
+  // KVM_SET_VCPU_EVENTS.
+  void set_events(const kvm_vcpu_events& e) override;
   void set_cpuid(std::span<const CpuidEntry> entries);
   // The table KVM_SET_CPUID2 gave this vCPU.
-  std::vector<CpuidEntry> get_cpuid() const;
-  // The FXSAVE-format part of the x87/SSE state rrvm's completions use:
-  // read and written through KVM_GET/SET_XSAVE where KVM has XSAVE, as
-  // KVM_GET/SET_FPU do not carry it on every host (nested PVM reads back
-  // MXCSR 0 and ignores a new one); through KVM_GET/SET_FPU elsewhere.
-  struct FxState {
-    uint16_t fsw = 0;  // x87 status word (read only: set_fx leaves it)
-    uint32_t mxcsr = 0;
-    std::array<std::array<uint8_t, 16>, 16> xmm{};
-  };
-  FxState get_fx() const;
-  void set_fx(const FxState& fx);
-  void set_mxcsr(uint32_t mxcsr);
-  uint64_t get_msr(uint32_t index) const;
-  void set_msr(uint32_t index, uint64_t value);
-  void interrupt(uint8_t vector);
-  // Guest-virtual to guest-physical through the current page tables;
-  // nullopt-like: returns false if unmapped.
-  bool translate(uint64_t gva, uint64_t* gpa) const;
-  void set_guest_debug(const kvm_guest_debug& dbg);
+  std::vector<CpuidEntry> get_cpuid() const override;
+  // Through KVM_GET/SET_XSAVE where KVM has XSAVE, as KVM_GET/SET_FPU do
+  // not carry MXCSR and the XMM registers on every host (nested PVM reads
+  // back MXCSR 0 and ignores a new one); through KVM_GET/SET_FPU elsewhere.
+  FxState get_fx() const override;
+  void set_fx(const FxState& fx) override;
+  uint64_t get_msr(uint32_t index) const override;
+  void set_msr(uint32_t index, uint64_t value) override;
+  // KVM_INTERRUPT.
+  void interrupt(uint8_t vector) override;
+  // KVM_NMI: queue an NMI for the next entry.
+  void nmi() override;
+  // KVM_TRANSLATE.
+  bool translate(uint64_t gva, uint64_t* gpa) const override;
+  void set_guest_debug(const kvm_guest_debug& dbg) override;
   // KVM_ENABLE_CAP on this vCPU (e.g. KVM_CAP_ENFORCE_PV_FEATURE_CPUID).
   void enable_cap(uint32_t cap, uint64_t arg0);
-  // KVM_NMI: queue an NMI for the next entry.
-  void nmi();
 
   // --- Machine checkpoints (vmm/vcpu_state.h composes these) ---
-  // KVM_SET_VCPU_EVENTS: start from get_events() and change what must change.
-  void set_events(const kvm_vcpu_events& e);
-  kvm_debugregs get_debugregs() const;
-  void set_debugregs(const kvm_debugregs& d);
-  // XCR0 and friends; empty (nr_xcrs 0) where KVM has no XSAVE support.
-  kvm_xcrs get_xcrs() const;
-  void set_xcrs(const kvm_xcrs& x);
-  // The x87/SSE/AVX state: the 4096-byte KVM_GET_XSAVE region where KVM
-  // supports XSAVE, else the bytes of a kvm_fpu. rrvm never grants the
-  // process dynamic XSAVE features (arch_prctl), so 4096 bytes hold all of
-  // it (KVM_CAP_XSAVE2 reports 4096 then).
-  std::vector<uint8_t> get_fpu_state() const;
-  void set_fpu_state(std::span<const uint8_t> state);
-  // Batched KVM_GET/SET_MSRS: KVM processes entries in order and stops at
-  // the first it refuses; returns how many it processed.
-  size_t get_msrs(std::span<kvm_msr_entry> entries) const;
-  size_t set_msrs(std::span<const kvm_msr_entry> entries);
-  // Finishes the instruction of the last I/O or MMIO exit without running
-  // the guest any further: KVM completes a pending exit only at the next
-  // KVM_RUN and keeps that pending state where no GET ioctl shows it
-  // (api.rst, KVM_CAP_IMMEDIATE_EXIT), so a snapshot must be taken after
-  // it. Runs KVM_RUN with immediate_exit set and puts back the kvm_run
-  // fields the run loop decides its next entry on (if_flag,
+  kvm_debugregs get_debugregs() const override;
+  void set_debugregs(const kvm_debugregs& d) override;
+  kvm_xcrs get_xcrs() const override;
+  void set_xcrs(const kvm_xcrs& x) override;
+  // The 4096-byte KVM_GET_XSAVE region where KVM supports XSAVE, else the
+  // bytes of a kvm_fpu. rrvm never grants the process dynamic XSAVE
+  // features (arch_prctl), so 4096 bytes hold all of it (KVM_CAP_XSAVE2
+  // reports 4096 then).
+  std::vector<uint8_t> get_fpu_state() const override;
+  void set_fpu_state(std::span<const uint8_t> state) override;
+  // KVM_GET/SET_MSRS: KVM processes entries in order and stops at the
+  // first it refuses.
+  size_t get_msrs(std::span<kvm_msr_entry> entries) const override;
+  size_t set_msrs(std::span<const kvm_msr_entry> entries) override;
+  // KVM completes a pending exit only at the next KVM_RUN and keeps that
+  // pending state where no GET ioctl shows it (api.rst,
+  // KVM_CAP_IMMEDIATE_EXIT), so a snapshot must be taken after it. Runs
+  // KVM_RUN with immediate_exit set and puts back the kvm_run fields the
+  // run loop decides its next entry on (if_flag,
   // ready_for_interrupt_injection, cr8), so the guest's future does not
-  // depend on whether a snapshot was taken. Returns false when completing
-  // produced a new exit instead (string I/O continues with its next
-  // chunk): the run area holds it and the caller must handle it as the
-  // next natural exit. Harmless with nothing pending.
-  bool finish_pending_exit();
+  // depend on whether a snapshot was taken.
+  bool finish_pending_exit() override;
 
  private:
   Fd fd_;

@@ -22,7 +22,6 @@ Machine::Machine(const MachineConfig& cfg, const MachineImages& images, CharSink
                  const RecordedCpu* recorded)
     : cfg_(cfg), vm_(kvm_), ram_(cfg.mem_size), vcpu_(kvm_, vm_, 0) {
   ram_.attach(vm_, /*log_dirty=*/true);
-  checkpoints_ = std::make_unique<MachineCheckpoints>(*this);
   if (cfg_.clock == ClockMode::kVirtual) {
     clock_ = std::make_unique<VirtualClock>();
   } else {
@@ -30,6 +29,9 @@ Machine::Machine(const MachineConfig& cfg, const MachineImages& images, CharSink
   }
   device_clock_.target = clock_.get();
   board_ = std::make_unique<PcBoard>(cfg_, ram_, device_clock_, serial);
+  // The board writes nothing into RAM until setup_firmware().
+  checkpoints_ = std::make_unique<MachineCheckpoints>(
+      MachineParts{vcpu_, ram_, board_->board(), board_->states(), *clock_, pos_});
   set_up_cpu(recorded);
   board_->setup_firmware(cfg_, ram_);
   load_kernel(images);
@@ -134,15 +136,13 @@ RunResult Machine::run(uint64_t pause_after_exit) {
   opts.strict_io = cfg_.strict_io;
   opts.console_fd = console_fd;
   opts.net = net_.get();
-  opts.first_exit = exits_;
-  opts.first_completions = completions_;
-  opts.exception_going_in = exception_going_in_;
+  opts.first_exit = pos_.exits;
+  opts.first_completions = pos_.completions;
+  opts.exception_going_in = pos_.exception_going_in;
   opts.pause_after_exit = pause_after_exit;
   VcpuLoop loop(vcpu_, ram_, board_->board(), *clock_, opts, hooks_);
   RunResult r = loop.run();
-  exits_ = loop.exits();
-  completions_ = loop.completions();
-  exception_going_in_ = loop.exception_going_in();
+  pos_ = {loop.exits(), loop.completions(), loop.exception_going_in()};
   return r;
 }
 

@@ -13,13 +13,13 @@
 #include "vmm/host_clock.h"
 #include "vmm/instruction_completion.h"
 #include "vmm/kvm.h"
+#include "vmm/machine_checkpoint.h"
 #include "vmm/machine_config.h"
 #include "vmm/net_backend.h"
 #include "vmm/run_result.h"
 
 namespace rrvm {
 
-class MachineCheckpoints;
 class PcBoard;
 
 // The clock devices hold a reference to; where its time comes from can be
@@ -58,14 +58,15 @@ class Machine {
   // Devices read time through this; the recorder routes it through its
   // logging clock and the replayer through the trace. Default: loop_clock().
   void set_device_clock(Clock& clock) { device_clock_.target = &clock; }
+  ForwardingClock& device_clock() { return device_clock_; }
   // Runs until the guest stops, or pauses (StopReason::kPaused) right
   // after natural exit `pause_after_exit` where a checkpoint can be taken;
   // run() again to go on. 0: no pause.
   RunResult run(uint64_t pause_after_exit = 0);
   // Natural exits made so far: the machine's position.
-  uint64_t exits() const { return exits_; }
+  uint64_t exits() const { return pos_.exits; }
   // Instructions rrvm completed for KVM so far (vmm/instruction_completion.h).
-  const CompletionCounts& completions() const { return completions_; }
+  const CompletionCounts& completions() const { return pos_.completions; }
   // Snapshots of this machine (vmm/machine_checkpoint.h).
   MachineCheckpoints& checkpoints() { return *checkpoints_; }
   // Connects the NIC to a host network (run and record; replay never does:
@@ -84,7 +85,6 @@ class Machine {
   LoopClock& loop_clock() { return *clock_; }
 
  private:
-  friend class MachineCheckpoints;  // restores exits_, completions_, exception_going_in_
   void load_kernel(const MachineImages& images);
   void set_up_cpu(const RecordedCpu* recorded);
   bool route_apic_msrs();
@@ -93,8 +93,6 @@ class Machine {
   Kvm kvm_;
   KvmVm vm_;
   GuestRam ram_;
-  // Made before anything is loaded: it must see every write to the RAM.
-  std::unique_ptr<MachineCheckpoints> checkpoints_;
   KvmVcpu vcpu_;
   std::unique_ptr<LoopClock> clock_;  // --clock host | virtual
   ForwardingClock device_clock_;
@@ -104,10 +102,11 @@ class Machine {
   std::unique_ptr<PcBoard> board_;
   ExecHooks* hooks_ = nullptr;
   std::unique_ptr<NetBackend> net_;
-  uint64_t exits_ = 0;
-  CompletionCounts completions_{};
-  // Paused right after a completion whose exception KVM has not delivered.
-  std::optional<Completion> exception_going_in_;
+  // Where run() stopped (a pause right after a completion whose exception
+  // KVM has not delivered included); checkpoints restore it.
+  RunPosition pos_;
+  // Made before anything is loaded: it must see every write to the RAM.
+  std::unique_ptr<MachineCheckpoints> checkpoints_;
 };
 
 }  // namespace rrvm

@@ -2,8 +2,6 @@
 
 #include <stdexcept>
 
-#include "vmm/machine.h"
-#include "vmm/pc_board.h"
 #include "vmm/state_digest.h"
 
 namespace rrvm {
@@ -21,7 +19,7 @@ std::string differing_parts(const MachineDigest& a, const MachineDigest& b) {
   return out;
 }
 
-MachineCheckpoints::MachineCheckpoints(Machine& machine) : machine_(machine), ram_(machine.ram()) {}
+MachineCheckpoints::MachineCheckpoints(const MachineParts& parts) : m_(parts), ram_(parts.ram) {}
 
 const MachineCheckpoints::Checkpoint& MachineCheckpoints::at(Id id) const {
   auto it = checkpoints_.find(id);
@@ -32,17 +30,17 @@ const MachineCheckpoints::Checkpoint& MachineCheckpoints::at(Id id) const {
 // Everything but RAM; the digest's RAM part is the caller's.
 MachineCheckpoints::Checkpoint MachineCheckpoints::capture() {
   if (!msrs_probed_) {
-    msrs_ = checkpoint_msrs(machine_.vcpu());
+    msrs_ = checkpoint_msrs(m_.vcpu);
     msrs_probed_ = true;
   }
   Checkpoint c;
-  c.exits = machine_.exits();
-  c.completions = machine_.completions();
-  c.exception_going_in = machine_.exception_going_in_;
-  c.vcpu = save_vcpu_state(machine_.vcpu(), msrs_);
-  c.devices = machine_.board().states().save();
-  c.board = machine_.board().board().save();
-  c.clock_ns = machine_.loop_clock().now_ns();
+  c.exits = m_.position.exits;
+  c.completions = m_.position.completions;
+  c.exception_going_in = m_.position.exception_going_in;
+  c.vcpu = save_vcpu_state(m_.vcpu, msrs_);
+  c.devices = m_.devices.save();
+  c.board = m_.board.save();
+  c.clock_ns = m_.clock.now_ns();
   c.digest.vcpu = rrvm::digest(c.vcpu);
   c.digest.devices = devices_digest(c);
   return c;
@@ -52,7 +50,7 @@ MachineCheckpoints::Checkpoint MachineCheckpoints::capture() {
 // guest sees time only through device States, which are in.
 uint64_t MachineCheckpoints::devices_digest(const Checkpoint& c) const {
   StateDigest d;
-  d.value(machine_.board().states().digest(c.devices)).value(c.board.cr8_seen);
+  d.value(m_.devices.digest(c.devices)).value(c.board.cr8_seen);
   d.value(uint8_t{c.board.stop.has_value()});
   if (c.board.stop) {
     d.value(c.board.stop->reason).value(c.board.stop->status);
@@ -84,17 +82,15 @@ size_t MachineCheckpoints::restore(Id id) {
   // on top of the restored registers (an emulated IN writing RAX, RIP
   // advanced past an instruction that is not there): finish it, and any
   // string-I/O chunks it runs into, first. Its effects are overwritten.
-  while (!machine_.vcpu().finish_pending_exit()) {
+  while (!m_.vcpu.finish_pending_exit()) {
   }
   size_t pages = ram_.restore(id);
-  restore_vcpu_state(machine_.vcpu(), c.vcpu);
-  machine_.board().states().restore(c.devices);
-  machine_.board().board().restore(c.board);
-  machine_.loop_clock().restore(c.clock_ns);
-  machine_.exits_ = c.exits;
-  machine_.completions_ = c.completions;
-  machine_.exception_going_in_ = c.exception_going_in;
-  if (c.exception_going_in) set_completion_events(machine_.vcpu(), *c.exception_going_in);
+  restore_vcpu_state(m_.vcpu, c.vcpu);
+  m_.devices.restore(c.devices);
+  m_.board.restore(c.board);
+  m_.clock.restore(c.clock_ns);
+  m_.position = {c.exits, c.completions, c.exception_going_in};
+  if (c.exception_going_in) set_completion_events(m_.vcpu, *c.exception_going_in);
   return pages;
 }
 
@@ -105,12 +101,11 @@ void MachineCheckpoints::drop(Id id) {
 }
 
 std::vector<std::string> MachineCheckpoints::differing_devices(Id a, Id b) const {
-  return machine_.board().states().differing(at(a).devices, at(b).devices);
+  return m_.devices.differing(at(a).devices, at(b).devices);
 }
 
 std::vector<std::string> MachineCheckpoints::differing_devices(Id a) const {
-  const DeviceStates& states = machine_.board().states();
-  return states.differing(at(a).devices, states.save());
+  return m_.devices.differing(at(a).devices, m_.devices.save());
 }
 
 uint64_t MachineCheckpoints::bytes_used() const {

@@ -15,19 +15,41 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "vmm/board.h"
 #include "vmm/device_states.h"
+#include "vmm/host_clock.h"
 #include "vmm/instruction_completion.h"
 #include "vmm/ram_checkpoints.h"
+#include "vmm/vcpu.h"
 #include "vmm/vcpu_state.h"
 
 namespace rrvm {
 
-class Machine;
+// Where the run loop's bookkeeping stands (Machine::run keeps it): natural
+// exits made, instructions rrvm completed for KVM, and a completion whose
+// exception KVM has not delivered yet (no interrupt may go in with it).
+struct RunPosition {
+  uint64_t exits = 0;
+  CompletionCounts completions{};
+  std::optional<Completion> exception_going_in;
+};
+
+// The parts of a machine a checkpoint covers, owned by whoever built them:
+// a Machine (its KvmVcpu, RAM, PcBoard, loop clock), or a unit test's rig
+// around a scripted vCPU.
+struct MachineParts {
+  Vcpu& vcpu;
+  GuestRam& ram;
+  Board& board;
+  const DeviceStates& devices;
+  LoopClock& clock;
+  RunPosition& position;
+};
 
 // A machine's state in three digests, so a mismatch says where it is.
 struct MachineDigest {
@@ -44,18 +66,18 @@ class MachineCheckpoints {
  public:
   using Id = RamCheckpoints::Id;
 
-  // Made by the Machine before it writes anything into its RAM.
-  explicit MachineCheckpoints(Machine& machine);
+  // Made before anything is written into the RAM (RamCheckpoints says why).
+  explicit MachineCheckpoints(const MachineParts& parts);
   MachineCheckpoints(const MachineCheckpoints&) = delete;
   MachineCheckpoints& operator=(const MachineCheckpoints&) = delete;
 
-  // The machine now, at exit machine.exits(). The vCPU must have no exit
+  // The machine now, at exit position.exits. The vCPU must have no exit
   // pending: Machine::run() returned (paused, or before the first run), or
-  // KvmVcpu::finish_pending_exit() returned true. Costs the RAM pages
+  // Vcpu::finish_pending_exit() returned true. Costs the RAM pages
   // written since the checkpoint the machine was last taken at or restored to.
   Id take();
-  // Puts the whole machine back; the next Machine::run() goes on from
-  // there, exit numbering included. An exit pending in the vCPU is
+  // Puts the whole machine back, its RunPosition included; the next
+  // Machine::run() goes on from there, exit numbering included. An exit pending in the vCPU is
   // completed and discarded first. Writes back only the RAM pages that
   // can differ, and returns how many. Throws std::out_of_range for an
   // unknown id.
@@ -98,7 +120,7 @@ class MachineCheckpoints {
   Checkpoint capture();
   uint64_t devices_digest(const Checkpoint& c) const;
 
-  Machine& machine_;
+  MachineParts m_;
   RamCheckpoints ram_;
   std::vector<uint32_t> msrs_;  // probed at the first checkpoint
   bool msrs_probed_ = false;

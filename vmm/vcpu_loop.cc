@@ -9,8 +9,8 @@
 
 namespace rrvm {
 
-VcpuLoop::VcpuLoop(KvmVcpu& vcpu, GuestMemory& mem, Board& board, LoopClock& clock,
-                   LoopOptions opts, ExecHooks* hooks)
+VcpuLoop::VcpuLoop(Vcpu& vcpu, GuestMemory& mem, Board& board, LoopClock& clock, LoopOptions opts,
+                   ExecHooks* hooks)
     : vcpu_(vcpu),
       run_(vcpu.run_area()),
       mem_(mem),

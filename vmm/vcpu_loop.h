@@ -16,9 +16,9 @@
 #include "vmm/exit_dispatch.h"
 #include "vmm/host_clock.h"
 #include "vmm/kicker.h"
-#include "vmm/kvm.h"
 #include "vmm/net_backend.h"
 #include "vmm/run_result.h"
+#include "vmm/vcpu.h"
 
 namespace rrvm {
 
@@ -45,7 +45,7 @@ class VcpuLoop {
  public:
   // `hooks` may be null (a plain run). `clock` is the loop's own, unlogged
   // view of time; devices get theirs from the machine.
-  VcpuLoop(KvmVcpu& vcpu, GuestMemory& mem, Board& board, LoopClock& clock, LoopOptions opts,
+  VcpuLoop(Vcpu& vcpu, GuestMemory& mem, Board& board, LoopClock& clock, LoopOptions opts,
            ExecHooks* hooks = nullptr);
   RunResult run();
 
@@ -70,7 +70,7 @@ class VcpuLoop {
   void advance_timers(bool async);
   RunResult finish(RunResult r);
 
-  KvmVcpu& vcpu_;
+  Vcpu& vcpu_;
   kvm_run* run_;
   GuestMemory& mem_;
   Board& board_;

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "vmm/kvm.h"
 #include "vmm/state_digest.h"
 
 namespace rrvm {
@@ -53,7 +54,7 @@ std::vector<kvm_msr_entry> accepted(std::vector<kvm_msr_entry> entries, Op op) {
 
 // Readable is not enough: KVM reads XSS for a guest without XSAVES but
 // refuses to write it. Writing back the value just read changes nothing.
-std::vector<uint32_t> checkpoint_msrs(KvmVcpu& vcpu) {
+std::vector<uint32_t> checkpoint_msrs(Vcpu& vcpu) {
   std::vector<kvm_msr_entry> all;
   for (uint32_t index : kCheckpointMsrs) all.push_back(kvm_msr_entry{index, 0, 0});
   auto readable = accepted(all, [&](std::span<kvm_msr_entry> e) { return vcpu.get_msrs(e); });
@@ -63,7 +64,7 @@ std::vector<uint32_t> checkpoint_msrs(KvmVcpu& vcpu) {
   return out;
 }
 
-VcpuState save_vcpu_state(const KvmVcpu& vcpu, std::span<const uint32_t> msrs) {
+VcpuState save_vcpu_state(const Vcpu& vcpu, std::span<const uint32_t> msrs) {
   VcpuState s;
   s.regs = vcpu.get_regs();
   s.sregs = vcpu.get_sregs();
@@ -81,7 +82,7 @@ VcpuState save_vcpu_state(const KvmVcpu& vcpu, std::span<const uint32_t> msrs) {
   return s;
 }
 
-void restore_vcpu_state(KvmVcpu& vcpu, const VcpuState& s) {
+void restore_vcpu_state(Vcpu& vcpu, const VcpuState& s) {
   vcpu.set_regs(s.regs);
   vcpu.set_fpu_state(s.fpu);
   vcpu.set_xcrs(s.xcrs);

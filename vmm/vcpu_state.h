@@ -22,7 +22,7 @@
 #include <span>
 #include <vector>
 
-#include "vmm/kvm.h"
+#include "vmm/vcpu.h"
 
 namespace rrvm {
 
@@ -38,7 +38,7 @@ struct RunAreaView {
 struct VcpuState {
   kvm_regs regs{};
   kvm_sregs sregs{};
-  std::vector<uint8_t> fpu;  // KvmVcpu::get_fpu_state()
+  std::vector<uint8_t> fpu;  // Vcpu::get_fpu_state()
   kvm_xcrs xcrs{};
   std::vector<kvm_msr_entry> msrs;
   kvm_vcpu_events events{};
@@ -49,12 +49,12 @@ struct VcpuState {
 // The architectural MSRs a guest can set and KVM keeps (vcpu_state.cc's
 // list) that this vCPU lets us read and write back: it depends on the
 // guest CPUID and the host, so a machine probes once.
-std::vector<uint32_t> checkpoint_msrs(KvmVcpu& vcpu);
+std::vector<uint32_t> checkpoint_msrs(Vcpu& vcpu);
 
-// Precondition: no exit pending (KvmVcpu::finish_pending_exit()).
-VcpuState save_vcpu_state(const KvmVcpu& vcpu, std::span<const uint32_t> msrs);
+// Precondition: no exit pending (Vcpu::finish_pending_exit()).
+VcpuState save_vcpu_state(const Vcpu& vcpu, std::span<const uint32_t> msrs);
 // Throws KvmError if KVM refuses any part (an MSR included).
-void restore_vcpu_state(KvmVcpu& vcpu, const VcpuState& s);
+void restore_vcpu_state(Vcpu& vcpu, const VcpuState& s);
 
 // xxh3-64 over every saved field, for comparing executions.
 uint64_t digest(const VcpuState& s);

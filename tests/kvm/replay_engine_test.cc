@@ -127,7 +127,7 @@ struct TimerVm {
 // without, reads are left to the replaying device models.
 Outcome record(VectorEvents& events, bool log_values = false) {
   TimerVm v;
-  DirtyTracker dirty(v.vm, v.ram);
+  DirtyTracker dirty(v.ram);
   Recorder rec(
       events, v.vcpu, dirty,
       RecordOptions{.reg_digest_every = 2, .mem_digest_every = 3, .log_values = log_values});
@@ -150,7 +150,7 @@ struct ReplaySetup {
 Outcome replay(VectorEvents& events, ReplayStats* stats = nullptr, double stall_seconds = 60,
                ReplaySetup setup = {}) {
   TimerVm v;
-  DirtyTracker dirty(v.vm, v.ram);
+  DirtyTracker dirty(v.ram);
   events.next = 0;
   ReplayOptions opts{.stall_seconds = stall_seconds, .reads_modelled = !setup.values_logged};
   Replayer rep(events, v.vcpu, v.ram, v.board, dirty, opts);
@@ -282,7 +282,7 @@ RunResult run_straight_line(const std::vector<uint8_t>& code, trace::EventSink* 
   enter_long_mode(vcpu, ram, 0x10000, kCode, 0);
   Board board;
   HostClock clock;
-  DirtyTracker dirty(vm, ram);
+  DirtyTracker dirty(ram);
   if (sink) {
     Recorder rec(
         *sink, vcpu, dirty,

@@ -31,7 +31,7 @@ struct LoopVm {
 // Runs `code` until a kick `after_us` microseconds in; returns the landmark.
 trace::LandmarkData record_landmark(const std::vector<uint8_t>& code, int after_us) {
   LoopVm v(code);
-  DirtyTracker dirty(v.vm, v.ram);
+  DirtyTracker dirty(v.ram);
   dirty.reset();
   Kicker kicker(v.vcpu.run_area());
   kicker.arm(Kicker::monotonic_ns() + uint64_t(after_us) * 1000);
@@ -59,7 +59,7 @@ TEST(Landmark, FoundAgainWhereRegistersAlreadyDiffer) {
   ASSERT_GT(lm.gprs[1], 10u) << "the guest barely ran; the test proves nothing";
 
   LoopVm v(code);
-  DirtyTracker dirty(v.vm, v.ram);
+  DirtyTracker dirty(v.ram);
   dirty.reset();
   LandmarkSeeker seeker(v.vcpu, dirty);
   ASSERT_EQ(seek(seeker, lm), SeekOutcome::kReached);
@@ -76,7 +76,7 @@ TEST(Landmark, MemoryDigestDisambiguatesIdenticalRegisters) {
   trace::LandmarkData lm = record_landmark(code, 2000);
 
   LoopVm v(code);
-  DirtyTracker dirty(v.vm, v.ram);
+  DirtyTracker dirty(v.ram);
   dirty.reset();
   LandmarkSeeker seeker(v.vcpu, dirty);
   ASSERT_EQ(seek(seeker, lm), SeekOutcome::kReached);
@@ -94,7 +94,7 @@ TEST(Landmark, NaturalExitBeforeTheLandmarkIsReported) {
   trace::LandmarkData lm = record_landmark(code, 2000);
   // A different guest that does port I/O right away never reaches it.
   LoopVm v({0xE6, 0x80, 0xEB, 0xFC});
-  DirtyTracker dirty(v.vm, v.ram);
+  DirtyTracker dirty(v.ram);
   LandmarkSeeker seeker(v.vcpu, dirty);
   EXPECT_EQ(seek(seeker, lm), SeekOutcome::kNaturalExit);
 }
