@@ -241,6 +241,29 @@ TEST_P(FakeReplay, AChangedDeviceModelIsFollowedOnlyUnderFollowModels) {
   EXPECT_EQ(own.stats.model_mismatches, 1u);
 }
 
+// A changed model that does not read the clock where the recording's
+// did (its reads give 0): the recorded time nobody asks for is a
+// divergence at that exit, except under follow_models, which passes over
+// it, so the changed machine departs only where its guest does (rbx holds
+// the 0 read at exit 1: the first landmark is not reached).
+TEST_P(FakeReplay, MissingClockReadsDivergeUnlessFollowingModels) {
+  Recording rec = record(log_values());
+  TestPorts::Model changed{.reads_clock = false};
+  Replay rep = replay(rec.events, replay_options(log_values()), changed);
+  ASSERT_EQ(rep.result.reason, StopReason::kDiverged) << rep.result.message;
+  EXPECT_TRUE(has(rep.result.message, "at exit 1: the recording has #1 clock-read source=0") ||
+              has(rep.result.message, "at exit 1: the guest makes #1 port-read port=0x90"))
+      << rep.result.message;
+  ReplayOptions follow = replay_options(log_values());
+  follow.follow_models = true;
+  follow.verify = false;
+  Replay own = replay(rec.events, follow, changed);
+  ASSERT_EQ(own.result.reason, StopReason::kDiverged) << own.result.message;
+  EXPECT_TRUE(has(own.result.message, "at exit 1: landmark after exit 1 at rip "))
+      << own.result.message;
+  EXPECT_TRUE(has(own.result.message, "rbx 0x0 vs 0x2,")) << own.result.message;
+}
+
 // A changed model that asks for the time more often than the recording's:
 // a divergence, except under follow_models, where time stands still for
 // the reads the trace does not hold, so this model's guest sees the
