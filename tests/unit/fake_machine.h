@@ -7,6 +7,8 @@
 // through MMIO and reports a result that depends on every value it read.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
 
@@ -217,6 +219,18 @@ inline Replay replay(trace::VectorEvents& events, const ReplayOptions& opts,
   out.final_mem_digest = dirty.run_digest();
   out.delivered = m.vcpu.delivered();
   return out;
+}
+
+// A test over both kinds of trace: reads left to the device models (the
+// default), or every value stored (--log-values). Instantiate with
+// testing::Bool() and trace_kind_name.
+class TraceKindTest : public testing::TestWithParam<bool> {
+ protected:
+  bool log_values() const { return GetParam(); }
+};
+
+inline std::string trace_kind_name(const testing::TestParamInfo<bool>& p) {
+  return p.param ? "LoggedValues" : "ModelledReads";
 }
 
 }  // namespace rrvm::test

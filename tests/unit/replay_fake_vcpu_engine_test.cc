@@ -77,10 +77,7 @@ TEST(FakeVcpu, FinishesAnExitAtTheNextEntryAsKvmDoes) {
   EXPECT_EQ(m.vcpu.get_regs().rbx, 0x5au) << "the instruction before it ran once";
 }
 
-class FakeReplay : public testing::TestWithParam<bool> {
- protected:
-  bool log_values() const { return GetParam(); }
-};
+using FakeReplay = TraceKindTest;
 
 // The premise of every other test: the fake's recording has landmarks and
 // replays exactly, interrupts delivered at the same points.
@@ -301,10 +298,7 @@ TEST(FakeReplayLoggedValues, AWrongVectorAtAnExitIsADivergenceNamingBoth) {
   EXPECT_EQ(rep.delivered.size(), kTicks) << "the ticks before it went in, not this one";
 }
 
-INSTANTIATE_TEST_SUITE_P(TraceKinds, FakeReplay, testing::Bool(),
-                         [](const testing::TestParamInfo<bool>& p) {
-                           return p.param ? "LoggedValues" : "ModelledReads";
-                         });
+INSTANTIATE_TEST_SUITE_P(TraceKinds, FakeReplay, testing::Bool(), trace_kind_name);
 
 }  // namespace
 }  // namespace rrvm::test

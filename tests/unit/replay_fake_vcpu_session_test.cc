@@ -33,10 +33,7 @@ bool same(const kvm_regs& a, const kvm_regs& b) {
   return std::memcmp(&a, &b, sizeof a) == 0;
 }
 
-class FakeSessionTest : public testing::TestWithParam<bool> {
- protected:
-  bool log_values() const { return GetParam(); }
-};
+using FakeSessionTest = TraceKindTest;
 
 // Straight through, checkpointing every 2 exits; then from each checkpoint
 // again: the same machine digest (vCPU, devices, RAM) and registers at
@@ -140,10 +137,7 @@ TEST_P(FakeSessionTest, APositionInsideAnIntervalComesBackWithTheSameRegisters) 
   EXPECT_EQ(s.summary(end).final_memory_digest, rec.final_mem_digest);
 }
 
-INSTANTIATE_TEST_SUITE_P(TraceKinds, FakeSessionTest, testing::Bool(),
-                         [](const testing::TestParamInfo<bool>& p) {
-                           return p.param ? "LoggedValues" : "ModelledReads";
-                         });
+INSTANTIATE_TEST_SUITE_P(TraceKinds, FakeSessionTest, testing::Bool(), trace_kind_name);
 
 }  // namespace
 }  // namespace rrvm::test
