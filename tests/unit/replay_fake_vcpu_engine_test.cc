@@ -212,6 +212,8 @@ TEST_P(FakeReplay, AChangedDeviceModelIsFollowedOnlyUnderFollowModels) {
   if (!log_values()) {
     ASSERT_EQ(rep.result.reason, StopReason::kDiverged) << rep.result.message;
     EXPECT_TRUE(has(rep.result.message, "landmark after exit 1 at rip ")) << rep.result.message;
+    // The guest's first read is at its third instruction: time 2000 ns,
+    // value 2 (TestPorts), kept in rbx.
     EXPECT_TRUE(has(rep.result.message, "rbx 0x3 vs 0x2,")) << rep.result.message;
     return;
   }
