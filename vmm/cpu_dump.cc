@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "devices/guest_memory.h"
+#include "vmm/page_walk.h"
 #include "vmm/run_result.h"
 
 namespace rrvm {
@@ -67,7 +68,7 @@ std::string format_registers(const kvm_regs& r, const kvm_sregs& s) {
 std::optional<size_t> read_guest_code(const Vcpu& vcpu, const GuestMemory& mem, uint64_t va,
                                       std::span<uint8_t> out) {
   uint64_t gpa = 0;
-  if (!vcpu.translate(va, &gpa)) return std::nullopt;
+  if (!translate_address(vcpu, mem, va, &gpa)) return std::nullopt;
   size_t n = out.size();
   while (n > 0 && !mem.read(gpa, out.first(n))) --n;
   return n;

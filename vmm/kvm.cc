@@ -179,6 +179,7 @@ KvmVcpu::KvmVcpu(const Kvm& kvm, const KvmVm& vm, int id) {
   if (p == MAP_FAILED) throw KvmError("mmap of the vCPU run area", errno);
   run_ = static_cast<kvm_run*>(p);
   xsave_ = kvm.check_extension(KVM_CAP_XSAVE) > 0;
+  sync_caps_ = static_cast<uint64_t>(std::max(kvm.check_extension(KVM_CAP_SYNC_REGS), 0));
 }
 
 KvmVcpu::~KvmVcpu() {
@@ -186,38 +187,56 @@ KvmVcpu::~KvmVcpu() {
 }
 
 bool KvmVcpu::run() {
-  if (::ioctl(fd_.get(), kvm::kRun, 0) == 0) return true;
+  // Only a KVM_RUN that returned 0 surely went through KVM's copy-out
+  // (store_regs at its end); a failed one may have left before it.
+  synced_ = false;
+  if (::ioctl(fd_.get(), kvm::kRun, 0) == 0) {
+    synced_ = run_->kvm_valid_regs != 0;
+    return true;
+  }
   if (errno == EINTR || errno == EAGAIN) return false;
   throw KvmError("KVM_RUN", errno);
 }
 
+void KvmVcpu::sync_registers(bool on) {
+  constexpr uint64_t kWant = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
+  run_->kvm_valid_regs = on && (sync_caps_ & kWant) == kWant ? kWant : 0;
+  synced_ = false;  // filled by the next KVM_RUN
+}
+
 kvm_regs KvmVcpu::get_regs() const {
+  if (synced_) return run_->s.regs.regs;
   kvm_regs r{};
   xioctl(fd_.get(), kvm::kGetRegs, &r, "KVM_GET_REGS");
   return r;
 }
 
 void KvmVcpu::set_regs(const kvm_regs& r) {
+  synced_ = false;
   xioctl(fd_.get(), kvm::kSetRegs, &r, "KVM_SET_REGS");
 }
 
 kvm_sregs KvmVcpu::get_sregs() const {
+  if (synced_) return run_->s.regs.sregs;
   kvm_sregs s{};
   xioctl(fd_.get(), kvm::kGetSregs, &s, "KVM_GET_SREGS");
   return s;
 }
 
 void KvmVcpu::set_sregs(const kvm_sregs& s) {
+  synced_ = false;
   xioctl(fd_.get(), kvm::kSetSregs, &s, "KVM_SET_SREGS");
 }
 
 kvm_vcpu_events KvmVcpu::get_events() const {
+  if (synced_) return run_->s.regs.events;
   kvm_vcpu_events e{};
   xioctl(fd_.get(), kvm::kGetVcpuEvents, &e, "KVM_GET_VCPU_EVENTS");
   return e;
 }
 
 void KvmVcpu::set_cpuid(std::span<const CpuidEntry> entries) {
+  synced_ = false;
   std::vector<uint8_t> buf(kvm::kCpuid2HeaderSize + entries.size_bytes());
   uint32_t nent = static_cast<uint32_t>(entries.size());
   std::memcpy(buf.data(), &nent, sizeof nent);
@@ -263,6 +282,7 @@ KvmVcpu::FxState KvmVcpu::get_fx() const {
 }
 
 void KvmVcpu::set_fx(const FxState& fx) {
+  synced_ = false;
   if (!xsave_) {
     kvm_fpu f = read_fpu(fd_.get());
     f.mxcsr = fx.mxcsr;
@@ -285,6 +305,7 @@ uint64_t KvmVcpu::get_msr(uint32_t index) const {
 }
 
 void KvmVcpu::set_msr(uint32_t index, uint64_t value) {
+  synced_ = false;
   kvm_msr_entry e{};
   e.index = index;
   e.data = value;
@@ -292,6 +313,7 @@ void KvmVcpu::set_msr(uint32_t index, uint64_t value) {
 }
 
 void KvmVcpu::interrupt(uint8_t vector) {
+  synced_ = false;
   kvm_interrupt irq{};
   irq.irq = vector;
   xioctl(fd_.get(), kvm::kInterrupt, &irq, "KVM_INTERRUPT");
@@ -306,12 +328,14 @@ bool KvmVcpu::translate(uint64_t gva, uint64_t* gpa) const {
 }
 
 void KvmVcpu::set_guest_debug(const kvm_guest_debug& dbg) {
+  synced_ = false;
   xioctl(fd_.get(), kvm::kSetGuestDebug, &dbg, "KVM_SET_GUEST_DEBUG");
 }
 
 // ---- Machine checkpoints ----------------------------------------------------
 
 void KvmVcpu::set_events(const kvm_vcpu_events& e) {
+  synced_ = false;
   xioctl(fd_.get(), kvm::kSetVcpuEvents, &e, "KVM_SET_VCPU_EVENTS");
 }
 
@@ -322,6 +346,7 @@ kvm_debugregs KvmVcpu::get_debugregs() const {
 }
 
 void KvmVcpu::set_debugregs(const kvm_debugregs& d) {
+  synced_ = false;
   xioctl(fd_.get(), kvm::kSetDebugRegs, &d, "KVM_SET_DEBUGREGS");
 }
 
@@ -332,6 +357,7 @@ kvm_xcrs KvmVcpu::get_xcrs() const {
 }
 
 void KvmVcpu::set_xcrs(const kvm_xcrs& x) {
+  synced_ = false;
   if (xsave_) xioctl(fd_.get(), kvm::kSetXcrs, &x, "KVM_SET_XCRS");
 }
 
@@ -347,6 +373,7 @@ std::vector<uint8_t> KvmVcpu::get_fpu_state() const {
 }
 
 void KvmVcpu::set_fpu_state(std::span<const uint8_t> state) {
+  synced_ = false;
   size_t want = xsave_ ? kvm::kXsaveSize : sizeof(kvm_fpu);
   if (state.size() != want) {
     throw KvmError("FPU state of " + std::to_string(state.size()) + " bytes for this KVM", EINVAL);
@@ -381,6 +408,7 @@ size_t KvmVcpu::get_msrs(std::span<kvm_msr_entry> entries) const {
 }
 
 size_t KvmVcpu::set_msrs(std::span<const kvm_msr_entry> entries) {
+  synced_ = false;
   std::vector<uint8_t> buf = msrs_buffer(entries);
   return static_cast<size_t>(xioctl(fd_.get(), kvm::kSetMsrs, buf.data(), "KVM_SET_MSRS"));
 }
@@ -389,9 +417,11 @@ bool KvmVcpu::finish_pending_exit() {
   const uint8_t if_flag = run_->if_flag, ready = run_->ready_for_interrupt_injection;
   const uint64_t cr8 = run_->cr8;
   run_->immediate_exit = 1;
+  synced_ = false;
   int r = ::ioctl(fd_.get(), kvm::kRun, 0);
   int err = errno;
   run_->immediate_exit = 0;
+  synced_ = r == 0 && run_->kvm_valid_regs != 0;
   if (r == 0 && run_->exit_reason != KVM_EXIT_INTR) return false;  // a new exit
   if (r != 0 && err != EINTR && err != EAGAIN) throw KvmError("KVM_RUN (completing an exit)", err);
   run_->if_flag = if_flag;
@@ -401,10 +431,12 @@ bool KvmVcpu::finish_pending_exit() {
 }
 
 void KvmVcpu::enable_cap(uint32_t cap, uint64_t arg0) {
+  synced_ = false;
   enable_cap_on(fd_.get(), cap, arg0);
 }
 
 void KvmVcpu::nmi() {
+  synced_ = false;
   xioctl(fd_.get(), kvm::kNmi, 0ul, "KVM_NMI");
 }
 

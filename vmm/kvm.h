@@ -105,6 +105,17 @@ class KvmVcpu final : public Vcpu {
   // KVM_RUN: EINTR (a signal, or immediate_exit set) returns false.
   bool run() override;
 
+  // KVM_CAP_SYNC_REGS (api.rst, kvm_run's kvm_valid_regs): KVM copies the
+  // registers, special registers and pending events into the run area as
+  // KVM_RUN returns, and get_regs()/get_sregs()/get_events() read that copy
+  // instead of making an ioctl (one costs ~6 us on nested KVM, as much as
+  // a single-stepped instruction) until anything is set on the vCPU: every
+  // setter, and a KVM_RUN that failed, drops the copy. No-op (the ioctls
+  // stay) where KVM lacks the capability.
+  void sync_registers(bool on);
+  // The copy in the run area is current: the getters above cost no ioctl.
+  bool registers_synced() const { return synced_; }
+
   kvm_regs get_regs() const override;
   void set_regs(const kvm_regs& r) override;
   kvm_sregs get_sregs() const override;
@@ -160,7 +171,9 @@ class KvmVcpu final : public Vcpu {
   Fd fd_;
   kvm_run* run_ = nullptr;
   size_t run_size_ = 0;
-  bool xsave_ = false;  // KVM_CAP_XSAVE: FPU state through KVM_GET_XSAVE
+  bool xsave_ = false;      // KVM_CAP_XSAVE: FPU state through KVM_GET_XSAVE
+  uint64_t sync_caps_ = 0;  // KVM_CAP_SYNC_REGS: what KVM can copy out
+  bool synced_ = false;     // the run area's copy is the vCPU's state now
 };
 
 }  // namespace rrvm
