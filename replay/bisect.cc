@@ -48,7 +48,13 @@ class Side {
         cpu_(cpu_from_trace(reader_.header())),
         session_(reader_, spec.config, images_from_trace(reader_), sink_,
                  options(spec, opts.stall_seconds, reader_),
-                 CheckpointPolicy{0, opts.checkpoint_memory}, recorded_cpu(spec)) {}
+                 CheckpointPolicy{0, opts.checkpoint_memory}, recorded_cpu(spec)),
+        min_gap_(std::chrono::duration_cast<SteadyClock::duration>(
+            std::chrono::duration<double>(opts.checkpoint_seconds))),
+        gap_(min_gap_) {
+    // Registers after every step without an ioctl each (most of a step's cost).
+    machine().vcpu().sync_registers(true);
+  }
 
   ReplaySession& session() { return session_; }
   Machine& machine() { return session_.machine(); }
@@ -58,6 +64,17 @@ class Side {
 
   // One instruction (or the exit it makes); returns the exit reason.
   uint32_t single_step() { return step_instruction(vcpu(), session_.ram()); }
+  // During the lockstep, at an exit already compared: a checkpoint once
+  // this side has replayed `gap_` since its last one, so that going back
+  // to the last common exit replays less than that. The gap is the
+  // option's, or 20 times what the last checkpoint took if more: at most
+  // a twentieth of the lockstep goes to checkpoints.
+  void maybe_checkpoint() {
+    auto t = SteadyClock::now();
+    if (gap_ <= SteadyClock::duration::zero() || t - last_checkpoint_ < gap_) return;
+    if (session_.take_checkpoint()) gap_ = std::max(min_gap_, 20 * (SteadyClock::now() - t));
+    last_checkpoint_ = SteadyClock::now();
+  }
   void set_single_step(bool on) {
     kvm_guest_debug dbg{};
     if (on) dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
@@ -78,10 +95,14 @@ class Side {
     return o;
   }
 
+  using SteadyClock = std::chrono::steady_clock;
+
   trace::TraceReader reader_;
   RecordedCpu cpu_;
   DiscardSink sink_;
   ReplaySession session_;
+  SteadyClock::duration min_gap_, gap_;
+  SteadyClock::time_point last_checkpoint_ = SteadyClock::now();
 };
 
 // What the guest did at an exit, as far as both sides can be compared.
@@ -318,6 +339,10 @@ class Bisector {
     uint64_t start_total = 0;
     res_.start_pages = differing_pages(*a_, *b_, &start_total);
     for (;;) {
+      // A checkpoint is taken after the comparison: completing the exit
+      // for it changes the run area the comparison reads.
+      a_->maybe_checkpoint();
+      b_->maybe_checkpoint();
       auto ea = a_->session().next_exit();
       auto eb = b_->session().next_exit();
       uint64_t n = std::max(a_->replayer().ordinal(), b_->replayer().ordinal());
@@ -332,12 +357,6 @@ class Bisector {
         return true;
       }
       res_.lockstep_exits = n;
-      // After comparing: completing the exit for a checkpoint changes
-      // the run area the comparison reads.
-      if (opts_.checkpoint_every && n % opts_.checkpoint_every == 0) {
-        a_->session().take_checkpoint();
-        b_->session().take_checkpoint();
-      }
     }
   }
 

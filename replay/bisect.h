@@ -9,8 +9,9 @@
 //     The first exit N where they differ, or where one side stops (a changed
 //     machine asking for an input the trace does not hold), bounds the search.
 //  2. Both sides are restored to their last checkpoint before exit N-1, the
-//     last common one (taken every BisectOptions::checkpoint_every exits
-//     during the lockstep), and replayed to it without comparing.
+//     last common one (taken every few milliseconds of the lockstep:
+//     BisectOptions::checkpoint_seconds), and replayed to it without
+//     comparing.
 //  3. Single-step both from there, comparing registers after every
 //     instruction, and the exit data at the exit itself: the first
 //     instruction whose result differs is the answer. Only this interval is
@@ -41,10 +42,11 @@ struct BisectResult;
 struct BisectOptions {
   uint64_t max_steps = 500'000;  // single-step budget for the final interval
   double stall_seconds = 60;
-  // Both sides checkpoint every this many exits during the lockstep, so
-  // the final interval is reached from the last checkpoint before it
-  // instead of from exit 0.
-  uint64_t checkpoint_every = 100;
+  // Both sides checkpoint during the lockstep once they have replayed this
+  // long since their last checkpoint (or 20 times what that one took, if
+  // more), so that the final interval is reached from a checkpoint at most
+  // about this far before it instead of from exit 0. 0: only the start.
+  double checkpoint_seconds = 0.002;
   uint64_t checkpoint_memory = 512ull << 20;  // per side
   // Called now and then with (phase, exits done); phase is "lockstep",
   // "replay to exit N", "single-step".
