@@ -461,6 +461,17 @@ std::optional<RunResult> Replayer::landmark(const trace::LandmarkData& lm) {
   return std::nullopt;
 }
 
+void Replayer::interrupt() {
+  interrupted_ = true;
+  kicker_.kick_now();
+}
+
+// A kicked run ends here: SIGINT/SIGTERM, or interrupt(). Taking the
+// interrupt clears it.
+bool Replayer::stop_asked() {
+  return Kicker::stop_signal() || interrupted_.exchange(false);
+}
+
 // Runs the vCPU to the landmark; a stop when a debugger's breakpoint or a
 // signal comes first. A divergence is noted (diverge()), not returned.
 std::optional<RunResult> Replayer::reach_landmark(const trace::LandmarkData& lm) {
@@ -472,6 +483,8 @@ std::optional<RunResult> Replayer::reach_landmark(const trace::LandmarkData& lm)
   kicker_.arm(deadline);
   user_armed_ = false;  // the seeker sets the guest debug registers itself
   for (;;) {
+    if (interrupted_ && stop_asked())
+      return RunResult{StopReason::kInterrupted, 130, "interrupted", ordinal_};
     SeekOutcome o = seeker_.seek(lm);
     stats_.breakpoint_hits = seeker_.stats().hits;
     stats_.single_steps = seeker_.stats().steps;
@@ -480,8 +493,7 @@ std::optional<RunResult> Replayer::reach_landmark(const trace::LandmarkData& lm)
       return RunResult{StopReason::kBreakpoint, 0, "", ordinal_};
     if (o == SeekOutcome::kInterrupted) {
       kicker_.acknowledge();
-      if (Kicker::stop_signal())
-        return RunResult{StopReason::kInterrupted, 130, "interrupted", ordinal_};
+      if (stop_asked()) return RunResult{StopReason::kInterrupted, 130, "interrupted", ordinal_};
       if (Kicker::monotonic_ns() < deadline) continue;
       if (lm.cpl == 3 && seeker_.stats().hits == hits_before) {
         diverge(where +
@@ -530,9 +542,14 @@ std::optional<RunResult> Replayer::run_to_exit() {
   }
   uint64_t exits_at_arm = stats_.exits;
   double limit = exit_seconds();
-  kicker_.arm(Kicker::monotonic_ns() + uint64_t(limit * 1e9));
+  uint64_t deadline = Kicker::monotonic_ns() + uint64_t(limit * 1e9);
+  kicker_.arm(deadline);
   arm_user_debug();
   for (;;) {
+    // An interrupt() whose kick a completed exit swallowed (its KVM_RUN
+    // with immediate_exit set) is taken before running on.
+    if (interrupted_ && stop_asked())
+      return RunResult{StopReason::kInterrupted, 130, "interrupted", ordinal_};
     if (vcpu_.run()) {
       uint32_t reason = vcpu_.run_area()->exit_reason;
       if (natural_exit(reason)) return std::nullopt;
@@ -542,8 +559,10 @@ std::optional<RunResult> Replayer::run_to_exit() {
       continue;
     }
     kicker_.acknowledge();
-    if (Kicker::stop_signal())
-      return RunResult{StopReason::kInterrupted, 130, "interrupted", ordinal_};
+    if (stop_asked()) return RunResult{StopReason::kInterrupted, 130, "interrupted", ordinal_};
+    // A kick before the deadline is a stray one (an interrupt() whose flag
+    // was taken before its signal came): on into the guest.
+    if (Kicker::monotonic_ns() < deadline) continue;
     if (stats_.exits == exits_at_arm) {
       std::string why =
           limit < opts_.stall_seconds
@@ -606,6 +625,7 @@ void Replayer::restore_position(const Position& p) {
   phase_ = Phase::kInterval;
   divergence_.reset();
   truncated_ = waiting_ = exit_pending_ = false;
+  interrupted_ = false;
   user_armed_ = true;  // whatever the vCPU holds, arm_user_debug() sets it again
 }
 

@@ -18,6 +18,7 @@
 // recording says, what this execution did (DESIGN.md, Verification).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -142,6 +143,10 @@ class Replayer final : public ExecHooks {
   // before_next_exit() places a landmark only where the vCPU stands on it,
   // and otherwise leaves it for a later call.
   void set_stepping(bool on) { stepping_ = on; }
+  // From another thread: the run in progress, or the next one, stops with
+  // StopReason::kInterrupted (bisect stops a side it let replay ahead of
+  // the comparison). restore_position() forgets one not taken yet.
+  void interrupt();
   // The last exit's reason (for the caller that single-steps).
   uint32_t exit_reason() const { return vcpu_.run_area()->exit_reason; }
   // The last recorded events consumed, oldest first.
@@ -193,6 +198,7 @@ class Replayer final : public ExecHooks {
   std::optional<RunResult> check_digests();
   std::optional<RunResult> landmark(const trace::LandmarkData& lm);
   std::optional<RunResult> reach_landmark(const trace::LandmarkData& lm);
+  bool stop_asked();
   void arm_user_debug();
   std::optional<RunResult> inject(uint64_t want);
   std::optional<RunResult> finish(const trace::StoredEvent& exit_event);
@@ -243,8 +249,9 @@ class Replayer final : public ExecHooks {
   const UserDebugRegs* user_ = nullptr;
   bool user_armed_ = false;  // the vCPU's guest debug holds user_'s registers
   bool stepping_ = false;
-  bool waiting_ = false;       // stepping: the next landmark is not here yet
-  bool exit_pending_ = false;  // complete_exit() ran into the next exit
+  bool waiting_ = false;                  // stepping: the next landmark is not here yet
+  bool exit_pending_ = false;             // complete_exit() ran into the next exit
+  std::atomic<bool> interrupted_{false};  // interrupt() asked, not taken yet
 };
 
 }  // namespace rrvm

@@ -14,10 +14,16 @@ namespace rrvm {
 
 namespace {
 
-// Run areas of the vCPUs with a Kicker (bisect drives two VMs from one
-// thread). A kick stops all of them: each loop handles a spurious EINTR.
+// Run areas of the vCPUs with a Kicker, and the thread each runs on (the
+// one that armed its timer last). A kick stops the vCPUs of the thread it
+// signals (bisect steps two VMs from one thread: both); SIGINT/SIGTERM
+// stop all of them.
 constexpr int kMaxRuns = 4;
-std::atomic<kvm_run*> g_kicked_runs[kMaxRuns];
+struct KickedRun {
+  std::atomic<kvm_run*> run;
+  std::atomic<int> tid;
+};
+KickedRun g_kicked_runs[kMaxRuns];
 
 int kick_signal() {
   return SIGRTMIN + 3;
@@ -25,15 +31,26 @@ int kick_signal() {
 
 std::atomic<int> g_stop_signal{0};
 
-void on_kick(int) {
+int current_tid() {
+  static thread_local int tid = static_cast<int>(::syscall(SYS_gettid));
+  return tid;
+}
+
+void kick_runs(bool all) {
+  int me = static_cast<int>(::syscall(SYS_gettid));  // async-signal-safe
   for (auto& slot : g_kicked_runs) {
-    if (kvm_run* run = slot.load(std::memory_order_relaxed)) run->immediate_exit = 1;
+    kvm_run* run = slot.run.load(std::memory_order_relaxed);
+    if (run && (all || slot.tid.load(std::memory_order_relaxed) == me)) run->immediate_exit = 1;
   }
+}
+
+void on_kick(int) {
+  kick_runs(false);
 }
 
 void on_stop(int sig) {
   g_stop_signal.store(sig, std::memory_order_relaxed);
-  on_kick(sig);
+  kick_runs(true);
 }
 
 }  // namespace
@@ -45,37 +62,42 @@ Kicker::Kicker(kvm_run* run) : run_(run) {
   if (sigaction(kick_signal(), &sa, nullptr) != 0) {
     throw std::runtime_error(std::string("sigaction: ") + std::strerror(errno));
   }
-  tid_ = static_cast<int>(::syscall(SYS_gettid));
-  struct sigevent sev {};
-  sev.sigev_notify = SIGEV_THREAD_ID;
-  sev.sigev_signo = kick_signal();
-  sev._sigev_un._tid = tid_;
-  if (timer_create(CLOCK_MONOTONIC, &sev, &timer_) != 0) {
-    throw std::runtime_error(std::string("timer_create: ") + std::strerror(errno));
-  }
-  bool registered = false;
-  for (auto& slot : g_kicked_runs) {
+  for (int i = 0; i < kMaxRuns && slot_ < 0; ++i) {
     kvm_run* expected = nullptr;
-    if (slot.compare_exchange_strong(expected, run)) {
-      registered = true;
-      break;
-    }
+    if (g_kicked_runs[i].run.compare_exchange_strong(expected, run)) slot_ = i;
   }
-  if (!registered) {
-    timer_delete(timer_);
-    throw std::runtime_error("too many vCPUs with a kick timer");
+  if (slot_ < 0) throw std::runtime_error("too many vCPUs with a kick timer");
+  try {
+    create_timer(current_tid());
+  } catch (...) {
+    g_kicked_runs[slot_].run.store(nullptr);
+    throw;
   }
 }
 
 Kicker::~Kicker() {
   timer_delete(timer_);
-  for (auto& slot : g_kicked_runs) {
-    kvm_run* expected = run_;
-    slot.compare_exchange_strong(expected, nullptr);
+  g_kicked_runs[slot_].run.store(nullptr);
+}
+
+void Kicker::create_timer(int tid) {
+  struct sigevent sev {};
+  sev.sigev_notify = SIGEV_THREAD_ID;
+  sev.sigev_signo = kick_signal();
+  sev._sigev_un._tid = tid;
+  if (timer_create(CLOCK_MONOTONIC, &sev, &timer_) != 0) {
+    throw std::runtime_error(std::string("timer_create: ") + std::strerror(errno));
   }
+  tid_.store(tid, std::memory_order_relaxed);
+  g_kicked_runs[slot_].tid.store(tid, std::memory_order_relaxed);
 }
 
 void Kicker::arm(uint64_t deadline_ns) {
+  if (int me = current_tid(); me != tid_.load(std::memory_order_relaxed)) {
+    timer_delete(timer_);  // it signals the thread the vCPU left
+    create_timer(me);
+    armed_ = 0;
+  }
   if (deadline_ns == armed_) return;
   struct itimerspec its {};
   its.it_value.tv_sec = static_cast<time_t>(deadline_ns / 1'000'000'000u);
@@ -91,7 +113,7 @@ void Kicker::acknowledge() {
 }
 
 void Kicker::kick_now() {
-  ::syscall(SYS_tgkill, ::getpid(), tid_, kick_signal());
+  ::syscall(SYS_tgkill, ::getpid(), tid_.load(std::memory_order_relaxed), kick_signal());
 }
 
 void Kicker::install_stop_signals() {

@@ -1,6 +1,8 @@
 // Forces a running vCPU out of KVM_RUN at a host-time deadline.
 //
-// A POSIX timer delivers a signal to the vCPU thread; the handler sets
+// A POSIX timer delivers a signal to the vCPU thread (the thread that armed
+// it last: a vCPU may move between threads, as bisect's second side does
+// when it replays ahead of the first on a thread of its own); the handler sets
 // kvm_run.immediate_exit, so KVM_RUN returns EINTR whether the signal lands
 // inside the guest or just before entry (the race immediate_exit exists for,
 // Documentation/virt/kvm/api.rst, KVM_CAP_IMMEDIATE_EXIT). Registers after a
@@ -10,24 +12,26 @@
 #include <linux/kvm.h>
 #include <time.h>
 
+#include <atomic>
 #include <cstdint>
 
 namespace rrvm {
 
 class Kicker {
  public:
-  // Must be constructed on the thread that runs the vCPU.
   explicit Kicker(kvm_run* run);
   ~Kicker();
   Kicker(const Kicker&) = delete;
   Kicker& operator=(const Kicker&) = delete;
 
-  // Arms the timer for CLOCK_MONOTONIC time `deadline_ns` (absolute);
-  // 0 disarms. Re-arming to the armed value is free.
+  // Arms the timer for CLOCK_MONOTONIC time `deadline_ns` (absolute), to
+  // kick the calling thread; 0 disarms. Re-arming to the armed value from
+  // the same thread is free.
   void arm(uint64_t deadline_ns);
   // Clears immediate_exit after a kicked KVM_RUN returned.
   void acknowledge();
-  // Kicks from another thread (console input, SIGINT forwarding).
+  // Kicks from another thread (console input, SIGINT forwarding, bisect
+  // stopping a side): the thread that armed the timer last.
   void kick_now();
 
   static uint64_t monotonic_ns();
@@ -42,10 +46,13 @@ class Kicker {
   static int stop_signal();
 
  private:
+  void create_timer(int tid);
+
   kvm_run* run_;
   timer_t timer_{};
   uint64_t armed_ = 0;
-  int tid_ = 0;
+  std::atomic<int> tid_{0};
+  int slot_ = -1;  // in the signal handler's table
 };
 
 }  // namespace rrvm
