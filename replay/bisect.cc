@@ -3,14 +3,21 @@
 #include <sys/mman.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <exception>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "devices/char_backend.h"
 #include "devices/hex.h"
 #include "firmware/load_error.h"
 #include "replay/dirty_tracker.h"
 #include "replay/landmark.h"
+#include "replay/pair_runner.h"
 #include "replay/replay_session.h"
 #include "replay/replayer.h"
 #include "replay/single_step.h"
@@ -112,9 +119,11 @@ struct ExitView {
   uint32_t size = 0;
   bool write = false;
   uint64_t data = 0;
+  Bus::Hit hit{};  // the device at the port or address then (the bus changes)
 };
 
-ExitView view_of(kvm_run* run) {
+ExitView view_of(Side& s) {
+  const kvm_run* run = s.run();
   ExitView v;
   v.reason = run->exit_reason;
   if (v.reason == KVM_EXIT_IO) {
@@ -133,7 +142,11 @@ ExitView view_of(kvm_run* run) {
     v.size = 8;
     v.write = v.reason == KVM_EXIT_X86_WRMSR;
     v.data = run->msr.data;
+    return v;
   }
+  bool pio = v.reason == KVM_EXIT_IO;
+  Bus& bus = pio ? s.session().board().pio : s.session().board().mmio;
+  v.hit = bus.find(v.addr, v.size ? v.size : 1);
   return v;
 }
 
@@ -156,16 +169,13 @@ std::string exit_kind(const ExitView& v) {
   }
 }
 
-// "port 0xc048 (rtl8139 TCTR)" from the side's bus.
-std::string place(Side& s, const ExitView& v) {
+// "port 0xc048 (rtl8139 TCTR)", from the side's bus at the exit.
+std::string place(const ExitView& v) {
   if (v.reason == KVM_EXIT_X86_RDMSR || v.reason == KVM_EXIT_X86_WRMSR) return "MSR " + hex(v.addr);
-  bool pio = v.reason == KVM_EXIT_IO;
-  Bus& bus = pio ? s.session().board().pio : s.session().board().mmio;
-  std::string what = (pio ? "port " : "address ") + hex(v.addr);
-  Bus::Hit hit = bus.find(v.addr, v.size ? v.size : 1);
-  if (!hit.dev) return what + " (unmapped)";
-  std::string reg = hit.dev->register_name(hit.offset);
-  return what + " (" + std::string(hit.dev->name()) + (reg.empty() ? "" : " " + reg) + ")";
+  std::string what = (v.reason == KVM_EXIT_IO ? "port " : "address ") + hex(v.addr);
+  if (!v.hit.dev) return what + " (unmapped)";
+  std::string reg = v.hit.dev->register_name(v.hit.offset);
+  return what + " (" + std::string(v.hit.dev->name()) + (reg.empty() ? "" : " " + reg) + ")";
 }
 
 std::string value_hex(uint64_t v, uint32_t size) {
@@ -175,29 +185,177 @@ std::string value_hex(uint64_t v, uint32_t size) {
   return b;
 }
 
-// Nullopt when the two exits look the same to the guest.
-std::optional<std::string> compare_exits(Side& a, const ExitView& x, Side& b, const ExitView& y) {
+// Nullopt when the two exits (A's `x`, B's `y`) look the same to the guest.
+std::optional<std::string> compare_exits(const ExitView& x, const ExitView& y) {
   if (x.reason != y.reason || x.addr != y.addr || x.size != y.size || x.write != y.write) {
-    auto side = [](Side& s, const ExitView& v) {
+    auto side = [](const ExitView& v) {
       return exit_kind(v) + (v.reason == KVM_EXIT_HLT
                                  ? std::string()
-                                 : (v.write ? " write to " : " read of ") + place(s, v));
+                                 : (v.write ? " write to " : " read of ") + place(v));
     };
-    return "A makes a " + side(a, x) + ", B a " + side(b, y);
+    return "A makes a " + side(x) + ", B a " + side(y);
   }
   if (x.data != y.data && x.reason != KVM_EXIT_HLT && x.reason != KVM_EXIT_INTERNAL_ERROR) {
-    return std::string(x.write ? "write to " : "read of ") + place(a, x) + ": " +
+    return std::string(x.write ? "write to " : "read of ") + place(x) + ": " +
            value_hex(x.data, x.size) + " vs " + value_hex(y.data, y.size);
   }
   return std::nullopt;
 }
 
-std::optional<std::string> compare_registers(Side& a, Side& b) {
-  RegisterSnapshot ra = RegisterSnapshot::from(a.vcpu().get_regs());
-  RegisterSnapshot rb = RegisterSnapshot::from(b.vcpu().get_regs());
+std::optional<std::string> compare_registers(const RegisterSnapshot& ra,
+                                             const RegisterSnapshot& rb) {
   if (ra.same_state(rb)) return std::nullopt;
   return ra.diff(rb);
 }
+
+std::optional<std::string> compare_registers(Side& a, Side& b) {
+  return compare_registers(RegisterSnapshot::from(a.vcpu().get_regs()),
+                           RegisterSnapshot::from(b.vcpu().get_regs()));
+}
+
+// One exit of the lockstep, as it is compared.
+struct ExitRecord {
+  std::optional<RunResult> end;  // the side's replay stopped instead
+  uint64_t ordinal = 0;
+  ExitView view;
+  RegisterSnapshot regs;
+};
+
+// On to `s`'s next exit, after a checkpoint if one is due: a checkpoint
+// is taken after the exit before it was compared, since completing an exit
+// for it changes the run area the comparison reads.
+ExitRecord next_exit(Side& s) {
+  s.maybe_checkpoint();
+  ExitRecord r;
+  r.end = s.session().next_exit();
+  r.ordinal = s.replayer().ordinal();
+  if (!r.end) {
+    r.view = view_of(s);
+    r.regs = RegisterSnapshot::from(s.vcpu().get_regs());
+  }
+  return r;
+}
+
+// Phase 1's side B, built and replayed on a thread of its own while the
+// caller builds A, then replays A and compares: the two machines run at
+// once. B runs at most kLead exits ahead of the comparison, and stops
+// (interrupted if it is inside an exit) when asked, so it goes no further
+// past the first differing exit than that: phase 2 takes both sides back
+// to the last common exit anyway. Its vCPU moves to the caller's thread
+// after stop() (cheap: KVM notes the new thread, the stall kicker follows).
+class AheadReplay {
+ public:
+  using Make = std::function<std::unique_ptr<Side>()>;
+  explicit AheadReplay(Make make) : thread_([this, make] { build_and_replay(make); }) {}
+  ~AheadReplay() { stop(); }
+  AheadReplay(const AheadReplay&) = delete;
+  AheadReplay& operator=(const AheadReplay&) = delete;
+
+  // B, once built (rethrows what its constructor threw); it replays after go().
+  std::unique_ptr<Side> side() {
+    std::unique_lock<std::mutex> lock(m_);
+    cv_.wait(lock, [&] { return b_ || error_; });
+    if (error_) std::rethrow_exception(error_);
+    return std::move(owned_);
+  }
+  void go() {
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      go_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  // B's `i`-th exit (0-based), once B has made it; valid until compared().
+  // Rethrows what stopped B's replay with an exception.
+  const ExitRecord& exit(uint64_t i) {
+    std::unique_lock<std::mutex> lock(m_);
+    cv_.wait(lock, [&] { return base_ + records_.size() > i || error_; });
+    if (error_) std::rethrow_exception(error_);
+    return records_[i - base_];
+  }
+  // The caller has compared B's exits before `n`: B may go on.
+  void compared(uint64_t n) {
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      while (base_ < n && !records_.empty()) {
+        records_.pop_front();
+        ++base_;
+      }
+    }
+    cv_.notify_all();
+  }
+  // B stops where it is; returns when its thread is done.
+  void stop() {
+    if (!thread_.joinable()) return;
+    Side* b = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      stop_ = true;
+      b = b_;
+    }
+    cv_.notify_all();
+    if (b) b->replayer().interrupt();
+    thread_.join();
+  }
+
+ private:
+  static constexpr uint64_t kLead = 8;
+
+  void build_and_replay(const Make& make) {
+    try {
+      std::unique_ptr<Side> side = make();
+      std::unique_lock<std::mutex> lock(m_);
+      b_ = side.get();
+      owned_ = std::move(side);
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return stop_ || go_; });
+      if (stop_) return;
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(m_);
+      error_ = std::current_exception();
+      cv_.notify_all();
+      return;
+    }
+    replay();
+  }
+
+  void replay() {
+    try {
+      for (;;) {
+        {
+          std::unique_lock<std::mutex> lock(m_);
+          cv_.wait(lock, [&] { return stop_ || records_.size() < kLead; });
+          if (stop_) return;
+        }
+        ExitRecord r = next_exit(*b_);
+        bool last = r.end.has_value();
+        {
+          std::lock_guard<std::mutex> lock(m_);
+          if (stop_) return;  // interrupted by stop(): no exit made
+          records_.push_back(std::move(r));
+        }
+        cv_.notify_all();
+        if (last) return;
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(m_);
+      error_ = std::current_exception();
+      cv_.notify_all();
+    }
+  }
+
+  std::mutex m_;
+  std::condition_variable cv_;
+  Side* b_ = nullptr;
+  std::unique_ptr<Side> owned_;  // until side() hands it over
+  bool go_ = false;
+  std::deque<ExitRecord> records_;  // B's exits from base_ on
+  uint64_t base_ = 0;
+  bool stop_ = false;
+  std::exception_ptr error_;
+  std::thread thread_;  // last: starts once the members above exist
+};
 
 std::string table_at(const BiosTablesInfo& t, uint64_t page) {
   struct Area {
@@ -316,10 +474,6 @@ class Bisector {
   }
 
  private:
-  void fresh_sides() {
-    a_ = make_side(spec_a_);
-    b_ = make_side(spec_b_);
-  }
   // Trace errors name their file already (trace::TraceReader); an image
   // that does not load is named here.
   std::unique_ptr<Side> make_side(const BisectSideSpec& spec) {
@@ -335,28 +489,32 @@ class Bisector {
 
   // Phase 1. Returns false when there is nothing more to search.
   bool lockstep() {
-    fresh_sides();
+    AheadReplay b([this] { return make_side(spec_b_); });
+    a_ = make_side(spec_a_);
+    b_ = b.side();
     uint64_t start_total = 0;
     res_.start_pages = differing_pages(*a_, *b_, &start_total);
-    for (;;) {
-      // A checkpoint is taken after the comparison: completing the exit
-      // for it changes the run area the comparison reads.
-      a_->maybe_checkpoint();
-      b_->maybe_checkpoint();
-      auto ea = a_->session().next_exit();
-      auto eb = b_->session().next_exit();
-      uint64_t n = std::max(a_->replayer().ordinal(), b_->replayer().ordinal());
+    b.go();
+    for (uint64_t i = 0;; ++i) {
+      ExitRecord ra = next_exit(*a_);
+      const ExitRecord& rb = b.exit(i);
+      uint64_t n = std::max(ra.ordinal, rb.ordinal);
       if (n % 4096 == 0) progress("lockstep", n);
-      if (ea || eb) return ends(ea, eb, n);
-      std::optional<std::string> d =
-          compare_exits(*a_, view_of(a_->run()), *b_, view_of(b_->run()));
-      if (!d) d = compare_registers(*a_, *b_);
-      if (d) {
+      std::optional<std::string> d;
+      if (!ra.end && !rb.end) {
+        d = compare_exits(ra.view, rb.view);
+        if (!d) d = compare_registers(ra.regs, rb.regs);
+      }
+      if (ra.end || rb.end || d) {
+        std::optional<RunResult> eb = rb.end;
+        b.stop();  // B stands still for what follows
+        if (!d) return ends(ra.end, eb, n);
         res_.first_differing_exit = n;
         res_.summary = "exit " + std::to_string(n) + ": " + *d;
         return true;
       }
       res_.lockstep_exits = n;
+      b.compared(i + 1);
     }
   }
 
@@ -418,7 +576,8 @@ class Bisector {
     for (uint64_t steps = 0; steps < opts_.max_steps; ++steps) {
       before_ = {a_->replayer().ordinal(), RegisterSnapshot::from(a_->vcpu().get_regs())};
       uint64_t rip = before_.regs.rip;
-      uint32_t xa = a_->single_step(), xb = b_->single_step();
+      uint32_t xa = 0, xb = 0;
+      pair_.both([&](int i) { (i ? xb : xa) = (i ? b_ : a_)->single_step(); });
       res_.instructions_stepped = steps + 1;
       if (natural(xa) || natural(xb)) {
         if (at_exit(rip, xa, xb)) return;
@@ -472,18 +631,18 @@ class Bisector {
   bool at_exit(uint64_t rip, uint32_t xa, uint32_t xb) {
     if (natural(xa) != natural(xb)) {
       found(rip, std::string(natural(xa) ? "A" : "B") + " makes an exit (" +
-                     exit_kind(view_of(natural(xa) ? a_->run() : b_->run())) +
+                     exit_kind(view_of(natural(xa) ? *a_ : *b_)) +
                      ") at this instruction and the other does not");
       return true;
     }
-    if (auto d = compare_exits(*a_, view_of(a_->run()), *b_, view_of(b_->run()))) {
+    if (auto d = compare_exits(view_of(*a_), view_of(*b_))) {
       found(rip, *d);
       return true;
     }
     auto ra = a_->replayer().handle_exit();
     auto rb = b_->replayer().handle_exit();
     // The replayers supplied read values: a differing one is the answer.
-    if (auto d = compare_exits(*a_, view_of(a_->run()), *b_, view_of(b_->run()))) {
+    if (auto d = compare_exits(view_of(*a_), view_of(*b_))) {
       found(rip, *d);
       return true;
     }
@@ -565,6 +724,7 @@ class Bisector {
   BisectSideSpec spec_a_, spec_b_;
   const GuestSymbols& symbols_;
   BisectOptions opts_;
+  PairRunner pair_;
   std::unique_ptr<Side> a_, b_;
   BisectResult res_;
   struct {

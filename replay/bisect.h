@@ -16,6 +16,11 @@
 //     instruction, and the exit data at the exit itself: the first
 //     instruction whose result differs is the answer. Only this interval is
 //     single-stepped.
+// The two sides are independent machines and run at once where the host
+// has a core for each: in phase 1 B replays on a thread of its own, up to
+// a few exits ahead of A, which compares; in phase 3 the sides step on two
+// threads while that beats stepping them one after the other (PairRunner).
+// Either way every comparison is the one the plain lockstep makes.
 #pragma once
 
 #include <cstdint>
