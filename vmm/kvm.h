@@ -114,7 +114,7 @@ class KvmVcpu final : public Vcpu {
   // stay) where KVM lacks the capability.
   void sync_registers(bool on);
   // The copy in the run area is current: the getters above cost no ioctl.
-  bool registers_synced() const { return synced_; }
+  bool registers_synced() const override { return synced_; }
 
   kvm_regs get_regs() const override;
   void set_regs(const kvm_regs& r) override;

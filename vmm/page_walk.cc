@@ -69,7 +69,7 @@ PageWalk walk_page_tables(const GuestMemory& mem, const kvm_sregs& sregs, uint64
   return mapped(mem, sregs, table | (va & 0xfff), user);
 }
 
-bool translate_address(const KvmVcpu& vcpu, const GuestMemory& mem, uint64_t va, uint64_t* gpa) {
+bool translate_address(const Vcpu& vcpu, const GuestMemory& mem, uint64_t va, uint64_t* gpa) {
   if (vcpu.registers_synced()) {
     PageWalk w = walk_page_tables(mem, vcpu.get_sregs(), va);
     if (w.kind == PageWalk::kMapped) *gpa = w.gpa;

@@ -42,6 +42,6 @@ PageWalk walk_page_tables(const GuestMemory& mem, const kvm_sregs& sregs, uint64
 // KVM_TRANSLATE's answer: from walk_page_tables() where the vCPU's
 // registers are at hand without an ioctl (KvmVcpu::sync_registers) and the
 // walk decides, else from KVM.
-bool translate_address(const KvmVcpu& vcpu, const GuestMemory& mem, uint64_t va, uint64_t* gpa);
+bool translate_address(const Vcpu& vcpu, const GuestMemory& mem, uint64_t va, uint64_t* gpa);
 
 }  // namespace rrvm

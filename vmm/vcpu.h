@@ -47,6 +47,9 @@ class Vcpu {
   virtual kvm_regs get_regs() const = 0;
   virtual void set_regs(const kvm_regs& r) = 0;
   virtual kvm_sregs get_sregs() const = 0;
+  // The getters above read a copy KVM left in the run area, costing no
+  // ioctl (KvmVcpu::sync_registers); false where every read is an ioctl.
+  virtual bool registers_synced() const { return false; }
   virtual void set_sregs(const kvm_sregs& s) = 0;
   // Pending events: the interrupt or exception going in, the interrupt
   // shadow, NMI masking. Set: start from get_events() and change what must

@@ -28,7 +28,7 @@ struct Replay {
         cfg(config_from_trace(reader.header())),
         images(images_from_trace(reader)),
         session(reader, cfg, images, serial, replay_options_for(reader), CheckpointPolicy{50}) {
-    session.vcpu().sync_registers(true);
+    session.machine().vcpu().sync_registers(true);
   }
   static std::string record(const std::string& guest) {
     std::string out = temp_dir() + "/" + guest + ".rrt";
@@ -81,7 +81,7 @@ int walks_match_kvm(ReplaySession& s, const std::string& where) {
 TEST(SyncRegs, RunAreaCopyIsWhatTheIoctlsReturnAtEveryExit) {
   RRVM_REQUIRE_KVM();
   Replay r("timerhash");
-  KvmVcpu& v = r.session.vcpu();
+  KvmVcpu& v = r.session.machine().vcpu();
   int exits = 0, synced = 0, walks = 0;
   while (!r.session.next_exit()) {
     std::string where = "exit " + std::to_string(r.session.replayer().ordinal());
@@ -102,7 +102,7 @@ TEST(SyncRegs, RunAreaCopyIsWhatTheIoctlsReturnAtEveryExit) {
 TEST(SyncRegs, RunAreaCopyIsWhatTheIoctlsReturnAfterSingleSteps) {
   RRVM_REQUIRE_KVM();
   Replay r("timerhash");
-  KvmVcpu& v = r.session.vcpu();
+  KvmVcpu& v = r.session.machine().vcpu();
   uint64_t last = 0;
   while (!r.session.next_exit()) last = r.session.replayer().ordinal();
   int synced = 0, walks = 0;
@@ -130,7 +130,7 @@ TEST(SyncRegs, RunAreaCopyIsWhatTheIoctlsReturnAfterSingleSteps) {
 TEST(SyncRegs, AnythingSetDropsTheCopy) {
   RRVM_REQUIRE_KVM();
   Replay r("hello");
-  KvmVcpu& v = r.session.vcpu();
+  KvmVcpu& v = r.session.machine().vcpu();
   ASSERT_FALSE(r.session.next_exit());
   ASSERT_TRUE(v.registers_synced());
   kvm_regs regs = v.get_regs(), changed = regs;
