@@ -5,10 +5,11 @@
 #include <cstdio>
 #include <cstring>
 
+#include "vmm/x86_arch.h"
+
 namespace rrvm {
 
 namespace {
-constexpr uint64_t kRflagsRf = 1ull << 16;
 constexpr const char* kGprNames[16] = {"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp",
                                        "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
 }  // namespace

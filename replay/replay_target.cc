@@ -8,13 +8,11 @@
 #include "replay/gdb_monitor.h"
 #include "trace/trace_inspect.h"
 #include "vmm/option_value.h"
+#include "vmm/x86_arch.h"
 
 namespace rrvm {
 
 namespace {
-constexpr uint64_t kRflagsRf = 1ull << 16;
-constexpr uint64_t kEferLma = 1ull << 10;
-constexpr uint64_t kCr0Pg = 1ull << 31;
 constexpr uint64_t kPage = 4096;
 constexpr uint64_t kStepsPerInterruptCheck = 4096;
 constexpr uint64_t kExitsPerInterruptCheck = 256;
@@ -80,7 +78,7 @@ DebugRegisters ReplayTarget::registers() {
   d.cr0 = sr.cr0, d.cr2 = sr.cr2, d.cr3 = sr.cr3, d.cr4 = sr.cr4, d.cr8 = sr.cr8;
   d.efer = sr.efer;
   // SDM vol. 3, 2.2: 64-bit code is IA-32e mode with CS.L set.
-  d.mode = (sr.efer & kEferLma) && sr.cs.l ? CpuMode::kLong64 : CpuMode::kProtected32;
+  d.mode = in_64bit_mode(sr) ? CpuMode::kLong64 : CpuMode::kProtected32;
   d.fpu = fpu_registers(s_.vcpu().get_fpu_state());
   return d;
 }

@@ -3,12 +3,11 @@
 #include <optional>
 
 #include "vmm/cpu_dump.h"
+#include "vmm/x86_arch.h"
 
 namespace rrvm {
 
 namespace {
-
-constexpr uint64_t kEferLma = 1ull << 10;
 
 // The handler of the interrupt KVM will deliver at the next entry, from the
 // IDT gate (SDM vol. 3A, 6.11 and 6.14.1: 8-byte gates in protected mode,

@@ -16,6 +16,7 @@
 #include "vmm/guest_ram.h"
 #include "vmm/host_info.h"
 #include "vmm/kicker.h"
+#include "vmm/x86_arch.h"
 #include "vmm/x86_boot.h"
 
 namespace rrvm {
@@ -40,10 +41,6 @@ constexpr uint64_t kStackTop = 0x20000;
 constexpr uint16_t kVectorPort = 0x81;
 constexpr int kVectors = 32;
 constexpr double kProbeSeconds = 2;
-
-// CR4 bits the instructions need (Intel SDM vol. 3A, 2.5).
-constexpr uint64_t kCr4Osfxsr = 1u << 9, kCr4Osxmmexcpt = 1u << 10;
-constexpr uint64_t kCr4Fsgsbase = 1u << 16, kCr4Osxsave = 1u << 18;
 
 // Encodings as GNU as emits them for 64-bit mode; memory operands are [rdi].
 const std::vector<ProbedInstruction> kProbes = {

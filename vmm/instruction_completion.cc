@@ -5,16 +5,13 @@
 
 #include "vmm/cpu_dump.h"
 #include "vmm/cpu_features.h"
+#include "vmm/x86_arch.h"
 
 namespace rrvm {
 
 namespace {
 
 constexpr uint8_t kBp = 3, kUd = 6, kNm = 7, kGp = 13;
-constexpr uint64_t kCr0Pe = 1u << 0, kCr0Mp = 1u << 1, kCr0Em = 1u << 2, kCr0Ts = 1u << 3;
-constexpr uint64_t kCr4Osfxsr = 1u << 9;
-constexpr uint64_t kRflagsAc = 1u << 18, kRflagsVm = 1u << 17;
-constexpr uint64_t kEferLma = 1u << 10;
 constexpr uint16_t kFswEs = 1u << 7;  // x87 error summary: an unmasked exception is pending
 constexpr size_t kMaxLength = 15;     // SDM vol. 2A, 2.3.11
 
@@ -260,7 +257,7 @@ CompletionContext InstructionCompleter::context(const kvm_regs& r, const kvm_sre
                                                 uint8_t opcode) {
   CompletionContext ctx;
   ctx.protected_mode = s.cr0 & kCr0Pe;
-  ctx.mode64 = (s.efer & kEferLma) && s.cs.l;
+  ctx.mode64 = in_64bit_mode(s);
   ctx.v86 = r.rflags & kRflagsVm;
   // CPL is CS.RPL in protected mode (SDM vol. 3A, 5.5); 0 in real mode.
   ctx.cpl = ctx.protected_mode ? s.cs.selector & 3 : 0;
@@ -291,11 +288,12 @@ std::optional<Completion> InstructionCompleter::complete(uint64_t* rip, std::str
   kvm_sregs s = vcpu_.get_sregs();
   *rip = r.rip;
   // CS.base is 0 in 64-bit mode; elsewhere EIP is an offset into CS.
-  uint64_t linear = ((s.efer & kEferLma) && s.cs.l) ? r.rip : s.cs.base + (r.rip & 0xffffffff);
+  bool mode64 = in_64bit_mode(s);
+  uint64_t linear = mode64 ? r.rip : s.cs.base + (r.rip & 0xffffffff);
   std::array<uint8_t, kMaxLength> code{};
   size_t n = read_guest_code(vcpu_, mem_, linear, code).value_or(0);
   std::span<const uint8_t> bytes(code.data(), n);
-  std::span<const uint8_t> op = decode_prefixes(bytes, (s.efer & kEferLma) && s.cs.l).opcode;
+  std::span<const uint8_t> op = decode_prefixes(bytes, mode64).opcode;
   std::optional<Completion> c =
       plan_completion(bytes, context(r, s, op.empty() ? 0 : op[0]), why_not);
   if (c && c->insn == CompletedInsn::kLdmxcsr && !c->fault && !load_mxcsr(*c, r, s, why_not))

@@ -1,18 +1,11 @@
 #include "vmm/page_walk.h"
+#include "vmm/x86_arch.h"
 
 namespace rrvm {
 
 namespace {
 
-// SDM vol. 3A, 2.5 (CR0, CR4), 2.2.1 (EFER), 4.5 (Table 4-15 to 4-20).
-constexpr uint64_t kCr0Pg = 1ull << 31;
-constexpr uint64_t kCr4Pae = 1ull << 5;
-constexpr uint64_t kCr4La57 = 1ull << 12;
-constexpr uint64_t kCr4Smap = 1ull << 21;
-constexpr uint64_t kCr4Pke = 1ull << 22;
-constexpr uint64_t kCr4Pks = 1ull << 24;
-constexpr uint64_t kEferNxe = 1ull << 11;
-constexpr uint64_t kEferLma = 1ull << 10;
+// Paging-structure entries: SDM vol. 3A, 4.5 (Tables 4-15 to 4-20).
 constexpr uint64_t kPresent = 1ull << 0;
 constexpr uint64_t kUser = 1ull << 2;
 constexpr uint64_t kPageSize = 1ull << 7;

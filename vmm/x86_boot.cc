@@ -4,18 +4,11 @@
 #include <stdexcept>
 
 #include "devices/guest_memory.h"
+#include "vmm/x86_arch.h"
 
 namespace rrvm {
 
 namespace {
-
-// Control and feature bits (Intel SDM vol. 3A, 2.5 and 2.2.1).
-constexpr uint64_t kCr0Pe = 1u << 0;
-constexpr uint64_t kCr0Et = 1u << 4;
-constexpr uint64_t kCr0Pg = 1u << 31;
-constexpr uint64_t kCr4Pae = 1u << 5;
-constexpr uint64_t kEferLme = 1u << 8;
-constexpr uint64_t kEferLma = 1u << 10;
 
 kvm_segment flat_segment(uint16_t selector, uint8_t type, bool code64) {
   kvm_segment s{};
