@@ -57,17 +57,18 @@ void check_order(uint64_t before, uint64_t ns, uint64_t ordinal) {
                             std::to_string(before) + " ns");
 }
 
-// Adds the host time from its construction to its destruction to `total`.
+// Hands the host time from its construction to its destruction to `done`.
+template <typename Done>
 class HostTimer {
  public:
-  explicit HostTimer(uint64_t& total) : total_(total), start_(Kicker::monotonic_ns()) {}
-  ~HostTimer() { total_ += Kicker::monotonic_ns() - start_; }
+  explicit HostTimer(Done done) : done_(done), start_(Kicker::monotonic_ns()) {}
+  ~HostTimer() { done_(Kicker::monotonic_ns() - start_); }
   HostTimer(const HostTimer&) = delete;
   HostTimer& operator=(const HostTimer&) = delete;
   uint64_t deadline(double seconds) const { return start_ + uint64_t(seconds * 1e9); }
 
  private:
-  uint64_t& total_;
+  Done done_;
   uint64_t start_;
 };
 
@@ -103,6 +104,7 @@ ReplayOptions replay_options_for(const trace::TraceReader& reader) {
   o.reads_modelled = header.reads_modelled;
   o.virtual_time = header.reads_modelled && header.clock_mode == "virtual";
   o.host_time = header.clock_mode != "virtual";
+  o.progress_logged = header.format_major > 1 || header.format_minor >= 1;
   o.models_note = device_models_note(header);
   o.complete_trace = reader.complete();
   if (reader.footer()) o.recorded_exits = reader.footer()->exits;
@@ -474,14 +476,21 @@ std::optional<Replayer::TimeAhead> Replayer::scan_time_ahead() {
 
 // The recording got to `ahead` within its recorded time from the last time
 // replay reached; replay may take kReplaySlowdown times that, plus
-// kSlackSeconds, less what it has run since. Where the trace gives no time
-// ahead, the stall limit.
+// kSlackSeconds, less what it has run since. Otherwise the stall limit, less
+// the time the guest has made exits since the last event (progress_logged).
 Replayer::RunLimit Replayer::run_limit(const std::optional<TimeAhead>& ahead) const {
-  if (!ahead) return {opts_.stall_seconds, "", 0};
+  double gap = opts_.progress_logged && gap_from_ ? double(gap_ns_) * 1e-9 : 0;
+  RunLimit limit{opts_.stall_seconds - gap, "", 0};
+  if (!ahead) return limit;
   uint64_t recorded = ahead->ns > exit_time_ ? ahead->ns - exit_time_ : 0;
   double allowed = kSlackSeconds + kReplaySlowdown * double(recorded) * 1e-9;
   double left = allowed - double(spent_ns_) * 1e-9;
-  return {std::min(opts_.stall_seconds, left), ahead->what, allowed};
+  return left < limit.seconds ? RunLimit{left, ahead->what, allowed} : limit;
+}
+
+void Replayer::ran(uint64_t ns) {
+  spent_ns_ += ns;
+  if (gap_from_) gap_ns_ += ns;
 }
 
 // A landmark search: bounded by the next recorded time, else by the time
@@ -498,7 +507,13 @@ Replayer::RunLimit Replayer::landmark_limit(const trace::LandmarkData& lm) {
   return limit;
 }
 
-std::string Replayer::budget_spent(const RunLimit& limit) const {
+// Why a limit is spent before the run: the time the recording took to
+// `limit.before`, or the exits since the last event.
+std::string Replayer::limit_spent(const RunLimit& limit) {
+  if (limit.before.empty())
+    return "the guest has made exits for " + seconds(double(gap_ns_) * 1e-9) + " since exit " +
+           std::to_string(gap_from_.value_or(ordinal_)) + " without getting to " +
+           next_described() + " (a recording logs an event within a second of an exit)";
   return "replay has run the guest " + seconds(double(spent_ns_) * 1e-9) +
          " since the recorded time " + std::to_string(exit_time_) +
          " ns, and the recording got to " + limit.before + " in less than " +
@@ -568,13 +583,13 @@ std::optional<RunResult> Replayer::reach_landmark(const trace::LandmarkData& lm)
   if (!opts_.host_time) spent_ns_ = 0;  // each search bounded on its own
   RunLimit limit = landmark_limit(lm);
   std::string where = "landmark after exit " + std::to_string(ordinal_) + " at rip " + hex(lm.rip);
-  if (limit.seconds <= 0) {
-    diverge(where + " not reached: " + budget_spent(limit) +
+  if (limit.seconds <= 0 && !seeker_.stands_on(lm)) {
+    diverge(where + " not reached: " + limit_spent(limit) +
             ": the guest's state differs from the recording's");
     return std::nullopt;
   }
   uint64_t hits_before = seeker_.stats().hits;
-  HostTimer timer(spent_ns_);
+  HostTimer timer([this](uint64_t ns) { ran(ns); });
   uint64_t deadline = timer.deadline(limit.seconds);
   kicker_.arm(deadline);
   user_armed_ = false;  // the seeker sets the guest debug registers itself
@@ -643,11 +658,11 @@ std::optional<RunResult> Replayer::run_to_exit() {
   RunLimit limit = run_limit(time_ahead());
   std::string after = "after exit " + std::to_string(ordinal_);
   if (limit.seconds <= 0) {
-    diverge(after + " " + budget_spent(limit) + ": the guest runs somewhere the recording did not");
+    diverge(after + " " + limit_spent(limit) + ": the guest runs somewhere the recording did not");
     return divergence_result();
   }
   uint64_t exits_at_arm = stats_.exits;
-  HostTimer timer(spent_ns_);
+  HostTimer timer([this](uint64_t ns) { ran(ns); });
   uint64_t deadline = timer.deadline(limit.seconds);
   kicker_.arm(deadline);
   arm_user_debug();
@@ -671,9 +686,10 @@ std::optional<RunResult> Replayer::run_to_exit() {
     if (Kicker::monotonic_ns() < deadline) continue;
     if (stats_.exits == exits_at_arm) {
       std::string why =
-          limit.before.empty()
-              ? ""
-              : " (the recording's guest made its next exit before " + limit.before + ")";
+          !limit.before.empty()
+              ? " (the recording's guest made its next exit before " + limit.before + ")"
+          : opts_.progress_logged && gap_from_ ? " (" + limit_spent(limit) + ")"
+                                               : "";
       diverge("no exit for " + seconds(limit.seconds) + " " + after + why +
               ": the guest runs somewhere the recording did not");
       return divergence_result();
@@ -724,7 +740,8 @@ void Replayer::restore_position(const Position& p) {
   last_clock_ = p.last_clock;
   exit_time_ = p.exit_time;
   latest_time_ = p.latest_time;
-  spent_ns_ = 0;
+  spent_ns_ = gap_ns_ = 0;
+  gap_from_.reset();
   vclock_.restore(p.virtual_ns);
   pending_time_ = p.pending_time;
   injected_ = p.injected;
@@ -741,6 +758,7 @@ void Replayer::restore_position(const Position& p) {
 std::optional<RunResult> Replayer::at_exit() {
   ++ordinal_;
   ++stats_.exits;
+  if (!gap_from_) gap_from_ = ordinal_;
   injected_ = false;
   advance_pending_timers();
   if (opts_.virtual_time) vclock_.on_exit();  // before the devices read it, as recorded
@@ -1007,6 +1025,8 @@ const StoredEvent& Replayer::consume() {
   keep(StoredEvent(*peek()));
   events_.pop();
   ++stats_.events;
+  gap_from_.reset();
+  gap_ns_ = 0;
   return recent_.back();
 }
 

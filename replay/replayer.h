@@ -70,6 +70,10 @@ struct ReplayOptions {
   // of it, whatever the guest computed in between): each run to an exit or
   // landmark is bounded on its own.
   bool host_time = true;
+  // The recorder logs an event within about a second of any exit (a
+  // progress event when nothing else; format 1.1): a guest that makes exits
+  // for the stall limit without getting to the next event ends there.
+  bool progress_logged = true;
 };
 
 // The options `reader`'s trace needs: what it stores (its header) and how
@@ -220,7 +224,8 @@ class Replayer final : public ExecHooks {
   };
   RunLimit run_limit(const std::optional<TimeAhead>& ahead) const;
   RunLimit landmark_limit(const trace::LandmarkData& lm);
-  std::string budget_spent(const RunLimit& limit) const;
+  std::string limit_spent(const RunLimit& limit);
+  void ran(uint64_t ns);  // replay ran the guest for `ns` (host time)
   std::optional<RunResult> run_to_exit();
   std::optional<RunResult> at_exit();
   std::optional<RunResult> check_digests();
@@ -269,6 +274,10 @@ class Replayer final : public ExecHooks {
   uint64_t exit_time_ = 0;    // the last recorded time replay has reached
   uint64_t latest_time_ = 0;  // the last recorded time consumed (a kick's may lie ahead)
   uint64_t spent_ns_ = 0;     // host time replay ran the guest since it reached exit_time_
+  // The exits since the last event consumed: from which exit, and the host
+  // time replay ran the guest since then (progress_logged).
+  std::optional<uint64_t> gap_from_;
+  uint64_t gap_ns_ = 0;
   std::optional<std::pair<trace::SourceMark, std::optional<TimeAhead>>> ahead_cache_;
   Phase phase_ = Phase::kInterval;
   bool injected_ = false;  // an injection ended the exit phase
