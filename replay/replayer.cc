@@ -35,9 +35,13 @@ constexpr double kRing3ProbeSeconds = 3;
 // Replay may take this much longer than the recording took between two
 // recorded times (ring-0 code that ran natively where it was recorded is
 // emulated on a nested host; breakpoint hits on the way to a landmark cost
-// ~35 us each), plus this much for host noise.
+// ~35 us each: timerhash's searches take ~4 times the recorded time here),
+// plus this much for host noise. Only the time the guest runs counts, not
+// exit handling or a debugger's pauses, and the count starts afresh at every
+// recorded time passed, so the slack covers the vCPU thread being kept off
+// the CPU within one gap between recorded times.
 constexpr double kReplaySlowdown = 200;
-constexpr double kSlackSeconds = 5;
+constexpr double kSlackSeconds = 2;
 // How far ahead replay looks for the next recorded time (events; a
 // recording logs one at nearly every exit whose devices read the clock).
 constexpr size_t kLookahead = 64;

@@ -214,11 +214,12 @@ struct FirstTick {
 FirstTick first_tick(std::vector<Item>& items) {
   auto lm = std::find_if(items.begin(), items.end(),
                          [](const Item& it) { return it.event.kind == EventKind::kLandmark; });
+  if (lm == items.end()) throw std::runtime_error("no landmark");
   auto kick = std::find_if(items.begin(), lm, [&](const Item& it) {
     return it.event.ordinal == lm->event.ordinal &&
            it.event.is_clock(trace::ClockSource::kTimerAsync);
   });
-  if (lm == items.end() || kick == lm) throw std::runtime_error("no landmark after a kick");
+  if (kick == lm) throw std::runtime_error("no kick time before the first landmark");
   return {kick, lm};
 }
 
