@@ -335,6 +335,27 @@ TEST(HostileReplay, ALandmarkWithoutItsKickTimeIsBoundedByTheNextRecordedTime) {
   EXPECT_NE(r.err.find(", by which the recording was past #"), std::string::npos) << r.err;
 }
 
+// From the fuzzer: a CPUID table this host's KVM refuses outright (here
+// the AMX tile state among the XSAVE features of leaf 0xd) was "KVM:
+// KVM_SET_CPUID2: Operation not permitted". Like a table KVM shows the
+// guest otherwise than recorded, it is this host's refusal (69), and says
+// so: rrvm cannot tell a damaged table from one of another host.
+TEST(HostileReplay, ACpuTableThisHostRefusesIsNamedAsSuch) {
+  RRVM_REQUIRE_KVM();
+  std::string path = write(
+      "amx.rrt", trace::testing::edit_header(recording("pit"), [](trace::HeaderInfo& h) {
+        auto xsave = std::find_if(h.cpuid.begin(), h.cpuid.end(),
+                                  [](const auto& l) { return l.function == 0xd && l.index == 0; });
+        ASSERT_NE(xsave, h.cpuid.end());
+        xsave->eax |= 3u << 17;  // XTILECFG, XTILEDATA
+      }));
+  CliResult r = replay(path);
+  EXPECT_EQ(r.status, 69) << r.err;
+  EXPECT_NE(r.err.find("this host's KVM refuses the CPU the trace recorded (KVM_SET_CPUID2: "),
+            std::string::npos)
+      << r.err;
+}
+
 // A trace's "mem" larger than this process may map (ulimit -v): a clear
 // message and 69 (a host limit), not "internal error" (70, which is for
 // guest crashes only).

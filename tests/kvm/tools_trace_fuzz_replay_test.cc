@@ -104,7 +104,7 @@ std::string host_refusal(const CliResult& r, const CliLimits& limits) {
   if (r.status != 69) return "";
   if (limits.address_space && r.err.find("MiB of guest RAM") != std::string::npos)
     return " (guest RAM over RLIMIT_AS)";
-  if (r.err.find("does not show the guest the CPU the trace recorded") != std::string::npos)
+  if (r.err.find("the CPU the trace recorded") != std::string::npos)
     return " (the trace's CPU: not on this host)";
   return "";
 }
