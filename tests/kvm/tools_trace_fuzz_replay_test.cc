@@ -98,14 +98,15 @@ struct Mutant {
 };
 
 // Exit 69 that is this host's, not the trace's fault: guest RAM over the
-// RLIMIT_AS this test set, or a CPUID table this host's KVM cannot show a
-// guest as recorded (a mutated table reads like one from another host).
+// RLIMIT_AS this test set, or a CPUID table this host's KVM cannot give a
+// guest as recorded (a mutated table reads like one from another host):
+// features it lacks, a table it refuses, or one it shows otherwise.
 std::string host_refusal(const CliResult& r, const CliLimits& limits) {
   if (r.status != 69) return "";
   if (limits.address_space && r.err.find("MiB of guest RAM") != std::string::npos)
     return " (guest RAM over RLIMIT_AS)";
-  if (r.err.find("the CPU the trace recorded") != std::string::npos)
-    return " (the trace's CPU: not on this host)";
+  for (const char* cpu : {"the trace's CPU has features", "the CPU the trace recorded"})
+    if (r.err.find(cpu) != std::string::npos) return " (the trace's CPU: not on this host)";
   return "";
 }
 
