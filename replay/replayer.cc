@@ -35,9 +35,46 @@ constexpr double kRing3ProbeSeconds = 3;
 // Replay may take this much longer than the recording took between two
 // recorded times (ring-0 code that ran natively where it was recorded is
 // emulated on a nested host; breakpoint hits on the way to a landmark cost
-// ~35 us each), plus this much for host noise.
+// ~35 us each: timerhash's searches take ~4 times the recorded time here),
+// plus this much for host noise. Only the time the guest runs counts, not
+// exit handling or a debugger's pauses, and the count starts afresh at every
+// recorded time passed, so the slack covers the vCPU thread being kept off
+// the CPU within one gap between recorded times.
 constexpr double kReplaySlowdown = 200;
-constexpr double kSlackSeconds = 5;
+constexpr double kSlackSeconds = 2;
+// How far ahead replay looks for the next recorded time (events; a
+// recording logs one at nearly every exit whose devices read the clock).
+constexpr size_t kLookahead = 64;
+
+bool carries_time(const Event& e) {
+  return e.is_clock(ClockSource::kDevice) || e.is_clock(ClockSource::kTimerExit) ||
+         e.is_clock(ClockSource::kTimerAsync);
+}
+
+// A recording's clock never goes back (one host clock, or the virtual one,
+// read by one thread in trace order): a value below the one before is
+// damage.
+void check_order(uint64_t before, uint64_t ns, uint64_t ordinal) {
+  if (ns < before)
+    throw trace::TraceError("the recording's clock goes backwards at exit " +
+                            std::to_string(ordinal) + ": " + std::to_string(ns) + " ns after " +
+                            std::to_string(before) + " ns");
+}
+
+// Hands the host time from its construction to its destruction to `done`.
+template <typename Done>
+class HostTimer {
+ public:
+  explicit HostTimer(Done done) : done_(done), start_(Kicker::monotonic_ns()) {}
+  ~HostTimer() { done_(Kicker::monotonic_ns() - start_); }
+  HostTimer(const HostTimer&) = delete;
+  HostTimer& operator=(const HostTimer&) = delete;
+  uint64_t deadline(double seconds) const { return start_ + uint64_t(seconds * 1e9); }
+
+ private:
+  Done done_;
+  uint64_t start_;
+};
 
 // Stop reasons a recording can end with (the others are replay's own).
 bool recordable(uint64_t code) {
@@ -70,6 +107,8 @@ ReplayOptions replay_options_for(const trace::TraceReader& reader) {
   ReplayOptions o;
   o.reads_modelled = header.reads_modelled;
   o.virtual_time = header.reads_modelled && header.clock_mode == "virtual";
+  o.host_time = header.clock_mode != "virtual";
+  o.progress_logged = header.format_major > 1 || header.format_minor >= 1;
   o.models_note = device_models_note(header);
   o.complete_trace = reader.complete();
   if (reader.footer()) o.recorded_exits = reader.footer()->exits;
@@ -159,17 +198,19 @@ std::optional<RunResult> Replayer::place(const trace::ReadEvent& r) {
     case EventKind::kClockRead:
       if (e.is_clock(ClockSource::kTimerExit))
         return when(Phase::kExit, [&](const StoredEvent& s) {
+          clock_value(s.event.value(), s.event.ordinal, /*reached=*/true);
           board_.advance_timers(s.event.value());
-          exit_time_ = s.event.value();
         });
       if (e.is_clock(ClockSource::kTimerAsync))
         return when(Phase::kInterval, [&](const StoredEvent& s) {
+          clock_value(s.event.value(), s.event.ordinal, /*reached=*/false);
           pending_time_.push_back({false, s.event.value()});
         });
       // A changed machine whose devices read the clock less often than the
       // recorded ones (follow_models): a value nobody asked for, passed
       // over as next_at() does.
       if (opts_.follow_models && e.is_clock(ClockSource::kDevice)) {
+        clock_value(e.value(), e.ordinal, /*reached=*/true);
         last_clock_ = consume().event.value();
         return std::nullopt;
       }
@@ -402,33 +443,86 @@ std::optional<RunResult> Replayer::unwoken_halt() {
   return divergence_result();
 }
 
-// How long replay may take to get where the recording was at its time
-// `recorded_ns`: the stall limit, or less when that is a known time after
-// the last one replay passed.
-double Replayer::seconds_until(uint64_t recorded_ns) const {
-  if (recorded_ns <= exit_time_) return opts_.stall_seconds;
-  return std::min(opts_.stall_seconds,
-                  kSlackSeconds + kReplaySlowdown * double(recorded_ns - exit_time_) * 1e-9);
+void Replayer::clock_value(uint64_t ns, uint64_t ordinal, bool reached) {
+  check_order(latest_time_, ns, ordinal);
+  latest_time_ = ns;
+  if (reached) reached_time(ns);
 }
 
-// How long a landmark search may take: the recording reached the kick
-// within the time its clock values show between the exit and the kick.
-double Replayer::landmark_seconds(const trace::LandmarkData& lm) const {
+void Replayer::reached_time(uint64_t ns) {
+  exit_time_ = std::max(exit_time_, ns);
+  spent_ns_ = 0;
+}
+
+std::optional<Replayer::TimeAhead> Replayer::time_ahead() {
+  trace::SourceMark here = events_.mark();
+  if (!ahead_cache_ || ahead_cache_->first != here) ahead_cache_.emplace(here, scan_time_ahead());
+  return ahead_cache_->second;
+}
+
+// The first recorded time within kLookahead events, and the one after it
+// checked against it: a time beyond the ones that follow it is damage,
+// reported now rather than after the search it would bound.
+std::optional<Replayer::TimeAhead> Replayer::scan_time_ahead() {
+  std::optional<TimeAhead> first;
+  uint64_t before = latest_time_;
+  for (size_t n = 0; n < kLookahead; ++n) {
+    const trace::ReadEvent* r = events_.ahead(n);
+    if (!r) break;
+    if (!carries_time(r->event)) continue;
+    check_order(before, r->event.value(), r->event.ordinal);
+    if (first) break;
+    first = TimeAhead{r->event.value(), trace::format_event(*r)};
+    before = first->ns;
+  }
+  return first;
+}
+
+// The recording got to `ahead` within its recorded time from the last time
+// replay reached; replay may take kReplaySlowdown times that, plus
+// kSlackSeconds, less what it has run since. Otherwise the stall limit, less
+// the time the guest has made exits since the last event (progress_logged).
+Replayer::RunLimit Replayer::run_limit(const std::optional<TimeAhead>& ahead) const {
+  double gap = opts_.progress_logged && gap_from_ ? double(gap_ns_) * 1e-9 : 0;
+  RunLimit limit{opts_.stall_seconds - gap, "", 0};
+  if (!ahead) return limit;
+  uint64_t recorded = ahead->ns > exit_time_ ? ahead->ns - exit_time_ : 0;
+  double allowed = kSlackSeconds + kReplaySlowdown * double(recorded) * 1e-9;
+  double left = allowed - double(spent_ns_) * 1e-9;
+  return left < limit.seconds ? RunLimit{left, ahead->what, allowed} : limit;
+}
+
+void Replayer::ran(uint64_t ns) {
+  spent_ns_ += ns;
+  if (gap_from_) gap_ns_ += ns;
+}
+
+// A landmark search: bounded by the next recorded time, else by the time
+// of the kick before it (the landmark is at the kick, or at an interrupt
+// window soon after it).
+Replayer::RunLimit Replayer::landmark_limit(const trace::LandmarkData& lm) {
+  std::optional<TimeAhead> ahead = time_ahead();
   uint64_t kick = 0;
   for (const PendingTime& t : pending_time_)
     if (!t.spin) kick = std::max(kick, t.ns);
-  double limit = seconds_until(kick);
-  return lm.cpl == 3 ? std::min(limit, kRing3ProbeSeconds) : limit;
+  if (!ahead && kick) ahead = TimeAhead{kick, "its kick at " + std::to_string(kick) + " ns"};
+  RunLimit limit = run_limit(ahead);
+  if (lm.cpl == 3) limit.seconds = std::min(limit.seconds, kRing3ProbeSeconds);
+  return limit;
 }
 
-// How long the guest may run to its next exit: when the next recorded
-// event is a clock value at a later exit, the recording's guest made its
-// next exit before that time. A guest spinning for an interrupt a trace
-// moved to a later exit so ends in seconds, not at the stall limit.
-double Replayer::exit_seconds() {
-  const trace::ReadEvent* r = peek();
-  bool timed = r && r->event.ordinal > ordinal_ && r->event.kind == EventKind::kClockRead;
-  return timed ? seconds_until(r->event.value()) : opts_.stall_seconds;
+// Why a limit is spent before the run: the time the recording took to
+// `limit.before`, or the exits since the last event.
+std::string Replayer::limit_spent(const RunLimit& limit) {
+  if (limit.before.empty())
+    return "the guest has made exits for " + seconds(double(gap_ns_) * 1e-9) + " since exit " +
+           std::to_string(gap_from_.value_or(ordinal_)) + " without getting to " +
+           next_described() + " (a recording logs an event within a second of an exit)";
+  return "replay has run the guest " + seconds(double(spent_ns_) * 1e-9) +
+         " since the recorded time " + std::to_string(exit_time_) +
+         " ns, and the recording got to " + limit.before + " in less than " +
+         seconds((limit.allowed - kSlackSeconds) / kReplaySlowdown) + " (" +
+         seconds(limit.allowed) + " allowed)";
 }
 
 // No breakpoint can hit a RIP where no guest code is mapped: say so at once
@@ -453,10 +547,9 @@ std::optional<RunResult> Replayer::landmark(const trace::LandmarkData& lm) {
   if (auto stop = reach_landmark(lm)) return stop;
   consume();
   if (divergence_) return divergence_result();
+  expect_injection_after_landmark();
   dirty_.reset();
   ++stats_.landmarks;
-  for (const PendingTime& t : pending_time_)
-    if (!t.spin) exit_time_ = std::max(exit_time_, t.ns);
   advance_pending_timers();
   return std::nullopt;
 }
@@ -472,14 +565,36 @@ bool Replayer::stop_asked() {
   return Kicker::stop_signal() || interrupted_.exchange(false);
 }
 
+// A recording logs a landmark only for the interrupt or NMI it injects
+// there, right after it (recorder.h): anything else after one is damage.
+// (A trace cut off between the two ends there.)
+void Replayer::expect_injection_after_landmark() {
+  const trace::ReadEvent* r = peek();
+  if (!r) return;
+  const Event& e = r->event;
+  bool injection = (e.kind == EventKind::kInterrupt || e.kind == EventKind::kNmi) &&
+                   e.at_landmark() && e.ordinal == ordinal_;
+  if (!injection)
+    throw trace::TraceError("the recording has " + next_described() +
+                            " after the landmark after exit " + std::to_string(ordinal_) +
+                            ", where only the interrupt or NMI injected there can follow");
+}
+
 // Runs the vCPU to the landmark; a stop when a debugger's breakpoint or a
 // signal comes first. A divergence is noted (diverge()), not returned.
 std::optional<RunResult> Replayer::reach_landmark(const trace::LandmarkData& lm) {
   if (unreachable_landmark(lm)) return std::nullopt;
-  double limit = landmark_seconds(lm);
-  uint64_t hits_before = seeker_.stats().hits;
-  uint64_t deadline = Kicker::monotonic_ns() + uint64_t(limit * 1e9);
+  if (!opts_.host_time) spent_ns_ = 0;  // each search bounded on its own
+  RunLimit limit = landmark_limit(lm);
   std::string where = "landmark after exit " + std::to_string(ordinal_) + " at rip " + hex(lm.rip);
+  if (limit.seconds <= 0 && !seeker_.stands_on(lm)) {
+    diverge(where + " not reached: " + limit_spent(limit) +
+            ": the guest's state differs from the recording's");
+    return std::nullopt;
+  }
+  uint64_t hits_before = seeker_.stats().hits;
+  HostTimer timer([this](uint64_t ns) { ran(ns); });
+  uint64_t deadline = timer.deadline(limit.seconds);
   kicker_.arm(deadline);
   user_armed_ = false;  // the seeker sets the guest debug registers itself
   for (;;) {
@@ -502,7 +617,9 @@ std::optional<RunResult> Replayer::reach_landmark(const trace::LandmarkData& lm)
                 "this trace on a host with hardware KVM, or keep the busy loop in ring 0.");
         return std::nullopt;
       }
-      diverge(where + " not reached in " + seconds(limit) + " (" +
+      std::string by =
+          limit.before.empty() ? "" : ", by which the recording was past " + limit.before;
+      diverge(where + " not reached in " + seconds(limit.seconds) + by + " (" +
               std::to_string(seeker_.stats().hits) + " breakpoint hits so far, " +
               std::to_string(seeker_.stats().register_matches) +
               " with matching registers): the guest's state differs from the recording's");
@@ -525,6 +642,7 @@ std::optional<RunResult> Replayer::reach_landmark(const trace::LandmarkData& lm)
 void Replayer::advance_pending_timers() {
   for (const PendingTime& t : pending_time_) {
     if (!t.spin) {
+      reached_time(t.ns);
       board_.advance_timers(t.ns);
       continue;
     }
@@ -540,9 +658,16 @@ std::optional<RunResult> Replayer::run_to_exit() {
     exit_pending_ = false;
     return std::nullopt;
   }
+  if (!opts_.host_time) spent_ns_ = 0;  // each run bounded on its own
+  RunLimit limit = run_limit(time_ahead());
+  std::string after = "after exit " + std::to_string(ordinal_);
+  if (limit.seconds <= 0) {
+    diverge(after + " " + limit_spent(limit) + ": the guest runs somewhere the recording did not");
+    return divergence_result();
+  }
   uint64_t exits_at_arm = stats_.exits;
-  double limit = exit_seconds();
-  uint64_t deadline = Kicker::monotonic_ns() + uint64_t(limit * 1e9);
+  HostTimer timer([this](uint64_t ns) { ran(ns); });
+  uint64_t deadline = timer.deadline(limit.seconds);
   kicker_.arm(deadline);
   arm_user_debug();
   for (;;) {
@@ -565,10 +690,11 @@ std::optional<RunResult> Replayer::run_to_exit() {
     if (Kicker::monotonic_ns() < deadline) continue;
     if (stats_.exits == exits_at_arm) {
       std::string why =
-          limit < opts_.stall_seconds
-              ? " (the recording's guest made its next exit before " + next_described() + ")"
-              : "";
-      diverge("no exit for " + seconds(limit) + " after exit " + std::to_string(ordinal_) + why +
+          !limit.before.empty()
+              ? " (the recording's guest made its next exit before " + limit.before + ")"
+          : opts_.progress_logged && gap_from_ ? " (" + limit_spent(limit) + ")"
+                                               : "";
+      diverge("no exit for " + seconds(limit.seconds) + " " + after + why +
               ": the guest runs somewhere the recording did not");
       return divergence_result();
     }
@@ -601,6 +727,7 @@ Replayer::Position Replayer::save_position() {
   p.ordinal = ordinal_;
   p.last_clock = last_clock_;
   p.exit_time = exit_time_;
+  p.latest_time = latest_time_;
   p.virtual_ns = vclock_.now_ns();
   p.pending_time = pending_time_;
   p.injected = injected_;
@@ -616,6 +743,9 @@ void Replayer::restore_position(const Position& p) {
   ordinal_ = p.ordinal;
   last_clock_ = p.last_clock;
   exit_time_ = p.exit_time;
+  latest_time_ = p.latest_time;
+  spent_ns_ = gap_ns_ = 0;
+  gap_from_.reset();
   vclock_.restore(p.virtual_ns);
   pending_time_ = p.pending_time;
   injected_ = p.injected;
@@ -632,6 +762,7 @@ void Replayer::restore_position(const Position& p) {
 std::optional<RunResult> Replayer::at_exit() {
   ++ordinal_;
   ++stats_.exits;
+  if (!gap_from_) gap_from_ = ordinal_;
   injected_ = false;
   advance_pending_timers();
   if (opts_.virtual_time) vclock_.on_exit();  // before the devices read it, as recorded
@@ -847,7 +978,8 @@ uint64_t Replayer::TraceClock::now_ns() {
     }
     return r_.last_clock_;
   }
-  r_.last_clock_ = r_.exit_time_ = r->event.value();
+  r_.clock_value(r->event.value(), r->event.ordinal, /*reached=*/true);
+  r_.last_clock_ = r->event.value();
   r_.consume();
   return r_.last_clock_;
 }
@@ -884,6 +1016,7 @@ const trace::ReadEvent* Replayer::next_at(EventKind kind) {
   // recorded ones did: skip the device clock values nobody asked for.
   while (opts_.follow_models && kind != EventKind::kClockRead && r &&
          r->event.ordinal <= ordinal_ && r->event.is_clock(ClockSource::kDevice)) {
+    clock_value(r->event.value(), r->event.ordinal, /*reached=*/true);
     last_clock_ = r->event.value();
     consume();
     r = peek();
@@ -896,6 +1029,8 @@ const StoredEvent& Replayer::consume() {
   keep(StoredEvent(*peek()));
   events_.pop();
   ++stats_.events;
+  gap_from_.reset();
+  gap_ns_ = 0;
   return recent_.back();
 }
 

@@ -63,6 +63,17 @@ struct ReplayOptions {
   // exits (0: unknown); an event at a later exit is a corrupt trace.
   bool complete_trace = false;
   uint64_t recorded_exits = 0;
+  // The trace's clock values are host time (its clock is not virtual): the
+  // time replay may take to reach a point is then counted from the last
+  // recorded time it passed, over all the exits in between. A virtual
+  // clock's values say little of how long the guest ran (an exit is 1 us
+  // of it, whatever the guest computed in between): each run to an exit or
+  // landmark is bounded on its own.
+  bool host_time = true;
+  // The recorder logs an event within about a second of any exit (a
+  // progress event when nothing else; format 1.1): a guest that makes exits
+  // for the stall limit without getting to the next event ends there.
+  bool progress_logged = true;
 };
 
 // The options `reader`'s trace needs: what it stores (its header) and how
@@ -117,6 +128,7 @@ class Replayer final : public ExecHooks {
     uint64_t ordinal = 0;
     uint64_t last_clock = 0;
     uint64_t exit_time = 0;
+    uint64_t latest_time = 0;
     uint64_t virtual_ns = 0;  // the virtual clock, where replay runs it
     std::vector<PendingTime> pending_time;
     bool injected = false;
@@ -190,9 +202,30 @@ class Replayer final : public ExecHooks {
   std::optional<RunResult> stopped_here();
   std::optional<RunResult> unwoken_halt();
   bool unreachable_landmark(const trace::LandmarkData& lm);
-  double seconds_until(uint64_t recorded_ns) const;
-  double landmark_seconds(const trace::LandmarkData& lm) const;
-  double exit_seconds();
+  void expect_injection_after_landmark();
+  // A recorded time: ascending, or the trace is corrupt. `reached`: replay
+  // is where the recording read it (an exit, a landmark), so the time it
+  // may take to get further counts from here.
+  void clock_value(uint64_t ns, uint64_t ordinal, bool reached);
+  void reached_time(uint64_t ns);
+  // The first recorded time ahead (TimeAhead::what describes its event).
+  struct TimeAhead {
+    uint64_t ns = 0;
+    std::string what;
+  };
+  std::optional<TimeAhead> time_ahead();
+  std::optional<TimeAhead> scan_time_ahead();
+  // How long replay may run the guest now to get where the recording was
+  // at `ahead` (the stall limit without one), and why.
+  struct RunLimit {
+    double seconds = 0;
+    std::string before;  // what the recording got to in its time; empty: the stall limit
+    double allowed = 0;  // seconds for the whole way from exit_time_
+  };
+  RunLimit run_limit(const std::optional<TimeAhead>& ahead) const;
+  RunLimit landmark_limit(const trace::LandmarkData& lm);
+  std::string limit_spent(const RunLimit& limit);
+  void ran(uint64_t ns);  // replay ran the guest for `ns` (host time)
   std::optional<RunResult> run_to_exit();
   std::optional<RunResult> at_exit();
   std::optional<RunResult> check_digests();
@@ -225,7 +258,7 @@ class Replayer final : public ExecHooks {
   RunResult divergence_result();
   std::string untrappable_hint(uint64_t rip);
 
-  trace::EventSource& events_;
+  trace::LookaheadSource events_;
   Vcpu& vcpu_;
   GuestMemory& mem_;
   Board& board_;
@@ -238,7 +271,14 @@ class Replayer final : public ExecHooks {
   VirtualClock vclock_;  // guest time, when the trace leaves it to replay
   uint64_t ordinal_ = 0;
   uint64_t last_clock_ = 0;
-  uint64_t exit_time_ = 0;  // the last recorded time at or before the current exit
+  uint64_t exit_time_ = 0;    // the last recorded time replay has reached
+  uint64_t latest_time_ = 0;  // the last recorded time consumed (a kick's may lie ahead)
+  uint64_t spent_ns_ = 0;     // host time replay ran the guest since it reached exit_time_
+  // The exits since the last event consumed: from which exit, and the host
+  // time replay ran the guest since then (progress_logged).
+  std::optional<uint64_t> gap_from_;
+  uint64_t gap_ns_ = 0;
+  std::optional<std::pair<trace::SourceMark, std::optional<TimeAhead>>> ahead_cache_;
   Phase phase_ = Phase::kInterval;
   bool injected_ = false;  // an injection ended the exit phase
   std::vector<PendingTime> pending_time_;

@@ -15,12 +15,26 @@
 namespace rrvm::test {
 
 namespace {
-// Drains both pipes until the child closes them or the deadline passes.
-void drain(int out_fd, int err_fd, CliResult& r, std::chrono::steady_clock::time_point deadline) {
+// The resident set of process `pid` in bytes (0 if it cannot be read).
+uint64_t resident_bytes(pid_t pid) {
+  std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
+  uint64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * uint64_t(::sysconf(_SC_PAGESIZE));
+}
+
+// Drains both pipes until the child closes them or the deadline passes;
+// kills the child when its resident set exceeds `resident` (0: no limit).
+void drain(int out_fd, int err_fd, CliResult& r, std::chrono::steady_clock::time_point deadline,
+           pid_t pid, uint64_t resident) {
   pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
   int open_fds = 2;
   char buf[4096];
   while (open_fds > 0 && std::chrono::steady_clock::now() < deadline) {
+    if (resident && !r.over_resident && resident_bytes(pid) > resident) {
+      r.over_resident = true;
+      ::kill(pid, SIGKILL);
+    }
     if (::poll(fds, 2, 200) <= 0) continue;
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP))) continue;
@@ -92,7 +106,7 @@ CliResult run_command(const std::vector<std::string>& argv_in, const CliLimits& 
   ::close(err[1]);
   CliResult r;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_sec);
-  drain(out[0], err[0], r, deadline);
+  drain(out[0], err[0], r, deadline, pid, under_asan() ? 0 : limits.resident);
   ::close(out[0]);
   ::close(err[0]);
   int st = 0;
@@ -109,6 +123,9 @@ CliResult run_command(const std::vector<std::string>& argv_in, const CliLimits& 
     r.timed_out = true;
     r.err += "\n[test harness: rrvm killed after " + std::to_string(timeout_sec) + " s]";
   }
+  if (r.over_resident)
+    r.err += "\n[test harness: killed with more than " + std::to_string(limits.resident >> 20) +
+             " MiB resident]";
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   r.max_rss = uint64_t(ru.ru_maxrss) * 1024;
   r.signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;

@@ -14,17 +14,23 @@ struct CliResult {
   int status = -1;  // exit status, or 128 + signal
   int signal = 0;   // the signal that ended it (SIGKILL at the time limit)
   bool timed_out = false;
-  double seconds = 0;    // wall-clock time
-  uint64_t max_rss = 0;  // peak resident memory, bytes
+  bool over_resident = false;  // killed for its resident set (CliLimits::resident)
+  double seconds = 0;          // wall-clock time
+  uint64_t max_rss = 0;        // peak resident memory, bytes
   std::string out, err;
 };
 
 // Bounds for the child: RLIMIT_AS (ignored when the test itself runs under
 // AddressSanitizer, as then rrvm does too and its shadow memory needs
 // terabytes of address space) and a time limit, then SIGKILL.
+// `resident` bounds what the child holds in memory, which RLIMIT_AS does
+// not (a VMM's guest RAM is address space, resident only where the guest
+// touched it): the child is killed once its resident set, sampled every
+// 200 ms while it runs, exceeds it (also ignored under AddressSanitizer).
 struct CliLimits {
   int timeout_sec = 120;
   uint64_t address_space = 0;  // bytes; 0: no limit
+  uint64_t resident = 0;       // bytes; 0: no limit
 };
 
 // Whether this test binary is built with AddressSanitizer.

@@ -45,6 +45,28 @@ void ReaderSource::rewind(const SourceMark& m) {
   while (mark_.skip < m.skip && peek()) pop();
 }
 
+const ReadEvent* LookaheadSource::ahead(size_t n) {
+  while (held_.size() <= n) {
+    SourceMark m = inner_.mark();
+    const ReadEvent* r = inner_.peek();
+    if (!r) return nullptr;
+    Held& h = held_.emplace_back(Held{StoredEvent(*r), m, {}});
+    h.view = h.event.view();  // deque elements stay where they are
+    inner_.pop();
+  }
+  return &held_[n].view;
+}
+
+void LookaheadSource::pop() {
+  if (held_.empty()) return inner_.pop();
+  held_.pop_front();
+}
+
+void LookaheadSource::rewind(const SourceMark& m) {
+  held_.clear();
+  inner_.rewind(m);
+}
+
 // As in the trace writer, bytes and text are one kind of side data: each is
 // kept as what the kind has, and dropped for a kind without any.
 void VectorEvents::append_bytes(const Event& e, std::span<const uint8_t> bytes) {

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,7 @@ class EventSink {
 struct SourceMark {
   uint64_t ordinal = 0;
   uint64_t skip = 0;
+  friend bool operator==(const SourceMark&, const SourceMark&) = default;
 };
 
 class EventSource {
@@ -71,6 +73,31 @@ class ReaderSource final : public EventSource {
   bool have_ = false;
   bool ended_ = false;
   SourceMark mark_;
+};
+
+// Another source's events, with a look past the next one: replay bounds
+// how long it searches for a point by the recorded times just beyond it.
+// Events looked at are copied (each once) and handed out from here, so
+// every pointer stays valid until its own event is popped.
+class LookaheadSource final : public EventSource {
+ public:
+  explicit LookaheadSource(EventSource& inner) : inner_(inner) {}
+  const ReadEvent* peek() override { return ahead(0); }
+  void pop() override;
+  SourceMark mark() const override { return held_.empty() ? inner_.mark() : held_.front().mark; }
+  void rewind(const SourceMark& m) override;
+  // The event `n` places after the next one (0: the next), or null when
+  // the stream ends before it.
+  const ReadEvent* ahead(size_t n);
+
+ private:
+  struct Held {
+    StoredEvent event;
+    SourceMark mark;  // the inner source's, before this event
+    ReadEvent view;   // into `event`
+  };
+  EventSource& inner_;
+  std::deque<Held> held_;
 };
 
 // An in-memory stream for tests and small tools: append, then read back

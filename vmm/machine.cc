@@ -55,7 +55,15 @@ void Machine::set_up_cpu(const RecordedCpu* recorded) {
   } else {
     given = model_cpuid(cfg_.cpu, host_, board_->layout().bsp_lapic_id);
   }
-  vcpu_.set_cpuid(given);
+  try {
+    vcpu_.set_cpuid(given);
+  } catch (const KvmError& e) {
+    if (!recorded) throw;
+    // A table this KVM will not take at all: as for one it would show the
+    // guest otherwise (check_guest_view), the trace's CPU is not this host's.
+    throw CpuUnavailable(std::string("this host's KVM refuses the CPU the trace recorded (") +
+                         e.what() + "); replay it on a host like the recording's");
+  }
   cpuid_ = vcpu_.get_cpuid();
   for (std::string& w : check_guest_view(given, cpuid_, origin, host_))
     cpu_warnings_.push_back(std::move(w));

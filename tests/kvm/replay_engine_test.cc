@@ -330,6 +330,27 @@ TEST(ReplayEngine, DivergenceReportPointsAtRdtscNearRip) {
   EXPECT_NE(r.message.find("rdtsc"), std::string::npos) << r.message;
 }
 
+// A guest making exits forever, and a trace whose next event is 10^12
+// exits on: the recorder logs an event within a second of any exit (a
+// progress event if nothing else), so replay ends once the guest has made
+// exits for the stall limit without getting there (before: 10^12 exits,
+// weeks).
+TEST(ReplayEngine, ExitsThatNeverGetToTheNextEventEndAtTheStallLimit) {
+  RRVM_REQUIRE_KVM();
+  std::vector<uint8_t> code = {
+      0xE6, 0x91,  // loop: out 0x91, al
+      0xEB, 0xFC,  // jmp loop
+  };
+  VectorEvents events;
+  events.append_text(trace::Event::guest_exit(1'000'000'000'000, 0, 0), "guest exit");
+  RunResult r = run_straight_line(code, nullptr, &events);
+  ASSERT_EQ(r.reason, StopReason::kDiverged) << r.message;
+  EXPECT_NE(r.message.find("the guest has made exits for "), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("since exit 1 without getting to #1000000000000 guest-exit"),
+            std::string::npos)
+      << r.message;
+}
+
 // A trace that leaves reads to the models holds no read values, and replays
 // with the models' answers.
 TEST(ReplayEngine, ModelledReadsAreNotStoredAndReplayFromTheModels) {

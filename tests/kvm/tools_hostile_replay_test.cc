@@ -206,6 +206,23 @@ TEST(HostileReplay, AnEventBeyondTheRecordedExitsIsACorruptTrace) {
   EXPECT_NE(r.err.find("after the 100 exits its footer says it made"), std::string::npos) << r.err;
 }
 
+// The first landmark of a timerhash recording and the kick time before it.
+struct FirstTick {
+  std::vector<Item>::iterator kick, landmark;
+};
+
+FirstTick first_tick(std::vector<Item>& items) {
+  auto lm = std::find_if(items.begin(), items.end(),
+                         [](const Item& it) { return it.event.kind == EventKind::kLandmark; });
+  if (lm == items.end()) throw std::runtime_error("no landmark");
+  auto kick = std::find_if(items.begin(), lm, [&](const Item& it) {
+    return it.event.ordinal == lm->event.ordinal &&
+           it.event.is_clock(trace::ClockSource::kTimerAsync);
+  });
+  if (kick == lm) throw std::runtime_error("no kick time before the first landmark");
+  return {kick, lm};
+}
+
 // Item 1: the first tick (its kick time, landmark and interrupt) moved 1000
 // exits later, the footer's exit count with it, so the trace does not
 // contradict itself. The guest spins for the tick without exits: replay
@@ -213,22 +230,14 @@ TEST(HostileReplay, AnEventBeyondTheRecordedExitsIsACorruptTrace) {
 // (seconds here), not at the 120 s stall limit.
 TEST(HostileReplay, ATickMovedToALaterExitEndsWithinTheRecordedTime) {
   RRVM_REQUIRE_KVM();
-  std::string path = write(
-      "later.rrt", trace::testing::edit_events(
-                       recording("timerhash"),
-                       [](auto& items) {
-                         auto lm = std::find_if(items.begin(), items.end(), [](const Item& it) {
-                           return it.event.kind == EventKind::kLandmark;
-                         });
-                         ASSERT_NE(lm, items.end());
-                         auto kick = std::find_if(items.begin(), lm, [&](const Item& it) {
-                           return it.event.ordinal == lm->event.ordinal &&
-                                  it.event.is_clock(trace::ClockSource::kTimerAsync);
-                         });
-                         ASSERT_NE(kick, lm);
-                         for (auto it = kick; it != items.end(); ++it) it->event.ordinal += 1000;
-                       },
-                       [](FooterInfo& f) { f.exits += 1000; }));
+  std::string path =
+      write("later.rrt", trace::testing::edit_events(
+                             recording("timerhash"),
+                             [](auto& items) {
+                               for (auto it = first_tick(items).kick; it != items.end(); ++it)
+                                 it->event.ordinal += 1000;
+                             },
+                             [](FooterInfo& f) { f.exits += 1000; }));
   CliResult r = replay(path);
   expect_divergence(r, "the recording's guest made its next exit before");
   EXPECT_LT(r.seconds, 20);
@@ -258,6 +267,93 @@ TEST(HostileReplay, AnUnreachedLandmarkIsBoundedByTheRecordedTime) {
   CliResult r = replay(path);
   expect_divergence(r, "not reached in ");
   EXPECT_LT(r.seconds, 30);
+}
+
+// Replay of `edited` ends promptly as a corrupt trace, saying `what`.
+void expect_corrupt(const std::vector<uint8_t>& edited, const std::string& name,
+                    const std::string& what) {
+  CliResult r = replay(write(name, edited));
+  EXPECT_FALSE(r.timed_out) << "replay did not end";
+  EXPECT_EQ(r.status, 65) << r.err;
+  EXPECT_NE(r.err.find(what), std::string::npos) << r.err;
+}
+
+// Item 3, from the fuzzer (issue 15's 10,000 mutants): a landmark recorded
+// twice. The first copy is reached; the second has no kick time of its own
+// and the pages it digests were reset at the first, so its search ran
+// into the 120 s stall limit. A recording logs a landmark only right
+// before the interrupt injected there.
+TEST(HostileReplay, ALandmarkNotFollowedByItsInjectionIsACorruptTrace) {
+  RRVM_REQUIRE_KVM();
+  const std::string kWhat = "where only the interrupt or NMI injected there can follow";
+  expect_corrupt(trace::testing::edit_events(recording("timerhash"),
+                                             [](auto& items) {
+                                               auto lm = first_tick(items).landmark;
+                                               items.insert(lm, *lm);
+                                             }),
+                 "twice.rrt", kWhat);
+  // The interrupt moved to the next exit: the guest spun for a tick that
+  // never came, 120 s without an exit.
+  expect_corrupt(trace::testing::edit_events(recording("timerhash"),
+                                             [](auto& items) {
+                                               auto lm = first_tick(items).landmark;
+                                               ++std::next(lm)->event.ordinal;
+                                             }),
+                 "moved.rrt", "after the landmark after exit");
+}
+
+// From the fuzzer: one clock value changed, so that the recorded times
+// go backwards. A kick time 2^63 ns on (or one whose next recorded time
+// is earlier, 100 ms on here) bounded the landmark search by that time:
+// 120 s (the stall limit) or 25 s. A recording's clock never goes back.
+TEST(HostileReplay, RecordedTimesGoingBackwardsAreACorruptTrace) {
+  RRVM_REQUIRE_KVM();
+  for (uint64_t later : {uint64_t{1} << 63, uint64_t{100'000'000}}) {
+    expect_corrupt(trace::testing::edit_events(recording("timerhash"),
+                                               [&](auto& items) {
+                                                 auto tick = first_tick(items);
+                                                 tick.kick->event.b += later;
+                                                 tick.landmark->landmark.rip += 0x1000;
+                                               }),
+                   "backwards.rrt", "the recording's clock goes backwards at exit");
+  }
+}
+
+// From the fuzzer: a landmark without its kick time (and at code the guest
+// does not run). With no time to bound it, the search ran into the 120 s
+// stall limit; the next recorded time after it bounds it as well.
+TEST(HostileReplay, ALandmarkWithoutItsKickTimeIsBoundedByTheNextRecordedTime) {
+  RRVM_REQUIRE_KVM();
+  std::string path =
+      write("no-kick.rrt", trace::testing::edit_events(recording("timerhash"), [](auto& items) {
+              auto tick = first_tick(items);
+              tick.landmark->landmark.rip += 0x1000;
+              items.erase(tick.kick);
+            }));
+  CliResult r = replay(path);
+  expect_divergence(r, "not reached in ");
+  EXPECT_NE(r.err.find(", by which the recording was past #"), std::string::npos) << r.err;
+}
+
+// From the fuzzer: a CPUID table this host's KVM refuses outright (here
+// the AMX tile state among the XSAVE features of leaf 0xd) was "KVM:
+// KVM_SET_CPUID2: Operation not permitted". Like a table KVM shows the
+// guest otherwise than recorded, it is this host's refusal (69), and says
+// so: rrvm cannot tell a damaged table from one of another host.
+TEST(HostileReplay, ACpuTableThisHostRefusesIsNamedAsSuch) {
+  RRVM_REQUIRE_KVM();
+  std::string path = write(
+      "amx.rrt", trace::testing::edit_header(recording("pit"), [](trace::HeaderInfo& h) {
+        auto xsave = std::find_if(h.cpuid.begin(), h.cpuid.end(),
+                                  [](const auto& l) { return l.function == 0xd && l.index == 0; });
+        ASSERT_NE(xsave, h.cpuid.end());
+        xsave->eax |= 3u << 17;  // XTILECFG, XTILEDATA
+      }));
+  CliResult r = replay(path);
+  EXPECT_EQ(r.status, 69) << r.err;
+  EXPECT_NE(r.err.find("this host's KVM refuses the CPU the trace recorded (KVM_SET_CPUID2: "),
+            std::string::npos)
+      << r.err;
 }
 
 // A trace's "mem" larger than this process may map (ulimit -v): a clear

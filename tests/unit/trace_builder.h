@@ -310,6 +310,25 @@ inline std::vector<uint8_t> edit_events(std::span<const uint8_t> trace,
   return out.bytes();
 }
 
+// `trace` with its header edited by `edit`; the index is rebuilt (the
+// records after the header move).
+inline std::vector<uint8_t> edit_header(std::span<const uint8_t> trace,
+                                        const std::function<void(HeaderInfo&)>& edit) {
+  TraceBuilder t = TraceBuilder::parse(trace);
+  for (TraceBuilder::Piece& p : t.pieces()) {
+    if (p.kind != TraceBuilder::Piece::kRecord) continue;
+    auto root = p.msg->getRoot<schema::TraceRecord>().asReader();
+    if (root.isIndex()) {
+      p = {TraceBuilder::Piece::kIndex, nullptr, {}};
+    } else if (root.isHeader()) {
+      HeaderInfo h = parse_header(root.getHeader(), 0);
+      edit(h);
+      p = TraceBuilder().header(h).pieces().front();
+    }
+  }
+  return t.bytes();
+}
+
 // A footer that agrees with `events` (counts, exits, and the end reason and
 // status of their last guest-exit event).
 inline FooterInfo footer_for(const std::vector<Item>& events) {

@@ -82,6 +82,44 @@ TEST(TraceEventStream, ReaderSourceRewindsToAMark) {
   std::filesystem::remove(path);
 }
 
+// Replay looks past the next event for the next recorded time: the events
+// looked at come out the same, a pointer to one stays valid while more are
+// looked at, and marks taken with events held rewind the underlying trace
+// to the same place.
+TEST(TraceEventStream, LookaheadSourceLooksAheadWithoutChangingTheStream) {
+  std::vector<Item> items = random_items(17, 3000);
+  std::string path = temp_path("ahead.rrt");
+  write_trace(path, items, WriterOptions{.chunk_events = 700});
+  std::vector<Item> want;
+  for (const Item& it : items) want.push_back(expected(it));
+  TraceReader reader(path);
+  ReaderSource inner(reader);
+  LookaheadSource src(inner);
+  std::vector<Item> got;
+  std::vector<std::pair<SourceMark, size_t>> marks;
+  for (size_t taken = 0; const ReadEvent* e = src.peek(); ++taken) {
+    if (taken % 250 == 0) marks.emplace_back(src.mark(), taken);
+    size_t n = taken % 7 == 0 ? 40 : taken % 3;  // across chunk boundaries too
+    const ReadEvent* later = src.ahead(n);
+    if (taken + n < want.size()) {
+      ASSERT_NE(later, nullptr);
+      EXPECT_EQ(item_of(*later), want[taken + n]) << taken << " + " << n;
+    } else {
+      EXPECT_EQ(later, nullptr) << "past the end";
+    }
+    got.push_back(item_of(*e));  // still the event peeked before
+    src.pop();
+  }
+  EXPECT_EQ(got, want);
+  for (const auto& [mark, at] : marks) {
+    src.rewind(mark);
+    EXPECT_EQ(src.ahead(5) != nullptr, at + 5 < want.size()) << "mark at " << at;
+    std::vector<Item> rest = drain(src);
+    EXPECT_EQ(rest, std::vector<Item>(want.begin() + long(at), want.end())) << "mark at " << at;
+  }
+  std::filesystem::remove(path);
+}
+
 // A copy made with put() from a stream's events is the same stream: what a
 // trace rewriter (bisect's tests) relies on.
 TEST(TraceEventStream, PutCopiesEveryKindWithItsSideData) {
