@@ -56,6 +56,7 @@ struct MachineConfig {
   ClockMode clock;
   CpuModel cpu;
   bool pc_testdev;      // QEMU's pc-testdev (kvm-unit-tests)
+  bool hpet;            // the HPET at 0xFED00000
   SerialConfig serial;  // COM1 output
   double timeout_sec;   // 0: no limit (host seconds)
   bool strict_io;       // an access to an unmapped port/address is fatal
