@@ -63,9 +63,12 @@ struct PlatformLayout {
   static constexpr uint8_t kNoPin = 0xFF;
   std::array<uint8_t, 16> isa_irq_to_pin{};
 
-  // The HPET, when the machine has one.
+  // The HPET, when the machine has one; hpet_block_id is its GCAP_ID bits
+  // 31:0 (the ACPI table's Event Timer Block ID): revision 1, 3 timers,
+  // 64-bit counter, LegacyReplacement capable, vendor 8086, as QEMU's.
   bool hpet = true;
   uint32_t hpet_address = 0xFED00000;
+  uint32_t hpet_block_id = 0x8086A201;
   std::array<uint8_t, 4> hpet_pins{20, 21, 22, 23};
 
   // ACPI fixed hardware (ACPI 6.5, 4.8): I/O ports and block lengths.

@@ -75,7 +75,11 @@ std::unique_ptr<Hpet> PcBoard::make_hpet(Clock& clock) {
   w.irq0 = &isa_irq(pc::kIrqPit);
   w.irq8 = &isa_irq(pc::kIrqRtc);
   for (uint8_t pin : layout_.hpet_pins) w.ioapic.at(pin) = &ioapic_.irq(pin);
-  return std::make_unique<Hpet>(clock, w, warnings_.sink("hpet"));
+  auto hpet = std::make_unique<Hpet>(clock, w, warnings_.sink("hpet"));
+  // The ACPI HPET table gives layout_.hpet_block_id as the block's GCAP_ID.
+  if (static_cast<uint32_t>(hpet->capabilities()) != layout_.hpet_block_id)
+    throw std::logic_error("platform layout's HPET block ID differs from the HPET's GCAP_ID");
+  return hpet;
 }
 
 IrqLine& PcBoard::pit_irq() {
