@@ -93,6 +93,10 @@ struct MachineOption {
   OptionScope scope;
   ParseFn parse;
   FormatFn format;
+  // What a trace recorded before this key existed had (nullptr: the
+  // default). A device added later is off in such a trace: its guest never
+  // saw it, so its replay must not either.
+  const char* absent_from_trace = nullptr;
 };
 
 // Every option, machine-shape ones in to_pairs() order.
