@@ -18,6 +18,7 @@ constexpr size_t kLengthOffset = 4;
 
 // Table revisions (see acpi.h).
 constexpr uint8_t kRsdtRev = 1, kXsdtRev = 1, kFadtRev = 3, kMadtRev = 1, kDsdtRev = 2;
+constexpr uint8_t kHpetRev = 1;
 
 // 5.2.9 FADT fixed feature flags.
 constexpr uint32_t kWbinvd = 1u << 0, kProcC1 = 1u << 2, kSlpButton = 1u << 5, kFixRtc = 1u << 6;
@@ -28,7 +29,7 @@ constexpr uint16_t kBootArchLegacy = 1u << 0, kBootArchNoVga = 1u << 2;
 constexpr uint16_t kNoC2 = 0x0FFF, kNoC3 = 0x0FFF;
 // 5.2.3.2 Generic Address Structure: System I/O space, access size 0
 // (undefined: legacy, as in the 32-bit fields).
-constexpr uint8_t kGasSystemIo = 1;
+constexpr uint8_t kGasSystemIo = 1, kGasSystemMemory = 0;
 
 // 5.2.12: MADT PCAT_COMPAT (dual 8259s present) and entry flags.
 constexpr uint32_t kPcatCompat = 1, kLapicEnabled = 1;
@@ -227,6 +228,18 @@ std::vector<uint8_t> build_madt(const PlatformLayout& layout) {
   put_madt_overrides(w, layout);
   // 5.2.12.7: type 4, length 6, ACPI Processor UID, flags, LINT#.
   w.u8(acpi::kMadtLocalNmi).u8(6).u8(kAllProcessors).u16(acpi::kIntiConforms).u8(kLint1);
+  return finish_table(w);
+}
+
+std::vector<uint8_t> build_hpet(const PlatformLayout& layout) {
+  ByteWriter w;
+  put_header(w, "HPET", kHpetRev);
+  w.u32(layout.hpet_block_id);
+  // BASE_ADDRESS: System Memory, 64-bit registers, no bit offset, access size 0.
+  w.u8(kGasSystemMemory).u8(64).u8(0).u8(0).u64(layout.hpet_address);
+  w.u8(0);   // HPET Number: the first (and only) timer block
+  w.u16(0);  // Main Counter Minimum Clock_tick in Periodic Mode: no minimum
+  w.u8(0);   // Page Protection and OEM Attribute: no guarantee
   return finish_table(w);
 }
 

@@ -33,6 +33,13 @@
 //   devices, so an OS that stays in PIC mode finds no usable routing in
 //   _PRT and falls back to the Interrupt Line register (which the VMM fills
 //   with pic_irq_for()). _PIC, when present, only stores its argument.
+// - An "HPET" table (IA-PC HPET 1.0a, 3.2.4 "The ACPI 2.0 HPET Description
+//   Table") when the layout has an HPET: its Event Timer Block ID (the
+//   HPET's GCAP_ID bits 31:0, layout.hpet_block_id), its base as a System
+//   Memory GAS, HPET number 0, no minimum periodic tick and no page
+//   protection, as QEMU's. No PNP0103 device in the DSDT: OSes find the
+//   HPET through this table (Linux's /dev/hpet driver needs the device; its
+//   clocksource and clockevents do not).
 // - \_S5 = Package { SLP_TYPa, SLP_TYPb, 0, 0 } with layout.s5_slp_typ (0,
 //   the value AcpiPm powers off on, as QEMU's PIIX4 PM).
 #pragma once
@@ -57,6 +64,7 @@ constexpr size_t kRsdpV1Size = 20;  // the part the first checksum covers
 constexpr size_t kFacsSize = 64;    // 5.2.10
 constexpr size_t kFacsAlignment = 64;
 constexpr size_t kFadtSize = 244;  // revision 3
+constexpr size_t kHpetSize = 56;   // HPET 1.0a, 3.2.4
 constexpr size_t kChecksumOffset = 9;
 // FADT field offsets (5.2.9, FADT format) the bios_tables tests and the VMM read.
 constexpr size_t kFadtFacs = 36, kFadtDsdt = 40, kFadtSciInt = 46, kFadtSmiCmd = 48;
@@ -81,6 +89,8 @@ std::vector<uint8_t> build_facs();
 // 5.2.12: "APIC" with the local APICs, the IOAPIC, the ISA overrides (IRQ0
 // -> GSI 2 conforming; the SCI level/active high) and LINT1 = NMI.
 std::vector<uint8_t> build_madt(const PlatformLayout& layout);
+// HPET 1.0a, 3.2.4: "HPET" for the layout's HPET (see the decisions above).
+std::vector<uint8_t> build_hpet(const PlatformLayout& layout);
 // 5.2.11.1: "DSDT" header + AML (see the decisions above).
 std::vector<uint8_t> build_dsdt(const PlatformLayout& layout, const AcpiOptions& options);
 

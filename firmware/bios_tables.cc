@@ -88,9 +88,12 @@ void write_acpi(const PlatformLayout& layout, const AcpiOptions& options, GuestM
   info.fadt_addr = area.place(fadt.size(), kParagraph);
   std::vector<uint8_t> madt = build_madt(layout);
   info.madt_addr = area.place(madt.size(), kParagraph);
+  std::vector<uint8_t> hpet = layout.hpet ? build_hpet(layout) : std::vector<uint8_t>{};
+  if (layout.hpet) info.hpet_addr = area.place(hpet.size(), kParagraph);
 
-  const uint32_t tables32[] = {info.fadt_addr, info.madt_addr};
-  const uint64_t tables64[] = {info.fadt_addr, info.madt_addr};
+  std::vector<uint32_t> tables32 = {info.fadt_addr, info.madt_addr};
+  if (info.hpet_addr) tables32.push_back(info.hpet_addr);
+  std::vector<uint64_t> tables64(tables32.begin(), tables32.end());
   std::vector<uint8_t> rsdt = build_rsdt(tables32);
   info.rsdt_addr = area.place(rsdt.size(), kParagraph);
   std::vector<uint8_t> xsdt = build_xsdt(tables64);
@@ -101,6 +104,7 @@ void write_acpi(const PlatformLayout& layout, const AcpiOptions& options, GuestM
   put(mem, info.dsdt_addr, dsdt, "the DSDT");
   put(mem, info.fadt_addr, fadt, "the FADT");
   put(mem, info.madt_addr, madt, "the MADT");
+  if (info.hpet_addr) put(mem, info.hpet_addr, hpet, "the HPET table");
   put(mem, info.rsdt_addr, rsdt, "the RSDT");
   put(mem, info.xsdt_addr, xsdt, "the XSDT");
   put(mem, info.rsdp_addr, build_rsdp(info.rsdt_addr, info.xsdt_addr), "the RSDP");

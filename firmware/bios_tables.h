@@ -10,8 +10,8 @@
 //   0x9FC00  1 KiB EBDA; byte 0 = its size in KiB (1); otherwise zero
 //   0xE0000  RSDP (36 bytes)                         ACPI 6.5, 5.2.5.1: found
 //   0xE0040  FACS (64 bytes, 64-byte aligned)        on a 16-byte boundary in
-//   0xE0080  DSDT, then FADT, MADT, RSDT, XSDT,      0xE0000-0xFFFFF
-//            each 16-byte aligned, up to 0xEFFFF
+//   0xE0080  DSDT, then FADT, MADT, HPET (if any),   0xE0000-0xFFFFF
+//            RSDT, XSDT, each 16-byte aligned, up to 0xEFFFF
 //   0xF0000  MP floating pointer (16 bytes)          MP spec 1.4, 4: searched
 //   0xF0010  MP configuration table, up to 0xFFFFF   in 0xF0000-0xFFFFF
 //
@@ -55,6 +55,7 @@ struct BiosTablesInfo {
   uint32_t fadt_addr = 0;
   uint32_t facs_addr = 0;
   uint32_t madt_addr = 0;
+  uint32_t hpet_addr = 0;
   uint32_t dsdt_addr = 0;
   uint32_t dsdt_size = 0;
   uint32_t acpi_end = 0;  // first byte after the last ACPI table

@@ -25,8 +25,9 @@ int pin_index(int pin) {
 
 }  // namespace
 
-PlatformLayout default_layout(bool with_nic) {
+PlatformLayout default_layout(bool with_nic, bool with_hpet) {
   PlatformLayout layout;
+  layout.hpet = with_hpet;
   layout.isa_irq_to_pin = pc_isa_irq_map();
   layout.pci_devices.push_back({0, kHostBridgeSlot, 0, 0, "host-bridge"});
   layout.pci_devices.push_back({0, kIsaBridgeSlot, 0, 0, "piix3-isa"});

@@ -14,6 +14,10 @@
 // - ISA IRQ n -> IOAPIC pin n, except IRQ0 (PIT) -> pin 2: the PC wiring
 //   QEMU uses and the MADT override IRQ0 -> GSI 2 describes. IRQ 2 (the
 //   cascade) has no pin of its own.
+// - HPET (IA-PC HPET 1.0a, devices/hpet.h) at 0xFED00000, as on QEMU's PC
+//   and Intel chipsets; its timers route to IOAPIC pins 20-23, which nothing
+//   else drives (the Intel PCH datasheets' Tn_INT_ROUTE_CAP), and in
+//   LegacyReplacement mode to ISA IRQ0 and IRQ8.
 // - ACPI PM block at 0x600 as on QEMU's PIIX4 PM (devices/acpi_pm.h):
 //   PM1a_EVT 0x600 (4 bytes), PM1a_CNT 0x604 (2), PM_TMR 0x608 (4), SCI on
 //   ISA IRQ 9, level-triggered active high; S5 SLP_TYP = 0 (AcpiPm::kSlpTypS5).
@@ -59,6 +63,14 @@ struct PlatformLayout {
   static constexpr uint8_t kNoPin = 0xFF;
   std::array<uint8_t, 16> isa_irq_to_pin{};
 
+  // The HPET, when the machine has one; hpet_block_id is its GCAP_ID bits
+  // 31:0 (the ACPI table's Event Timer Block ID): revision 1, 3 timers,
+  // 64-bit counter, LegacyReplacement capable, vendor 8086, as QEMU's.
+  bool hpet = true;
+  uint32_t hpet_address = 0xFED00000;
+  uint32_t hpet_block_id = 0x8086A201;
+  std::array<uint8_t, 4> hpet_pins{20, 21, 22, 23};
+
   // ACPI fixed hardware (ACPI 6.5, 4.8): I/O ports and block lengths.
   uint16_t pm1a_evt_port = 0x600;
   uint8_t pm1a_evt_len = 4;
@@ -85,8 +97,9 @@ struct PlatformLayout {
 constexpr uint8_t kNicSlot = 3;
 
 // The machine rrvm builds: 1 CPU, host bridge 00:00.0, PIIX3 ISA bridge
-// 00:01.0 and, when `with_nic`, the RTL8139C+ at 00:03.0 INTA#.
-PlatformLayout default_layout(bool with_nic);
+// 00:01.0 and, when `with_nic`, the RTL8139C+ at 00:03.0 INTA#; an HPET
+// unless `with_hpet` is false.
+PlatformLayout default_layout(bool with_nic, bool with_hpet = true);
 
 // PIRQ (0-3 = A-D) that device `slot`'s `pin` (1-4) drives; the PIIX3
 // swizzle above. Pin values outside 1-4 are taken modulo 4 (never UB).

@@ -65,6 +65,9 @@ void write_image_blobs(trace::TraceWriter& writer, const MachineImages& images) 
 
 MachineConfig config_from_trace(const trace::HeaderInfo& header) {
   MachineConfig cfg;
+  for (const MachineOption& o : machine_option_table()) {
+    if (o.absent_from_trace) cfg.set(o.key, o.absent_from_trace);
+  }
   for (const auto& [key, value] : header.config) cfg.set(key, value);
   for (const auto& img : header.images) {
     if (img.role == "kernel") cfg.kernel_path = img.name;

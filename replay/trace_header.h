@@ -24,9 +24,10 @@ trace::HeaderInfo make_trace_header(const MachineConfig& cfg, const Machine& mac
 // Embeds the images named in the header as blobs.
 void write_image_blobs(trace::TraceWriter& writer, const MachineImages& images);
 
-// The recorded machine; a key the trace lacks keeps its default (traces
-// written before the key existed). Throws ConfigError for a key or value this
-// rrvm does not accept, trace::TraceError for missing images.
+// The recorded machine; a key the trace lacks (traces written before the
+// key existed) takes the value such traces had: MachineOption's
+// absent_from_trace (an HPET added later is off), else the default. Throws ConfigError for a key or
+// value this rrvm does not accept, trace::TraceError for missing images.
 MachineConfig config_from_trace(const trace::HeaderInfo& header);
 MachineImages images_from_trace(trace::TraceReader& reader);
 // The CPU the trace's guest saw, for Machine (replay uses it, not a table

@@ -67,7 +67,7 @@ uint32_t sdt_length(VectorMemory& mem, uint32_t addr) {
 
 int cmd_tables(const std::vector<std::string>& args) {
   po::options_description desc =
-      machine_options({"mptable", "acpi", "acpi-pic", "net"}, "Table options");
+      machine_options({"mptable", "acpi", "acpi-pic", "net", "hpet"}, "Table options");
   desc.add_options()("only", po::value<std::string>()->default_value(""), "mp or acpi")(
       "json", po::bool_switch(), "the tables as JSON (name, address, size, bytes in hex)");
   po::variables_map vm;
@@ -78,8 +78,8 @@ int cmd_tables(const std::vector<std::string>& args) {
   if (!only.empty() && only != "mp" && only != "acpi")
     throw UsageError("--only takes mp or acpi, not '" + only + "'");
   VectorMemory mem(2 << 20);
-  BiosTablesInfo t = write_bios_tables(default_layout(cfg.net.kind != NetKind::kNone), cfg.mptable,
-                                       AcpiOptions{cfg.acpi, cfg.acpi_pic}, mem);
+  BiosTablesInfo t = write_bios_tables(default_layout(cfg.net.kind != NetKind::kNone, cfg.hpet),
+                                       cfg.mptable, AcpiOptions{cfg.acpi, cfg.acpi_pic}, mem);
   std::vector<Region> regions;
   if (only != "acpi") {
     regions.push_back({"MP floating pointer", t.mp_floating_addr, 16});
@@ -91,6 +91,7 @@ int cmd_tables(const std::vector<std::string>& args) {
                               {"XSDT", t.xsdt_addr},
                               {"FADT", t.fadt_addr},
                               {"MADT", t.madt_addr},
+                              {"HPET", t.hpet_addr},
                               {"DSDT", t.dsdt_addr},
                               {"FACS", t.facs_addr}})
       regions.push_back({name, addr, sdt_length(mem, addr)});

@@ -128,6 +128,12 @@ MachineOption row(std::string_view key, char short_name, std::string_view value_
           help, scope,      std::move(v.parse), std::move(v.format)};
 }
 
+// A row for a key that traces written before it do not have.
+MachineOption added_later(MachineOption o, const char* absent_from_trace) {
+  o.absent_from_trace = absent_from_trace;
+  return o;
+}
+
 using C = MachineConfig;
 constexpr auto kMachine = OptionScope::kMachine;
 constexpr auto kHost = OptionScope::kHost;
@@ -181,6 +187,11 @@ std::vector<MachineOption> make_table() {
           "QEMU's pc-testdev test device, for kvm-unit-tests: IRQ line ports 0x2000-0x200f "
           "(ISA IRQs 0-15), scratch ports 0xe0-0xe3 and 0xe8-0xeb, flush-page port 0xe4, "
           "64 KiB scratch memory at 0xff000000"),
+      added_later(row("hpet", 0, "on|off", "on", kMachine, on_off(&C::hpet),
+                      "IA-PC HPET at 0xfed00000 (QEMU's -machine hpet=): a 64-bit 100 MHz "
+                      "counter and 3 timers, routable to IOAPIC inputs 20-23 or, in "
+                      "LegacyReplacement mode, to IRQ0 and IRQ8 in place of the PIT and the RTC"),
+                  "off"),
       row("serial", 0, "WHERE", "stdio", kHost, serial(), "COM1 output: stdio, file:PATH or none"),
       row("timeout", 0, "SEC", "0", kHost, seconds(&C::timeout_sec, kMaxTimeoutSec),
           "stop the guest after SEC host seconds (exit 124); 0 = no limit"),

@@ -56,6 +56,7 @@ struct MachineConfig {
   ClockMode clock;
   CpuModel cpu;
   bool pc_testdev;      // QEMU's pc-testdev (kvm-unit-tests)
+  bool hpet;            // the HPET at 0xFED00000
   SerialConfig serial;  // COM1 output
   double timeout_sec;   // 0: no limit (host seconds)
   bool strict_io;       // an access to an unmapped port/address is fatal
@@ -92,6 +93,10 @@ struct MachineOption {
   OptionScope scope;
   ParseFn parse;
   FormatFn format;
+  // What a trace recorded before this key existed had (nullptr: the
+  // default). A device added later is off in such a trace: its guest never
+  // saw it, so its replay must not either.
+  const char* absent_from_trace = nullptr;
 };
 
 // Every option, machine-shape ones in to_pairs() order.

@@ -1,5 +1,6 @@
 #include "vmm/pc_board.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "devices/hex.h"
@@ -8,7 +9,7 @@
 namespace rrvm {
 
 PcBoard::PcBoard(const MachineConfig& cfg, GuestRam& ram, Clock& clock, CharSink& serial)
-    : layout_(default_layout(cfg.net.kind != NetKind::kNone)),
+    : layout_(default_layout(cfg.net.kind != NetKind::kNone, cfg.hpet)),
       lapic_(clock, layout_.bsp_lapic_id, warnings_.sink("lapic")),
       ioapic_(lapic_, layout_.ioapic_id, warnings_.sink("ioapic")),
       arbiter_(pic_, lapic_),
@@ -16,8 +17,9 @@ PcBoard::PcBoard(const MachineConfig& cfg, GuestRam& ram, Clock& clock, CharSink
       pci_(warnings_.sink("pci")),
       isa_bridge_(warnings_.sink("piix3")),
       pci_irqs_(isa_bridge_, pic_lines(pic_), pirq_pins(ioapic_, layout_)),
-      pit_(clock, isa_irq(pc::kIrqPit)),
-      rtc_(clock, isa_irq(pc::kIrqRtc), static_cast<int64_t>(cfg.rtc_epoch)),
+      hpet_(make_hpet(clock)),
+      pit_(clock, pit_irq()),
+      rtc_(clock, rtc_irq(), static_cast<int64_t>(cfg.rtc_epoch)),
       uart_(serial, isa_irq(pc::kIrqCom1)),
       debug_exit_([this](int status) {
         board_.stop = RunResult{StopReason::kGuestExit, status, "", 0};
@@ -39,6 +41,7 @@ PcBoard::PcBoard(const MachineConfig& cfg, GuestRam& ram, Clock& clock, CharSink
   board_.interrupts = &arbiter_;
   board_.lapic = &lapic_;
   board_.timers = {&pit_, &rtc_, &lapic_, &acpi_pm_};
+  if (hpet_) board_.timers.push_back(hpet_.get());
   board_.console_input = [this](std::span<const uint8_t> bytes) { return uart_.receive(bytes); };
   board_.describe_vector = [this](uint8_t v) { return vector_source(v); };
   pci_.attach(pc::kIsaBridgeSlot, 0, isa_bridge_);
@@ -61,6 +64,30 @@ FwCfg::Content PcBoard::fw_cfg_content(const MachineConfig& cfg, const GuestRam&
   c.cmdline = cfg.cmdline;
   c.files["etc/e820"] = e820_bytes(build_e820(ram.size()));
   return c;
+}
+
+// The HPET's timers reach the IOAPIC pins the layout gives them and, in
+// LegacyReplacement mode, ISA IRQ0 and IRQ8, which it otherwise passes on
+// from the PIT and the RTC (HPET 1.0a, GEN_CONF LEG_RT_CNF).
+std::unique_ptr<Hpet> PcBoard::make_hpet(Clock& clock) {
+  if (!layout_.hpet) return nullptr;
+  Hpet::Wiring w;
+  w.irq0 = &isa_irq(pc::kIrqPit);
+  w.irq8 = &isa_irq(pc::kIrqRtc);
+  for (uint8_t pin : layout_.hpet_pins) w.ioapic.at(pin) = &ioapic_.irq(pin);
+  auto hpet = std::make_unique<Hpet>(clock, w, warnings_.sink("hpet"));
+  // The ACPI HPET table gives layout_.hpet_block_id as the block's GCAP_ID.
+  if (static_cast<uint32_t>(hpet->capabilities()) != layout_.hpet_block_id)
+    throw std::logic_error("platform layout's HPET block ID differs from the HPET's GCAP_ID");
+  return hpet;
+}
+
+IrqLine& PcBoard::pit_irq() {
+  return hpet_ ? hpet_->pit_input() : isa_irq(pc::kIrqPit);
+}
+
+IrqLine& PcBoard::rtc_irq() {
+  return hpet_ ? hpet_->rtc_input() : isa_irq(pc::kIrqRtc);
 }
 
 // Lines 0-15 are the ISA IRQs (QEMU: isa_get_irq, which also reaches the
@@ -97,6 +124,7 @@ void PcBoard::register_states() {
   states_.add("post", post_);
   states_.add("debug-exit", debug_exit_);
   states_.add("fw-cfg", fw_cfg_);
+  if (hpet_) states_.add("hpet", *hpet_);
   if (testdev_) {
     states_.add("pc-testdev", *testdev_,
                 {&testdev_->ports(), &testdev_->irq_lines(), &testdev_->iomem()});
@@ -171,14 +199,17 @@ std::string PcBoard::vector_source(uint8_t vector) const {
     uint64_t r = ioapic_.redirection(pin);
     if ((r & kMasked) || (r & 0xff) != vector) continue;
     std::string who;
+    bool hpet_legacy = hpet_ && (hpet_->save().config & Hpet::kLegRtCnf);
     if (nic_ && pin == ioapic_pin_for(layout_, kNicSlot, 1))
       who = "rtl8139";
     else if (pin == layout_.isa_irq_to_pin[pc::kIrqPit])
-      who = "PIT";
+      who = hpet_legacy ? "HPET timer 0" : "PIT";
     else if (pin == layout_.isa_irq_to_pin[pc::kIrqCom1])
       who = "COM1";
     else if (pin == layout_.isa_irq_to_pin[pc::kIrqRtc])
-      who = "RTC";
+      who = hpet_legacy ? "HPET timer 1" : "RTC";
+    else if (hpet_ && std::count(layout_.hpet_pins.begin(), layout_.hpet_pins.end(), pin))
+      who = "HPET";
     else if (pin == layout_.isa_irq_to_pin[layout_.sci_irq])
       who = "ACPI SCI";
     return "IOAPIC pin " + std::to_string(pin) + (who.empty() ? "" : ": " + who);
@@ -231,6 +262,7 @@ void PcBoard::map_platform() {
   io.add(layout_.pm1a_evt_port, AcpiPm::kSize, acpi_pm_);
   io.add(pc::kFwCfg, FwCfg::kIoSize, fw_cfg_);
   board_.mmio.add(layout_.ioapic_address, Ioapic::kMmioSize, ioapic_);
+  if (hpet_) board_.mmio.add(layout_.hpet_address, Hpet::kMmioSize, *hpet_);
   // The MADT and MP table name layout_.lapic_address; the APIC resets to its
   // architectural base, so the two must agree.
   if (lapic_.mmio_base() != layout_.lapic_address)

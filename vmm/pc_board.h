@@ -14,6 +14,7 @@
 #include "devices/clock.h"
 #include "devices/debug_exit.h"
 #include "devices/fw_cfg.h"
+#include "devices/hpet.h"
 #include "devices/interrupt_arbiter.h"
 #include "devices/ioapic.h"
 #include "devices/lapic.h"
@@ -103,6 +104,8 @@ class PcBoard {
   Rtl8139* nic() { return nic_.get(); }
   // QEMU's pc-testdev with --pc-testdev on, else null.
   PcTestdev* testdev() { return testdev_.get(); }
+  // The HPET unless --hpet off, else null.
+  Hpet* hpet() { return hpet_.get(); }
   // The line ISA IRQ `n` drives (8259 input and IOAPIC pin).
   IrqLine& isa_irq(int n) { return *isa_irqs_.at(n); }
   // Every device's State, for machine checkpoints.
@@ -112,6 +115,9 @@ class PcBoard {
   static std::array<IrqLine*, PciIrqRouter::kPicIrqs> pic_lines(PicPair& pic);
   static std::array<IrqLine*, PiixIsa::kPirqs> pirq_pins(Ioapic& io, const PlatformLayout& l);
   std::vector<std::unique_ptr<IsaIrq>> make_isa_irqs();
+  std::unique_ptr<Hpet> make_hpet(Clock& clock);
+  IrqLine& pit_irq();
+  IrqLine& rtc_irq();
   static FwCfg::Content fw_cfg_content(const MachineConfig& cfg, const GuestRam& ram,
                                        const PlatformLayout& layout);
   void map_legacy();
@@ -136,6 +142,7 @@ class PcBoard {
   PciHost pci_;
   PiixIsa isa_bridge_;
   PciIrqRouter pci_irqs_;
+  std::unique_ptr<Hpet> hpet_;  // before the PIT and the RTC, whose IRQs it passes on
   Pit8254 pit_;
   Rtc146818 rtc_;
   Uart16550 uart_;

@@ -51,7 +51,7 @@ TEST(CliJson, BisectReportWithDisassemblyParses) {
   EXPECT_NE(b.out.find("\"divergent\": true"), std::string::npos) << b.out;
 }
 
-// --cpu and --pc-testdev came in through the option table: they are stored
+// --cpu, --pc-testdev and --hpet came in through the option table: they are stored
 // in the header, in to_pairs order after the keys older traces hold.
 TEST(CliJson, NewMachineOptionsAreStoredInTheTrace) {
   RRVM_REQUIRE_KVM();
@@ -60,7 +60,8 @@ TEST(CliJson, NewMachineOptionsAreStoredInTheTrace) {
                             "--cpu", "rrvm64", "--pc-testdev", "off", "--rtc-epoch", "0"});
   ASSERT_EQ(rec.status, 1) << rec.err;
   CliResult info = run_rrvm({"info", t});
-  EXPECT_NE(info.out.find(" rtc-epoch=0 clock=host cpu=rrvm64 pc-testdev=off\n"), std::string::npos)
+  EXPECT_NE(info.out.find(" rtc-epoch=0 clock=host cpu=rrvm64 pc-testdev=off hpet=on\n"),
+            std::string::npos)
       << info.out;
 }
 

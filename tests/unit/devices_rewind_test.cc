@@ -14,6 +14,7 @@
 #include "devices/acpi_pm.h"
 #include "devices/debug_exit.h"
 #include "devices/fw_cfg.h"
+#include "devices/hpet.h"
 #include "devices/interrupt_arbiter.h"
 #include "devices/ioapic.h"
 #include "devices/lapic.h"
@@ -192,6 +193,58 @@ struct RtcRig {
   Two<Rtc146818::State, uint64_t> save() { return {rtc.save(), clock.now}; }
   void restore(const Two<Rtc146818::State, uint64_t>& s) {
     rtc.restore(s.first);
+    clock.now = s.second;
+  }
+};
+
+// The HPET: its registers at the widths guests use (comparators small
+// enough to match within the run), the PIT and RTC lines it passes on,
+// time; every line it drives is logged.
+struct HpetRig {
+  TestClock clock;
+  LoggedLine irq0{&log}, irq8{&log};
+  std::array<LoggedLine, 4> pins = logged_lines<4>(&log);
+  Hpet hpet{clock, wiring()};
+  Log* log = nullptr;
+  Hpet::Wiring wiring() {
+    Hpet::Wiring w;
+    w.irq0 = &irq0;
+    w.irq8 = &irq8;
+    for (int i = 0; i < 4; ++i) w.ioapic[20 + i] = &pins[i];
+    return w;
+  }
+  void step(std::mt19937& rng) {
+    switch (rng() % 6) {
+      case 0:
+        tick(hpet, clock, rng, *log);
+        break;
+      case 1:
+        (rng() % 2 ? hpet.pit_input() : hpet.rtc_input()).set_level(rng() % 2);
+        break;
+      default:
+        poke_register(rng);
+    }
+  }
+  void poke_register(std::mt19937& rng) {
+    constexpr std::array<uint64_t, 8> kRegs = {
+        Hpet::kGenConf,        Hpet::kGintrSta,       Hpet::kMainCnt,        Hpet::timer_reg(0, 0),
+        Hpet::timer_reg(0, 8), Hpet::timer_reg(1, 0), Hpet::timer_reg(1, 8), Hpet::timer_reg(2, 8)};
+    uint8_t b[8];
+    size_t size = rng() % 2 ? 8 : 4;
+    uint64_t reg = kRegs[rng() % kRegs.size()] + (size == 4 && rng() % 4 == 0 ? 4 : 0);
+    if (rng() % 2) {
+      uint64_t v = reg == Hpet::kGenConf ? rng() % 4 : rng() % (1u << 22);
+      if (reg == Hpet::timer_reg(0, 0) || reg == Hpet::timer_reg(1, 0)) v |= (20 + rng() % 4) << 9;
+      store_le({b, size}, v);
+      hpet.write(reg, {b, size});
+    } else {
+      hpet.read(reg, {b, size});
+      log->push_back(load_le({b, size}));
+    }
+  }
+  Two<Hpet::State, uint64_t> save() { return {hpet.save(), clock.now}; }
+  void restore(const Two<Hpet::State, uint64_t>& s) {
+    hpet.restore(s.first);
     clock.now = s.second;
   }
 };
@@ -610,6 +663,9 @@ TEST(Rewind, Pit) {
 }
 TEST(Rewind, Rtc) {
   expect_rewind_repeats<RtcRig>();
+}
+TEST(Rewind, Hpet) {
+  expect_rewind_repeats<HpetRig>();
 }
 TEST(Rewind, Uart) {
   expect_rewind_repeats<UartRig>();

@@ -111,6 +111,25 @@ TEST(Acpi, MadtMatchesGoldenBytes) {
   EXPECT_EQ(sum(golden), 0);
 }
 
+// HPET 1.0a, 3.2.4: what Linux's hpet_table_parse and QEMU's build_hpet
+// agree on; the block ID is the device's GCAP_ID bits 31:0.
+TEST(Acpi, HpetMatchesGoldenBytes) {
+  Bytes golden = golden_header("HPET", 56, 1, 0x97);
+  const Bytes body = {
+      0x01, 0xA2, 0x86, 0x80,                          // Event Timer Block ID 0x8086A201
+      0x00, 0x40, 0x00, 0x00,                          // GAS: System Memory, 64 bits, offset 0,
+      0x00, 0x00, 0xD0, 0xFE, 0x00, 0x00, 0x00, 0x00,  //   access size 0, 0xFED00000
+      0x00,                                            // HPET Number 0
+      0x00, 0x00,                                      // minimum periodic clock tick: none
+      0x00,                                            // page protection: none
+  };
+  golden.insert(golden.end(), body.begin(), body.end());
+  Bytes hpet = build_hpet(default_layout(true));
+  EXPECT_EQ(hpet, golden) << hexdump(hpet, 0);
+  EXPECT_EQ(hpet.size(), acpi::kHpetSize);
+  EXPECT_EQ(sum(golden), 0);
+}
+
 TEST(Acpi, FadtFieldsAtSpecOffsets) {
   Bytes f = build_fadt(default_layout(true), 0xE0040, 0xE0080);
   ASSERT_EQ(f.size(), 244u);

@@ -175,17 +175,31 @@ TEST(BiosTables, AcpiWalkFindsFadtMadtDsdtAndFacs) {
   ASSERT_TRUE(rsdp.has_value());
   EXPECT_EQ(*rsdp, info.rsdp_addr);
   AcpiWalk w = walk_acpi(mem, *rsdp);
-  ASSERT_EQ(w.rsdt_tables.size(), 2u);
+  ASSERT_EQ(w.rsdt_tables.size(), 3u);
   EXPECT_EQ(w.rsdt_tables[0].first, "FACP");
   EXPECT_EQ(w.rsdt_tables[1].first, "APIC");
+  EXPECT_EQ(w.rsdt_tables[2].first, "HPET");
   EXPECT_FALSE(read_table(mem, w.rsdt_tables[1].second, "APIC").empty()) << "MADT checksum";
-  EXPECT_EQ(w.xsdt_tables,
-            (std::vector<uint64_t>{w.rsdt_tables[0].second, w.rsdt_tables[1].second}));
+  EXPECT_FALSE(read_table(mem, w.rsdt_tables[2].second, "HPET").empty()) << "HPET checksum";
+  EXPECT_EQ(w.rsdt_tables[2].second, info.hpet_addr);
+  EXPECT_EQ(w.xsdt_tables, (std::vector<uint64_t>{w.rsdt_tables[0].second, w.rsdt_tables[1].second,
+                                                  w.rsdt_tables[2].second}));
   ASSERT_FALSE(w.fadt.empty());
   ASSERT_FALSE(w.dsdt.empty());
   EXPECT_TRUE(signature_at(mem, w.facs, "FACS"));
   EXPECT_EQ(w.facs % 64, 0u) << "FACS must be 64-byte aligned";
   EXPECT_EQ(le(mem, w.facs + 4, 4), 64u);
+}
+
+TEST(BiosTables, NoHpetTableWithoutAnHpet) {
+  VectorMemory mem(kRam);
+  BiosTablesInfo info =
+      write_bios_tables(default_layout(true, false), MpTableVariant::fixed, {true, true}, mem);
+  AcpiWalk w = walk_acpi(mem, info.rsdp_addr);
+  ASSERT_EQ(w.rsdt_tables.size(), 2u);
+  EXPECT_EQ(w.rsdt_tables[1].first, "APIC");
+  EXPECT_EQ(w.xsdt_tables.size(), 2u);
+  EXPECT_EQ(info.hpet_addr, 0u);
 }
 
 TEST(BiosTables, DsdtHasPicMethodOnlyWhenAsked) {
@@ -229,6 +243,7 @@ TEST(BiosTables, TablesDoNotOverlapAndLieInE820ReservedRanges) {
       {i.dsdt_addr, i.dsdt_size},
       {i.fadt_addr, le(mem, i.fadt_addr + 4, 4)},
       {i.madt_addr, le(mem, i.madt_addr + 4, 4)},
+      {i.hpet_addr, le(mem, i.hpet_addr + 4, 4)},
       {i.rsdt_addr, le(mem, i.rsdt_addr + 4, 4)},
       {i.xsdt_addr, le(mem, i.xsdt_addr + 4, 4)},
   };

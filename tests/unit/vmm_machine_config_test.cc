@@ -35,6 +35,7 @@ TEST(MachineConfig, DefaultsAreTheTableDefaults) {
   EXPECT_EQ(c.clock, ClockMode::kHost);
   EXPECT_EQ(c.cpu, CpuModel::kRrvm64);
   EXPECT_FALSE(c.pc_testdev);
+  EXPECT_TRUE(c.hpet);
   EXPECT_EQ(c.serial.kind, SerialKind::kStdio);
   EXPECT_EQ(c.timeout_sec, 0);
   EXPECT_FALSE(c.strict_io);
@@ -50,6 +51,7 @@ TEST(MachineConfig, PairsKeepTheKeyOrderOfExistingTracesAndAddCpuAndTestdev) {
   EXPECT_EQ(pairs[0].second, "268435456");  // mem in bytes, as always
   EXPECT_EQ(pairs[9], (std::pair<std::string, std::string>{"cpu", "rrvm64"}));
   EXPECT_EQ(pairs[10], (std::pair<std::string, std::string>{"pc-testdev", "off"}));
+  EXPECT_EQ(pairs[11], (std::pair<std::string, std::string>{"hpet", "on"}));
 }
 
 TEST(MachineConfig, PairsRoundTripThroughSet) {
@@ -65,7 +67,8 @@ TEST(MachineConfig, PairsRoundTripThroughSet) {
                                                         {"rtc-epoch", "0"},
                                                         {"clock", "virtual"},
                                                         {"cpu", "host"},
-                                                        {"pc-testdev", "on"}})
+                                                        {"pc-testdev", "on"},
+                                                        {"hpet", "off"}})
     a.set(k, v);
   MachineConfig b;
   for (const auto& [k, v] : a.to_pairs()) b.set(k, v);
@@ -75,6 +78,7 @@ TEST(MachineConfig, PairsRoundTripThroughSet) {
   EXPECT_EQ(b.net.spec, "user,hostfwd=tcp::2222-:22");
   EXPECT_EQ(b.cpu, CpuModel::kHost);
   EXPECT_TRUE(b.pc_testdev);
+  EXPECT_FALSE(b.hpet);
   EXPECT_EQ(b.clock, ClockMode::kVirtual);
 }
 

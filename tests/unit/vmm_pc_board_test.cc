@@ -1,12 +1,13 @@
 // The board's wiring: ISA IRQs reach both the 8259 and the IOAPIC pin the
 // layout names, the LAPIC takes over from the PIC once enabled, ACPI S5
 // stops the machine, the firmware tables land where an OS looks, fw_cfg
-// describes the machine, pc-testdev is there only when asked for, and the
-// xAPIC page follows IA32_APIC_BASE.
+// describes the machine, pc-testdev is there only when asked for, the
+// HPET's timers reach the CPU, and the xAPIC page follows IA32_APIC_BASE.
 #include "vmm/pc_board.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "firmware/e820.h"
@@ -123,7 +124,10 @@ TEST_F(BoardFixture, PcTestdevOnlyWithTheOption) {
   EXPECT_FALSE(mmio_read32(pc, 0xFF000000));
   MachineConfig on = cfg;
   on.set("pc-testdev", "on");
-  EXPECT_EQ(on.to_pairs().back(), std::make_pair(std::string("pc-testdev"), std::string("on")));
+  auto pairs = on.to_pairs();
+  EXPECT_NE(std::find(pairs.begin(), pairs.end(),
+                      std::make_pair(std::string("pc-testdev"), std::string("on"))),
+            pairs.end());
   GuestRam ram2{16 << 20};
   PcBoard pc2{on, ram2, clock, serial};
   ASSERT_NE(pc2.testdev(), nullptr);
@@ -158,6 +162,47 @@ TEST_F(BoardFixture, PcTestdevLinesReachTheCpuThroughTheIoapic) {
   ASSERT_TRUE(pc2.board().pio.write(0x2000 + 15, {&high, 1}));
   EXPECT_TRUE(pc2.board().interrupts->take_nmi());
   EXPECT_FALSE(pc2.board().interrupts->take_nmi());
+}
+
+TEST_F(BoardFixture, HpetAtFed00000UnlessOff) {
+  EXPECT_EQ(mmio_read32(pc, 0xFED00000), 0x8086A201u);  // GCAP_ID: LegacyReplacement capable
+  EXPECT_EQ(mmio_read32(pc, 0xFED00100 + 4), 0x00F00000u) << "INT_ROUTE_CAP: IOAPIC pins 20-23";
+  ASSERT_NE(pc.hpet(), nullptr);
+  MachineConfig off = cfg;
+  off.set("hpet", "off");
+  GuestRam ram2{16 << 20};
+  PcBoard pc2{off, ram2, clock, serial};
+  EXPECT_EQ(pc2.hpet(), nullptr);
+  EXPECT_FALSE(mmio_read32(pc2, 0xFED00000));
+  EXPECT_FALSE(pc2.layout().hpet);
+}
+
+// An HPET timer routed to IOAPIC pin 20, and in LegacyReplacement mode to
+// IRQ0's pin 2 in place of the PIT, raises its vector at the CPU.
+TEST_F(BoardFixture, HpetTimersReachTheCpuThroughTheIoapic) {
+  const uint64_t hpet = pc.layout().hpet_address, ioapic = pc.layout().ioapic_address;
+  mmio_write32(pc.layout().lapic_address + 0xF0, 0x1FF);
+  mmio_write32(ioapic, 0x10 + 2 * 20);
+  mmio_write32(ioapic + 0x10, 0x51);  // vector 0x51, fixed, edge
+  mmio_write32(ioapic, 0x10 + 2 * 2);
+  mmio_write32(ioapic + 0x10, 0x52);
+  mmio_write32(hpet + 0x140, 20 << 9 | 4);  // timer 2: route 20, Tn_INT_ENB_CNF
+  mmio_write32(hpet + 0x148, 1000);
+  mmio_write32(hpet + 0x100, 4);  // timer 0: Tn_INT_ENB_CNF (LegacyReplacement: IRQ0)
+  mmio_write32(hpet + 0x108, 2000);
+  mmio_write32(hpet + 0x10, 3);  // ENABLE_CNF | LEG_RT_CNF
+  Board& b = pc.board();
+  ASSERT_EQ(b.next_deadline(), 10'000u);
+  clock.set(10'000);
+  EXPECT_TRUE(b.advance_due_timers(clock.now_ns()));
+  EXPECT_EQ(b.interrupts->acknowledge(), std::optional<uint8_t>(0x51));
+  EXPECT_EQ(b.describe_vector(0x51), "IOAPIC pin 20: HPET");
+  mmio_write32(pc.layout().lapic_address + 0xB0, 0);  // EOI
+  clock.set(*b.next_deadline());
+  EXPECT_EQ(clock.now_ns(), 20'000u);
+  b.advance_due_timers(clock.now_ns());
+  EXPECT_EQ(b.interrupts->acknowledge(), std::optional<uint8_t>(0x52));
+  EXPECT_EQ(b.describe_vector(0x52), "IOAPIC pin 2: HPET timer 0");
 }
 
 TEST_F(BoardFixture, LapicPageFollowsApicBase) {

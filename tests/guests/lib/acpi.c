@@ -66,6 +66,11 @@ int acpi_find(struct acpi_info* ai) {
     uint64_t t = phys_read32(rsdt + SDT_HEADER + 4 * i);
     if (!ai->fadt && table_ok(ai, t, "FACP")) ai->fadt = t;
     if (!ai->madt && table_ok(ai, t, "APIC")) ai->madt = t;
+    if (!ai->hpet && table_ok(ai, t, "HPET")) ai->hpet = t;
+  }
+  if (ai->hpet) {
+    ai->hpet_block_id = phys_read32(ai->hpet + 36);
+    ai->hpet_base = phys_read32(ai->hpet + 44) | (uint64_t)phys_read32(ai->hpet + 48) << 32;
   }
   if (ai->fadt) {
     ai->sci_irq = (uint8_t)phys_read16(ai->fadt + 46);

@@ -1,6 +1,7 @@
 /* ACPI tables as an OS finds them (ACPI 6.5, 5.2.5.1): the RSDP on a 16-byte
  * boundary in the first KiB of the EBDA or in 0xE0000-0xFFFFF, then
- * RSDT -> FADT ("FACP") -> DSDT, and the MADT ("APIC"). */
+ * RSDT -> FADT ("FACP") -> DSDT, the MADT ("APIC") and the HPET table
+ * (IA-PC HPET 1.0a, 3.2.4). */
 #ifndef RRVM_GUEST_ACPI_H
 #define RRVM_GUEST_ACPI_H
 
@@ -9,7 +10,7 @@
 #define ACPI_MAX_ISOS 16
 
 struct acpi_info {
-  uint64_t rsdp, rsdt, fadt, dsdt, madt; /* 0 when absent */
+  uint64_t rsdp, rsdt, fadt, dsdt, madt, hpet; /* 0 when absent */
   uint8_t rsdp_rev;
   uint32_t dsdt_len;
   int bad_checksums; /* tables found with a wrong checksum (ignored) */
@@ -26,6 +27,9 @@ struct acpi_info {
     uint32_t gsi;
     uint16_t flags;
   } iso[ACPI_MAX_ISOS];
+  /* HPET table: Event Timer Block ID and the timer block's address. */
+  uint32_t hpet_block_id;
+  uint64_t hpet_base;
 };
 
 /* Fills *ai; returns 1 when an RSDP with a valid RSDT was found. */
