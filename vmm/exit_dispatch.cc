@@ -147,7 +147,7 @@ std::optional<RunResult> ExitDispatcher::internal_error(uint64_t exits) {
                  "KVM could not emulate a guest instruction (emulation failure; " + why_not + ")",
                  exits);
   }
-  ++completions_[size_t(c->insn)];
+  completions_[size_t(c->insn)] += 1 + c->run;  // instructions, a run's included
   if (c->vector != kNoVector) injected_ = c;
   hooks_->on_completion(*c, rip);
   return std::nullopt;

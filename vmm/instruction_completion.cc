@@ -354,9 +354,39 @@ bool InstructionCompleter::run_sse(Completion& c, kvm_regs& r, const kvm_sregs& 
     case SseOutcome::kDone:
       break;
   }
+  run_following_sse(c, after, s, fx.xmm);
   if (fx.xmm != xmm_before) vcpu_.set_fx(fx);  // stores and moves to GPRs leave XMM alone
   r = after;
   return true;
+}
+
+// The SSE instructions after `c`, executed on `r` and `xmm` while each is
+// one rrvm completes without a fault and its operand is in RAM; the first
+// that is not is left to KVM (and, if it fails there too, to the next
+// exit). Linux's blake2s_compress_ssse3 is runs of ~30 SSE instructions
+// between movzbl loads: each cost an exit and 8-10 ioctls; a run costs one.
+// The run depends only on guest state, so replay repeats it exactly. `r`
+// keeps `c`'s RIP (apply() moves it past the run).
+void InstructionCompleter::run_following_sse(Completion& c, kvm_regs& r, const kvm_sregs& s,
+                                             XmmFile& xmm) {
+  const uint64_t first_rip = r.rip;
+  const CompletionContext ctx = context(r, s, 0x0f);
+  SseMachine m{r, xmm, [this](uint64_t va, std::span<uint8_t> out) { return read_linear(va, out); },
+               [this](uint64_t va, std::span<const uint8_t> in) { return write_linear(va, in); }};
+  r.rip = first_rip + c.length;
+  while (c.run < kMaxSseRun) {
+    std::array<uint8_t, kMaxLength> code{};
+    size_t n = read_guest_code(vcpu_, mem_, r.rip, code).value_or(0);
+    std::string ignored;
+    std::optional<Completion> next = plan_completion({code.data(), n}, ctx, &ignored);
+    if (!next || next->insn != CompletedInsn::kSse || next->fault) break;
+    uint64_t at = operand_address(next->sse.mem, next->length, r, s);
+    if (execute_sse(next->sse, at, m) != SseOutcome::kDone) break;  // changed nothing
+    r.rip += next->length;
+    c.run += 1;
+    c.run_bytes += next->length;
+  }
+  r.rip = first_rip;
 }
 
 bool InstructionCompleter::read_linear(uint64_t va, std::span<uint8_t> out) const {
@@ -387,7 +417,7 @@ bool InstructionCompleter::write_linear(uint64_t va, std::span<const uint8_t> in
 // A trap or a completed instruction ends a MOV SS/STI interrupt shadow, as
 // executing the instruction would; a fault leaves the vCPU on it.
 void InstructionCompleter::apply(const Completion& c, kvm_regs r) {
-  if (!c.fault) r.rip += c.length;
+  if (!c.fault) r.rip += c.length + c.run_bytes;
   if (c.ac) r.rflags = *c.ac ? r.rflags | kRflagsAc : r.rflags & ~kRflagsAc;
   if (c.insn == CompletedInsn::kPopcnt && !c.fault) apply_popcnt(c, r);
   vcpu_.set_regs(r);

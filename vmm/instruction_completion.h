@@ -54,6 +54,9 @@ struct Completion {
   uint8_t dst_reg = 0, src_reg = 0, op_bytes = 0;
   MemOperand mem;  // ldmxcsr: where the new MXCSR is read from
   SseInsn sse;     // the SSE instruction
+  // SSE instructions right after it, completed in the same exit (see
+  // InstructionCompleter::complete): how many, and their bytes.
+  uint32_t run = 0, run_bytes = 0;
   friend bool operator==(const Completion&, const Completion&) = default;
 };
 
@@ -104,13 +107,20 @@ class InstructionCompleter {
   InstructionCompleter(Vcpu& vcpu, GuestMemory& mem) : vcpu_(vcpu), mem_(mem) {}
   // Reads the vCPU and the instruction at RIP and, if rrvm completes it,
   // changes the vCPU as the instruction would have. `rip` gets the RIP of
-  // the instruction; `why_not` says why nothing was done.
+  // the instruction; `why_not` says why nothing was done. An SSE
+  // instruction takes the SSE instructions after it along (Completion::run,
+  // at most kMaxSseRun): one exit for a run instead of one each.
   std::optional<Completion> complete(uint64_t* rip, std::string* why_not);
+
+  // Bounds the time one exit spends here. Code is straight-line between
+  // branches, which rrvm does not complete, so runs end long before.
+  static constexpr uint32_t kMaxSseRun = 4096;
 
  private:
   CompletionContext context(const kvm_regs& r, const kvm_sregs& s, uint8_t opcode);
   bool load_mxcsr(Completion& c, const kvm_regs& r, const kvm_sregs& s, std::string* why_not);
   bool run_sse(Completion& c, kvm_regs& r, const kvm_sregs& s, std::string* why_not);
+  void run_following_sse(Completion& c, kvm_regs& r, const kvm_sregs& s, XmmFile& xmm);
   // Guest memory at a linear address, through the guest's page tables,
   // page by page; false when a page is not mapped (or not writable).
   bool read_linear(uint64_t va, std::span<uint8_t> out) const;

@@ -213,7 +213,9 @@ TEST(MachineCheckpoint, CompletionsSurvivePausesAndRestores) {
   EXPECT_EQ(r.exits, s.exits);
   EXPECT_EQ(r.completions, s.completions);
   EXPECT_EQ(g.serial.text, straight.serial.text);
-  ASSERT_EQ(after_completion.size(), sum(s.completions));
+  // One exit completes one instruction, or a run of SSE instructions.
+  ASSERT_FALSE(after_completion.empty());
+  ASSERT_LE(after_completion.size(), sum(s.completions));
 
   for (auto id : after_completion) {
     g.machine.checkpoints().restore(id);
