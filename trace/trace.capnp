@@ -206,8 +206,11 @@ enum EventKind {
 #   completion     v insn, v rip                   -          an instruction KVM could not
 #                                                             emulate that rrvm completed:
 #                                                             insn = instruction (0 int3,
-#                                                             1 fwait, 2 clac, 3 stac) |
-#                                                             exception vector << 8 (0xff: none)
+#                                                             1 fwait, 2 clac, 3 stac,
+#                                                             4 popcnt, 5 ldmxcsr, 6 sse,
+#                                                             7 int n) | vector << 8 (the
+#                                                             exception or interrupt raised;
+#                                                             0xff: none)
 #   nmi            -                               -          (flag: injected at a landmark)
 #
 # * Reads with the flag bit set are "as modelled": replay's device model

@@ -69,7 +69,7 @@ std::optional<Completion> plan_int3(const Decoded& d, const CompletionContext& c
   }
   // INT3 checks the gate's DPL like INT n (SDM vol. 2A, INT n/INTO/INT3/INT1):
   // #GP with an error code naming IDT entry 3 (IDT bit 1 set, EXT clear).
-  if (ctx.int3_gate_dpl < ctx.cpl) {
+  if (ctx.gate_dpl < ctx.cpl) {
     Completion c = fault(CompletedInsn::kInt3, kGp);
     c.has_error_code = true;
     c.error_code = kBp * 8 + 2;
@@ -80,6 +80,37 @@ std::optional<Completion> plan_int3(const Decoded& d, const CompletionContext& c
   c.insn = CompletedInsn::kInt3;
   c.length = uint8_t(d.length + 1);
   c.vector = kBp;
+  return c;
+}
+
+// INT n (CD ib; SDM vol. 2A, INT n/INTO/INT3/INT1): a software interrupt
+// through IDT entry n, returning to the next instruction; #GP(n*8+2) when
+// the gate's DPL is below CPL. Delivered as an interrupt injected after the
+// instruction (set_completion_events): what the guest's handler sees is
+// what INT n gives it. A fault while delivering it (a gate or stack not
+// present) is reported at the next instruction, not at the INT.
+std::optional<Completion> plan_int_n(const Decoded& d, const CompletionContext& ctx,
+                                     std::string* why_not) {
+  if (d.opcode.size() < 2) {
+    *why_not = "int n with its vector byte missing";
+    return std::nullopt;
+  }
+  if (d.lock) return fault(CompletedInsn::kIntN, kUd);
+  if (!ctx.protected_mode || ctx.v86) {
+    *why_not = "int n outside protected mode";
+    return std::nullopt;
+  }
+  uint8_t n = d.opcode[1];
+  if (ctx.gate_dpl < ctx.cpl) {
+    Completion c = fault(CompletedInsn::kIntN, kGp);
+    c.has_error_code = true;
+    c.error_code = uint32_t(n) * 8 + 2;
+    return c;
+  }
+  Completion c;
+  c.insn = CompletedInsn::kIntN;
+  c.length = uint8_t(d.length + 2);
+  c.vector = n;
   return c;
 }
 
@@ -200,7 +231,7 @@ void apply_popcnt(const Completion& c, kvm_regs& r) {
 
 const char* to_string(CompletedInsn insn) {
   static constexpr const char* kNames[] = {"int3",   "fwait",   "clac", "stac",
-                                           "popcnt", "ldmxcsr", "sse"};
+                                           "popcnt", "ldmxcsr", "sse",  "int"};
   auto i = static_cast<size_t>(insn);
   return i < kCompletedInsnKinds ? kNames[i] : "?";
 }
@@ -216,6 +247,8 @@ std::optional<Completion> plan_completion(std::span<const uint8_t> code,
   std::optional<Completion> c;
   if (op[0] == 0xcc) {
     c = plan_int3(d, ctx, why_not);
+  } else if (op[0] == 0xcd) {
+    c = plan_int_n(d, ctx, why_not);
   } else if (op[0] == 0x9b) {
     c = plan_fwait(d, ctx, why_not);
   } else if (op.size() >= 3 && op[0] == 0x0f && op[1] == 0x01 && (op[2] == 0xca || op[2] == 0xcb) &&
@@ -230,8 +263,8 @@ std::optional<Completion> plan_completion(std::span<const uint8_t> code,
     c = plan_sse(d, ctx, why_not);
   } else {
     *why_not =
-        "not an instruction rrvm completes (int3, fwait, clac, stac, popcnt, ldmxcsr, integer "
-        "SSE)";
+        "not an instruction rrvm completes (int3, int n, fwait, clac, stac, popcnt, ldmxcsr, "
+        "integer SSE)";
   }
   if (c && c->length > kMaxLength) {
     *why_not = "instruction longer than 15 bytes";
@@ -254,7 +287,8 @@ std::string describe_completions(const CompletionCounts& counts) {
 // for fwait, the #BP gate for int3 (each costs KVM ioctls, and Linux's
 // blake2s runs thousands of SSE instructions through here).
 CompletionContext InstructionCompleter::context(const kvm_regs& r, const kvm_sregs& s,
-                                                uint8_t opcode) {
+                                                std::span<const uint8_t> opcode) {
+  uint8_t op = opcode.empty() ? 0 : opcode[0];
   CompletionContext ctx;
   ctx.protected_mode = s.cr0 & kCr0Pe;
   ctx.mode64 = in_64bit_mode(s);
@@ -265,21 +299,23 @@ CompletionContext InstructionCompleter::context(const kvm_regs& r, const kvm_sre
   ctx.cr0_mp = s.cr0 & kCr0Mp;
   ctx.cr0_em = s.cr0 & kCr0Em;
   ctx.cr4_osfxsr = s.cr4 & kCr4Osfxsr;
-  if (opcode == 0x9b) ctx.fsw = vcpu_.get_fx().fsw;
+  if (op == 0x9b) ctx.fsw = vcpu_.get_fx().fsw;
   if (!smap_) {
     const CpuFeature* f = find_cpu_feature("smap");
     smap_ = has_feature(vcpu_.get_cpuid(), *f);
   }
   ctx.smap = *smap_;
-  // IDT entry 3: 16-byte gates in IA-32e mode, 8-byte ones in protected
-  // mode; the DPL is bits 45-46 of either. An entry rrvm cannot read is
-  // left to KVM's delivery (which raises what the CPU would).
-  ctx.int3_gate_dpl = 3;
-  if (opcode != 0xcc) return ctx;
-  uint64_t gate = s.idt.base + ((s.efer & kEferLma) ? 16 : 8) * kBp;
+  // The IDT entry of int3 (3) or int n (n): 16-byte gates in IA-32e mode,
+  // 8-byte ones in protected mode; the DPL is bits 45-46 of either. An
+  // entry rrvm cannot read is left to KVM's delivery (which raises what the
+  // CPU would).
+  ctx.gate_dpl = 3;
+  if (op != 0xcc && !(op == 0xcd && opcode.size() >= 2)) return ctx;
+  uint8_t vector = op == 0xcc ? kBp : opcode[1];
+  uint64_t gate = s.idt.base + ((s.efer & kEferLma) ? 16 : 8) * uint64_t(vector);
   uint8_t access = 0;
   if (read_guest_code(vcpu_, mem_, gate + 5, {&access, 1}) == size_t(1))
-    ctx.int3_gate_dpl = access >> 5 & 3;
+    ctx.gate_dpl = access >> 5 & 3;
   return ctx;
 }
 
@@ -294,8 +330,7 @@ std::optional<Completion> InstructionCompleter::complete(uint64_t* rip, std::str
   size_t n = read_guest_code(vcpu_, mem_, linear, code).value_or(0);
   std::span<const uint8_t> bytes(code.data(), n);
   std::span<const uint8_t> op = decode_prefixes(bytes, mode64).opcode;
-  std::optional<Completion> c =
-      plan_completion(bytes, context(r, s, op.empty() ? 0 : op[0]), why_not);
+  std::optional<Completion> c = plan_completion(bytes, context(r, s, op), why_not);
   if (c && c->insn == CompletedInsn::kLdmxcsr && !c->fault && !load_mxcsr(*c, r, s, why_not))
     return std::nullopt;
   if (c && c->insn == CompletedInsn::kSse && !c->fault && !run_sse(*c, r, s, why_not))
@@ -370,7 +405,8 @@ bool InstructionCompleter::run_sse(Completion& c, kvm_regs& r, const kvm_sregs& 
 void InstructionCompleter::run_following_sse(Completion& c, kvm_regs& r, const kvm_sregs& s,
                                              XmmFile& xmm) {
   const uint64_t first_rip = r.rip;
-  const CompletionContext ctx = context(r, s, 0x0f);
+  static constexpr uint8_t kTwoByte[] = {0x0f};
+  const CompletionContext ctx = context(r, s, kTwoByte);
   SseMachine m{r, xmm, [this](uint64_t va, std::span<uint8_t> out) { return read_linear(va, out); },
                [this](uint64_t va, std::span<const uint8_t> in) { return write_linear(va, in); }};
   r.rip = first_rip + c.length;
@@ -426,7 +462,13 @@ void InstructionCompleter::apply(const Completion& c, kvm_regs r) {
 
 void set_completion_events(Vcpu& vcpu, const Completion& c) {
   kvm_vcpu_events e = vcpu.get_events();
-  if (c.vector != kNoVector) {
+  if (c.insn == CompletedInsn::kIntN && !c.fault) {
+    // An interrupt, not an exception: vectors 32-255 are not exceptions
+    // to KVM, and no error code goes with INT n whatever its vector.
+    e.interrupt.injected = 1;
+    e.interrupt.nr = c.vector;
+    e.interrupt.soft = 0;  // RIP is already past the INT
+  } else if (c.vector != kNoVector) {
     e.exception.injected = 1;
     e.exception.pending = 0;
     e.exception.nr = c.vector;

@@ -2,10 +2,10 @@
 // (nested PVM: every ring-0 instruction is emulated), completed by rrvm.
 //
 // On KVM_EXIT_INTERNAL_ERROR / KVM_INTERNAL_ERROR_EMULATION the instruction
-// at RIP is decoded; int3, fwait/wait, clac, stac and popcnt between
+// at RIP is decoded; int3, int n, fwait/wait, clac, stac and popcnt between
 // registers, ldmxcsr and an integer subset of SSE2/SSSE3
 // (vmm/sse_instructions.h) are done here exactly as the CPU does them (Intel
-// SDM vol. 2: INT3, WAIT/FWAIT, CLAC, STAC, POPCNT, LDMXCSR, ...), through
+// SDM vol. 2: INT n/INT3, WAIT/FWAIT, CLAC, STAC, POPCNT, LDMXCSR, ...), through
 // KVM_SET_REGS, KVM_SET_XSAVE and KVM_SET_VCPU_EVENTS. Anything else stays a crash report.
 // A completion depends only on guest state, so it is a natural exit like an
 // I/O exit: recorded, and repeated and checked by replay at the same exit.
@@ -32,9 +32,10 @@ enum class CompletedInsn : uint8_t {
   kStac = 3,
   kPopcnt = 4,
   kLdmxcsr = 5,
-  kSse = 6  // vmm/sse_instructions.h
+  kSse = 6,  // vmm/sse_instructions.h
+  kIntN = 7  // int imm8 (CD ib)
 };
-constexpr int kCompletedInsnKinds = 7;
+constexpr int kCompletedInsnKinds = 8;
 
 const char* to_string(CompletedInsn insn);
 
@@ -67,11 +68,11 @@ struct CompletionContext {
   bool v86 = false;            // RFLAGS.VM
   uint8_t cpl = 0;
   bool cr0_ts = false, cr0_mp = false;
-  uint16_t fsw = 0;           // x87 status word
-  bool smap = false;          // CPUID.(EAX=7,ECX=0):EBX.SMAP[20] in the guest's table
-  uint8_t int3_gate_dpl = 0;  // DPL of IDT entry 3 (protected mode)
-  bool cr0_em = false;        // x87/SSE instructions raise #UD
-  bool cr4_osfxsr = true;     // SSE instructions allowed (else #UD)
+  uint16_t fsw = 0;        // x87 status word
+  bool smap = false;       // CPUID.(EAX=7,ECX=0):EBX.SMAP[20] in the guest's table
+  uint8_t gate_dpl = 0;    // DPL of the IDT entry int3 (3) or int n (n) goes through
+  bool cr0_em = false;     // x87/SSE instructions raise #UD
+  bool cr4_osfxsr = true;  // SSE instructions allowed (else #UD)
 };
 
 // Decodes `code`, the bytes at RIP. Nullopt, with the reason in `why_not`,
@@ -117,7 +118,7 @@ class InstructionCompleter {
   static constexpr uint32_t kMaxSseRun = 4096;
 
  private:
-  CompletionContext context(const kvm_regs& r, const kvm_sregs& s, uint8_t opcode);
+  CompletionContext context(const kvm_regs& r, const kvm_sregs& s, std::span<const uint8_t> opcode);
   bool load_mxcsr(Completion& c, const kvm_regs& r, const kvm_sregs& s, std::string* why_not);
   bool run_sse(Completion& c, kvm_regs& r, const kvm_sregs& s, std::string* why_not);
   void run_following_sse(Completion& c, kvm_regs& r, const kvm_sregs& s, XmmFile& xmm);

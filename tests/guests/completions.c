@@ -1,7 +1,8 @@
 /* completions: the ring-0 instructions that some hosts' KVM cannot emulate
  * and rrvm completes for it (vmm/instruction_completion.h), checked against
  * what the CPU does (Intel SDM vol. 2A: INT3, WAIT/FWAIT, CLAC, STAC):
- * int3 raises #BP with the address after it on the stack; fwait with no x87
+ * int3 raises #BP with the address after it on the stack, int n (an
+ * exception vector and an APIC one) its vector the same way; fwait with no x87
  * exception pending goes on; clac/stac set or clear RFLAGS.AC when CPUID has
  * SMAP and raise #UD, on themselves, when it does not. With "cx16" on the
  * command line it then executes lock cmpxchg16b, which rrvm does not
@@ -24,6 +25,29 @@ static void on_ud(struct frame* f) {
   ++ud_count;
   ud_rip = f->rip;
   f->rip += 3;
+}
+
+static volatile uint32_t int_count;
+static volatile uint64_t int_rip, int_vector;
+
+static void on_int(struct frame* f) {
+  ++int_count;
+  int_rip = f->rip;
+  int_vector = f->vector;
+}
+
+/* int $4 (an exception's vector, which has no error code) and int $0x3e
+ * (an APIC vector; idt.c's EOI after it finds nothing in service). */
+static uint64_t int4_returns_to(void) {
+  uint64_t after;
+  __asm__ volatile("int $4\n1: lea 1b(%%rip), %0" : "=r"(after));
+  return after;
+}
+
+static uint64_t int3e_returns_to(void) {
+  uint64_t after;
+  __asm__ volatile("int $0x3e\n1: lea 1b(%%rip), %0" : "=r"(after));
+  return after;
 }
 
 static uint64_t int3_returns_to(void) {
@@ -102,10 +126,10 @@ static uint32_t mxcsr_after_ldmxcsr(uint32_t value) {
  * the same steps in scalar code. No clobber list: the guest is built with
  * -mgeneral-regs-only, so the compiler keeps nothing in XMM registers. */
 static int sse_matches_scalar(void) {
-  static const uint32_t in[4] __attribute__((aligned(16))) = {0x01234567, 0x89abcdef, 0xdeadbeef,
-                                                              0x0badf00d};
-  static const uint8_t rot16[16] __attribute__((aligned(16))) = {2,  3,  0, 1,  6,  7,  4,  5,
-                                                                 10, 11, 8, 9, 14, 15, 12, 13};
+  static const uint32_t in[4]
+      __attribute__((aligned(16))) = {0x01234567, 0x89abcdef, 0xdeadbeef, 0x0badf00d};
+  static const uint8_t rot16[16]
+      __attribute__((aligned(16))) = {2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13};
   static uint32_t res[4] __attribute__((aligned(16)));
   uint32_t k = 0xf00dcafe;
   uint64_t low, mask, idx = 1, cr4;
@@ -156,6 +180,12 @@ int main(uint32_t magic, struct mb_info* info) {
   int rip_ok = 1;
   for (int i = 0; i < 3; ++i) rip_ok &= int3_returns_to() == bp_rip;
   report(bp_count == 3 && rip_ok, "int3 raised #BP three times, returning after the int3");
+  exception_register(4, on_int);
+  vector_register(0x3e, on_int);
+  int int4_ok = int4_returns_to() == int_rip && int_vector == 4;
+  int int3e_ok = int3e_returns_to() == int_rip && int_vector == 0x3e;
+  report(int_count == 2 && int4_ok && int3e_ok,
+         "int n raised vectors 4 and 0x3e, returning after it");
 
   uint16_t sw = 0xffff;
   __asm__ volatile("fninit\n fwait\n fnstsw %0" : "=m"(sw));

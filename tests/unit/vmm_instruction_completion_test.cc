@@ -31,14 +31,14 @@ TEST(Int3, RaisesBreakpointAsATrapAfterTheInstruction) {
 TEST(Int3, ThroughAGateOfLowerDplIsAGeneralProtectionFault) {
   CompletionContext ring3;
   ring3.cpl = 3;
-  ring3.int3_gate_dpl = 0;
+  ring3.gate_dpl = 0;
   auto c = plan({0xcc}, ring3);
   ASSERT_TRUE(c);
   EXPECT_EQ(c->vector, 13);
   EXPECT_TRUE(c->fault);
   EXPECT_TRUE(c->has_error_code);
   EXPECT_EQ(c->error_code, 3u * 8 + 2) << "IDT entry 3, IDT bit set";
-  ring3.int3_gate_dpl = 3;
+  ring3.gate_dpl = 3;
   EXPECT_EQ(plan({0xcc}, ring3)->vector, 3);
 }
 
@@ -53,6 +53,37 @@ TEST(Int3, WithLockIsUndefinedAndInRealModeIsLeftAlone) {
   std::string why;
   EXPECT_FALSE(plan({0xcc}, real, &why));
   EXPECT_EQ(why, "int3 outside protected mode");
+}
+
+TEST(IntN, RaisesItsVectorAfterTheInstruction) {
+  auto c = plan({0xcd, 0x21});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->insn, CompletedInsn::kIntN);
+  EXPECT_EQ(c->vector, 0x21);
+  EXPECT_FALSE(c->fault);
+  EXPECT_FALSE(c->has_error_code) << "INT n pushes no error code, whatever n";
+  EXPECT_EQ(c->length, 2);
+  EXPECT_EQ(plan({0x3e, 0xcd, 0x0e})->length, 3);
+  EXPECT_EQ(plan({0xcd, 0x0e})->vector, 14);
+  EXPECT_FALSE(plan({0xcd})) << "the vector byte is missing";
+}
+
+TEST(IntN, ThroughAGateOfLowerDplIsAGeneralProtectionFault) {
+  CompletionContext ring3;
+  ring3.cpl = 3;
+  ring3.gate_dpl = 0;
+  auto c = plan({0xcd, 0x80}, ring3);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->vector, 13);
+  EXPECT_TRUE(c->fault);
+  EXPECT_TRUE(c->has_error_code);
+  EXPECT_EQ(c->error_code, 0x80u * 8 + 2) << "IDT entry 0x80, IDT bit set, EXT clear";
+  ring3.gate_dpl = 3;
+  EXPECT_EQ(plan({0xcd, 0x80}, ring3)->vector, 0x80);
+  EXPECT_EQ(plan({0xf0, 0xcd, 0x80})->vector, 6) << "LOCK: #UD";
+  CompletionContext real;
+  real.protected_mode = false;
+  EXPECT_FALSE(plan({0xcd, 0x10}, real)) << "real mode is left to a crash report";
 }
 
 TEST(Fwait, WithNothingPendingJustMovesOn) {
