@@ -731,6 +731,7 @@ Replayer::Position Replayer::save_position() {
   p.virtual_ns = vclock_.now_ns();
   p.pending_time = pending_time_;
   p.injected = injected_;
+  p.completion_going_in = completion_going_in_;
   p.recent = recent_;
   p.stats = stats_;
   p.source = events_.mark();
@@ -749,6 +750,9 @@ void Replayer::restore_position(const Position& p) {
   vclock_.restore(p.virtual_ns);
   pending_time_ = p.pending_time;
   injected_ = p.injected;
+  completion_going_in_ = p.completion_going_in;
+  // After the vCPU state (ReplaySession restores the machine first).
+  if (completion_going_in_) set_completion_events(vcpu_, *completion_going_in_);
   recent_ = p.recent;
   stats_ = p.stats;
   dirty_.restore(p.dirty);
@@ -764,6 +768,7 @@ std::optional<RunResult> Replayer::at_exit() {
   ++stats_.exits;
   if (!gap_from_) gap_from_ = ordinal_;
   injected_ = false;
+  completion_going_in_.reset();
   advance_pending_timers();
   if (opts_.virtual_time) vclock_.on_exit();  // before the devices read it, as recorded
   if (auto stop = check_digests()) return stop;
@@ -784,7 +789,8 @@ std::optional<RunResult> Replayer::at_exit() {
       if (auto crash = dispatch_.internal_error(ordinal_)) return replay_crash(*crash);
       // An exception a completion injected is this exit's injection: an
       // interrupt waits for the window after it (as in VcpuLoop).
-      injected_ = dispatch_.take_injected_exception().has_value();
+      completion_going_in_ = dispatch_.take_injected_exception();
+      injected_ = completion_going_in_.has_value();
       stats_.completions = dispatch_.completions();
       break;
     default:

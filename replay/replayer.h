@@ -132,6 +132,7 @@ class Replayer final : public ExecHooks {
     uint64_t virtual_ns = 0;  // the virtual clock, where replay runs it
     std::vector<PendingTime> pending_time;
     bool injected = false;
+    std::optional<Completion> completion_going_in;
     std::deque<trace::StoredEvent> recent;
     ReplayStats stats;
     trace::SourceMark source;
@@ -281,6 +282,10 @@ class Replayer final : public ExecHooks {
   std::optional<std::pair<trace::SourceMark, std::optional<TimeAhead>>> ahead_cache_;
   Phase phase_ = Phase::kInterval;
   bool injected_ = false;  // an injection ended the exit phase
+  // The exception or interrupt a completion at this exit injected, until the
+  // next exit: a checkpoint here puts it back (KVM_GET_VCPU_EVENTS leaves
+  // out soft exceptions such as int3's #BP, so the vCPU state lacks it).
+  std::optional<Completion> completion_going_in_;
   std::vector<PendingTime> pending_time_;
   std::deque<trace::StoredEvent> recent_;  // last events consumed, for reports
   std::optional<std::string> divergence_;

@@ -147,5 +147,39 @@ TEST_P(SessionRestore, CheckpointsStayWithinTheMemoryBudget) {
 
 INSTANTIATE_TEST_SUITE_P(Guests, SessionRestore, ::testing::Values("pit", "timerhash"));
 
+uint64_t completed(ReplaySession& s) {
+  uint64_t n = 0;
+  for (uint64_t c : s.replayer().stats().completions) n += c;
+  return n;
+}
+
+// A checkpoint at an exit where rrvm completed an instruction that raises
+// something (int3's #BP, int n's vector) brings that back too: KVM's vCPU
+// state leaves out soft exceptions, and a guest restored without its #BP
+// would skip the handler (the completions guest counts its #BPs).
+TEST(SessionRestore, ACheckpointAtACompletionKeepsWhatItRaised) {
+  RRVM_REQUIRE_KVM();
+  Session s(record_guest("completions"), 1);
+  std::vector<uint64_t> raised;
+  std::optional<RunResult> end;
+  uint64_t before = 0;
+  while (!(end = s.session.next_exit())) {
+    if (completed(s.session) > before) raised.push_back(s.session.replayer().ordinal());
+    before = completed(s.session);
+  }
+  ASSERT_EQ(end->reason, StopReason::kGuestExit) << end->message;
+  if (raised.empty()) GTEST_SKIP() << "this host's KVM needs no completions";
+  uint64_t recorded_final = s.reader.footer()->final_mem_digest;
+  ASSERT_EQ(s.session.summary(*end).final_memory_digest, recorded_final);
+  for (uint64_t at : raised) {
+    ASSERT_FALSE(s.session.seek({at, 0}));
+    RunResult again = s.session.run();
+    EXPECT_EQ(again.reason, end->reason) << "restored at exit " << at << ": " << again.message;
+    EXPECT_EQ(again.status, end->status) << "restored at exit " << at;
+    EXPECT_EQ(s.session.summary(again).final_memory_digest, recorded_final)
+        << "restored at exit " << at;
+  }
+}
+
 }  // namespace
 }  // namespace rrvm::test
