@@ -260,7 +260,7 @@ struct Event {
   static constexpr Event progress(uint64_t ord) { return {EventKind::kProgress, 0, 0, ord, 0, 0}; }
   // An instruction KVM could not emulate that rrvm completed at exit `ord`
   // (vmm/instruction_completion.h): which one (0 int3, 1 fwait, 2 clac,
-  // 3 stac, 4 popcnt, 5 ldmxcsr, 6 sse, 7 int n), the exception or
+  // 3 stac, 4 popcnt, 5 ldmxcsr, 6 sse, 7 int n, 8 x87), the exception or
   // interrupt it raised (0xff: none), and its RIP.
   static constexpr Event nmi(uint64_t ord, bool at_landmark) {
     return {EventKind::kNmi, 0, uint8_t(at_landmark), ord, 0, 0};

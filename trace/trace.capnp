@@ -208,7 +208,7 @@ enum EventKind {
 #                                                             insn = instruction (0 int3,
 #                                                             1 fwait, 2 clac, 3 stac,
 #                                                             4 popcnt, 5 ldmxcsr, 6 sse,
-#                                                             7 int n) | vector << 8 (the
+#                                                             7 int n, 8 x87) | vector << 8 (the
 #                                                             exception or interrupt raised;
 #                                                             0xff: none)
 #   nmi            -                               -          (flag: injected at a landmark)

@@ -2,6 +2,8 @@
 
 #include <bit>
 #include <cstdio>
+#include <cstring>
+#include <limits>
 
 #include "vmm/cpu_dump.h"
 #include "vmm/cpu_features.h"
@@ -111,6 +113,31 @@ std::optional<Completion> plan_int_n(const Decoded& d, const CompletionContext& 
   c.insn = CompletedInsn::kIntN;
   c.length = uint8_t(d.length + 2);
   c.vector = n;
+  return c;
+}
+
+// FNCLEX (DB E2), EMMS (0F 77) and FILD m32int (DB /0), as SDM vol. 2
+// describes them: #NM with CR0.EM or CR0.TS (EMMS: #UD with CR0.EM), #UD
+// with LOCK. A pending x87 exception (#MF) and a stack overflow are left to
+// a crash report (InstructionCompleter::run_x87).
+std::optional<Completion> plan_x87(const Decoded& d, X87Op op, const CompletionContext& ctx,
+                                   std::string* why_not) {
+  if (d.lock) return fault(CompletedInsn::kX87, kUd);
+  if (op == X87Op::kEmms && ctx.cr0_em) return fault(CompletedInsn::kX87, kUd);
+  if (ctx.cr0_em || ctx.cr0_ts) return fault(CompletedInsn::kX87, kNm);
+  Completion c;
+  c.insn = CompletedInsn::kX87;
+  c.x87 = op;
+  c.length = uint8_t(d.length + 2);
+  if (op != X87Op::kFild32) return c;
+  c.modrm = d.opcode[1];
+  size_t n = decode_mem_operand(d.opcode.subspan(1), d.rex, &c.mem);
+  if (n == 0) {
+    *why_not = "fild with its operand bytes missing";
+    return std::nullopt;
+  }
+  c.mem.seg = d.seg;
+  c.length = uint8_t(d.length + 1 + n);
   return c;
 }
 
@@ -230,8 +257,8 @@ void apply_popcnt(const Completion& c, kvm_regs& r) {
 }
 
 const char* to_string(CompletedInsn insn) {
-  static constexpr const char* kNames[] = {"int3",   "fwait",   "clac", "stac",
-                                           "popcnt", "ldmxcsr", "sse",  "int"};
+  static constexpr const char* kNames[] = {"int3",    "fwait", "clac", "stac", "popcnt",
+                                           "ldmxcsr", "sse",   "int",  "x87"};
   auto i = static_cast<size_t>(insn);
   return i < kCompletedInsnKinds ? kNames[i] : "?";
 }
@@ -249,6 +276,12 @@ std::optional<Completion> plan_completion(std::span<const uint8_t> code,
     c = plan_int3(d, ctx, why_not);
   } else if (op[0] == 0xcd) {
     c = plan_int_n(d, ctx, why_not);
+  } else if (op.size() >= 2 && op[0] == 0xdb && op[1] == 0xe2) {
+    c = plan_x87(d, X87Op::kFnclex, ctx, why_not);
+  } else if (op.size() >= 2 && op[0] == 0xdb && (op[1] >> 3 & 7) == 0 && op[1] >> 6 != 3) {
+    c = plan_x87(d, X87Op::kFild32, ctx, why_not);
+  } else if (op.size() >= 2 && op[0] == 0x0f && op[1] == 0x77 && !d.mandatory) {
+    c = plan_x87(d, X87Op::kEmms, ctx, why_not);
   } else if (op[0] == 0x9b) {
     c = plan_fwait(d, ctx, why_not);
   } else if (op.size() >= 3 && op[0] == 0x0f && op[1] == 0x01 && (op[2] == 0xca || op[2] == 0xcb) &&
@@ -263,8 +296,8 @@ std::optional<Completion> plan_completion(std::span<const uint8_t> code,
     c = plan_sse(d, ctx, why_not);
   } else {
     *why_not =
-        "not an instruction rrvm completes (int3, int n, fwait, clac, stac, popcnt, ldmxcsr, "
-        "integer SSE)";
+        "not an instruction rrvm completes (int3, int n, fwait, fnclex, emms, fild m32, clac, "
+        "stac, popcnt, ldmxcsr, integer SSE)";
   }
   if (c && c->length > kMaxLength) {
     *why_not = "instruction longer than 15 bytes";
@@ -335,6 +368,8 @@ std::optional<Completion> InstructionCompleter::complete(uint64_t* rip, std::str
     return std::nullopt;
   if (c && c->insn == CompletedInsn::kSse && !c->fault && !run_sse(*c, r, s, why_not))
     return std::nullopt;
+  if (c && c->insn == CompletedInsn::kX87 && !c->fault && !run_x87(*c, r, s, why_not))
+    return std::nullopt;
   if (c) apply(*c, r);
   return c;
 }
@@ -359,6 +394,67 @@ bool InstructionCompleter::load_mxcsr(Completion& c, const kvm_regs& r, const kv
     return true;
   }
   vcpu_.set_mxcsr(mxcsr);
+  return true;
+}
+
+namespace {
+
+constexpr uint16_t kFswExceptions = 0x80ff;  // IE DE ZE OE UE PE, SF, ES and B
+constexpr uint16_t kFswC1 = 1u << 9;
+constexpr int kFswTopShift = 11;
+
+// A 32-bit integer as an x87 80-bit extended value: the host's long double
+// is that format on x86-64, and every int32 converts exactly.
+std::array<uint8_t, 10> to_extended(int32_t v) {
+  static_assert(std::numeric_limits<long double>::digits == 64, "x87 extended long double");
+  long double e = v;
+  std::array<uint8_t, 10> out{};
+  std::memcpy(out.data(), &e, out.size());
+  return out;
+}
+
+}  // namespace
+
+// FNCLEX clears the exception flags, ES, SF and B; EMMS empties every
+// register (abridged tag word 0); FILD m32int pushes the integer: TOP
+// decremented, ST0 loaded and tagged, C1 cleared, FOP/FIP/FDP set (SDM
+// vol. 1, 8.1.8). Faults rrvm does not model are left to a crash report:
+// an unmasked exception pending (#MF) at EMMS or FILD, and FILD onto a
+// register in use (stack overflow).
+bool InstructionCompleter::run_x87(Completion& c, const kvm_regs& r, const kvm_sregs& s,
+                                   std::string* why_not) {
+  Vcpu::X87State x = vcpu_.get_x87();
+  if (c.x87 != X87Op::kFnclex && (x.fsw & kFswEs)) {
+    *why_not = "x87 instruction with an unmasked x87 exception pending";
+    return false;
+  }
+  if (c.x87 == X87Op::kFnclex) {
+    x.fsw &= ~kFswExceptions;
+  } else if (c.x87 == X87Op::kEmms) {
+    x.ftw = 0;
+  } else {
+    uint64_t at = operand_address(c.mem, c.length, r, s);
+    std::array<uint8_t, 4> b{};
+    if (!read_linear(at, b)) {
+      *why_not = "fild operand is not mapped";
+      return false;
+    }
+    unsigned top = ((x.fsw >> kFswTopShift & 7u) - 1) & 7u;
+    if (x.ftw >> top & 1) {
+      *why_not = "fild onto an x87 register in use (stack overflow)";
+      return false;
+    }
+    int32_t v;
+    std::memcpy(&v, b.data(), sizeof v);
+    for (int i = 7; i > 0; --i) x.st[i] = x.st[i - 1];
+    x.st[0] = to_extended(v);
+    x.fsw = uint16_t((x.fsw & ~(7u << kFswTopShift) & ~kFswC1) | top << kFswTopShift);
+    x.ftw = uint8_t(x.ftw | 1u << top);
+    x.fop = uint16_t((0xdb & 7) << 8 | c.modrm);
+    x.fip = r.rip;
+    x.fdp = at;
+  }
+  vcpu_.set_x87(x);
   return true;
 }
 

@@ -32,10 +32,15 @@ enum class CompletedInsn : uint8_t {
   kStac = 3,
   kPopcnt = 4,
   kLdmxcsr = 5,
-  kSse = 6,  // vmm/sse_instructions.h
-  kIntN = 7  // int imm8 (CD ib)
+  kSse = 6,   // vmm/sse_instructions.h
+  kIntN = 7,  // int imm8 (CD ib)
+  kX87 = 8    // fnclex, emms, fild m32int (X87Op)
 };
-constexpr int kCompletedInsnKinds = 8;
+constexpr int kCompletedInsnKinds = 9;
+
+// The x87 instructions of Linux's FXSAVE-leak workaround, "fnclex; emms;
+// fildl" before restoring a task's FPU state (restore_fpregs_from_fpstate).
+enum class X87Op : uint8_t { kFnclex, kEmms, kFild32 };
 
 const char* to_string(CompletedInsn insn);
 
@@ -55,6 +60,8 @@ struct Completion {
   uint8_t dst_reg = 0, src_reg = 0, op_bytes = 0;
   MemOperand mem;  // ldmxcsr: where the new MXCSR is read from
   SseInsn sse;     // the SSE instruction
+  X87Op x87 = X87Op::kFnclex;
+  uint8_t modrm = 0;  // fild's ModRM byte (part of the x87 opcode FOP)
   // SSE instructions right after it, completed in the same exit (see
   // InstructionCompleter::complete): how many, and their bytes.
   uint32_t run = 0, run_bytes = 0;
@@ -121,6 +128,7 @@ class InstructionCompleter {
   CompletionContext context(const kvm_regs& r, const kvm_sregs& s, std::span<const uint8_t> opcode);
   bool load_mxcsr(Completion& c, const kvm_regs& r, const kvm_sregs& s, std::string* why_not);
   bool run_sse(Completion& c, kvm_regs& r, const kvm_sregs& s, std::string* why_not);
+  bool run_x87(Completion& c, const kvm_regs& r, const kvm_sregs& s, std::string* why_not);
   void run_following_sse(Completion& c, kvm_regs& r, const kvm_sregs& s, XmmFile& xmm);
   // Guest memory at a linear address, through the guest's page tables,
   // page by page; false when a page is not mapped (or not writable).

@@ -1,4 +1,5 @@
 #include "vmm/kvm.h"
+#include "vmm/fxsave_image.h"
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -294,6 +295,38 @@ void KvmVcpu::set_fx(const FxState& fx) {
   std::memcpy(region.data() + kMxcsrAt, &fx.mxcsr, sizeof fx.mxcsr);
   std::memcpy(region.data() + kXmmAt, fx.xmm.data(), sizeof fx.xmm);
   region[kXstateBvAt] |= kXstateSse;
+  set_fpu_state(region);
+}
+
+// Through the XSAVE region where there is one (its x87 component in the
+// init state when XSTATE_BV.x87 is clear: FNINIT's values), else KVM_GET_FPU.
+KvmVcpu::X87State KvmVcpu::get_x87() const {
+  X87State x;
+  if (!xsave_) {
+    kvm_fpu f = read_fpu(fd_.get());
+    x.fcw = f.fcw, x.fsw = f.fsw, x.ftw = f.ftwx, x.fop = f.last_opcode;
+    x.fip = f.last_ip, x.fdp = f.last_dp;
+    for (int i = 0; i < 8; ++i) std::memcpy(x.st[i].data(), f.fpr[i], 10);
+    return x;
+  }
+  std::vector<uint8_t> region = get_fpu_state();
+  if (region[kXstateBvAt] & kXstateX87) x = x87_from_fxsave(region);
+  return x;
+}
+
+void KvmVcpu::set_x87(const X87State& x) {
+  synced_ = false;
+  if (!xsave_) {
+    kvm_fpu f = read_fpu(fd_.get());
+    f.fcw = x.fcw, f.fsw = x.fsw, f.ftwx = x.ftw, f.last_opcode = x.fop;
+    f.last_ip = x.fip, f.last_dp = x.fdp;
+    for (int i = 0; i < 8; ++i) std::memcpy(f.fpr[i], x.st[i].data(), 10);
+    xioctl(fd_.get(), kvm::kSetFpu, &f, "KVM_SET_FPU");
+    return;
+  }
+  std::vector<uint8_t> region = get_fpu_state();
+  x87_to_fxsave(x, region);
+  region[kXstateBvAt] |= kXstateX87;
   set_fpu_state(region);
 }
 

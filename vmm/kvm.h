@@ -131,6 +131,8 @@ class KvmVcpu final : public Vcpu {
   // back MXCSR 0 and ignores a new one); through KVM_GET/SET_FPU elsewhere.
   FxState get_fx() const override;
   void set_fx(const FxState& fx) override;
+  X87State get_x87() const override;
+  void set_x87(const X87State& x) override;
   uint64_t get_msr(uint32_t index) const override;
   void set_msr(uint32_t index, uint64_t value) override;
   // KVM_INTERRUPT.

@@ -30,7 +30,7 @@ struct RunResult {
   uint64_t exits = 0;   // exit ordinal count at the stop
   // Instructions KVM could not emulate that rrvm completed, by
   // CompletedInsn (vmm/instruction_completion.h): int3, fwait, clac, stac, popcnt, ldmxcsr, sse.
-  std::array<uint64_t, 8> completions{};
+  std::array<uint64_t, 9> completions{};
 };
 
 const char* to_string(StopReason r);

@@ -66,6 +66,17 @@ class Vcpu {
   };
   virtual FxState get_fx() const = 0;
   virtual void set_fx(const FxState& fx) = 0;
+  // The x87 state (FXSAVE layout, vmm/fxsave_image.h), for the x87
+  // instructions rrvm completes. Defaults are FNINIT's.
+  struct X87State {
+    uint16_t fcw = 0x037f, fsw = 0;
+    uint8_t ftw = 0;  // abridged tag word: bit i set = physical register i in use
+    uint16_t fop = 0;
+    uint64_t fip = 0, fdp = 0;
+    std::array<std::array<uint8_t, 10>, 8> st{};  // ST0-ST7, 80-bit extended
+  };
+  virtual X87State get_x87() const = 0;
+  virtual void set_x87(const X87State& x) = 0;
   void set_mxcsr(uint32_t mxcsr) {
     FxState fx = get_fx();
     fx.mxcsr = mxcsr;

@@ -118,6 +118,26 @@ static uint32_t mxcsr_after_ldmxcsr(uint32_t value) {
   return *(volatile uint32_t*)(image + 24);
 }
 
+/* Linux's FXSAVE-leak workaround before restoring a task's FPU state
+ * (restore_fpregs_from_fpstate): fnclex; emms; fildl. After fninit, fild
+ * of 5 leaves TOP 7, physical register 7 tagged, and ST0 = 5.0 as an
+ * 80-bit extended value (mantissa 0xa000000000000000, exponent 0x4001);
+ * fxsave shows it (FSW at byte 2, abridged FTW at 4, ST0 at 32). */
+static int x87_leak_workaround_loads(void) {
+  static uint8_t image[512] __attribute__((aligned(16)));
+  static const int32_t five = 5;
+  static const uint8_t want_st0[10] = {0, 0, 0, 0, 0, 0, 0, 0xa0, 0x01, 0x40};
+  __asm__ volatile("fninit\n fnclex\n emms\n fildl %0\n fxsave %1"
+                   :
+                   : "m"(five), "m"(image)
+                   : "memory");
+  uint16_t fsw = (uint16_t)(image[2] | image[3] << 8);
+  int ok = (fsw >> 11 & 7) == 7 && image[4] == 0x80;
+  for (int i = 0; i < 10; ++i) ok &= image[32 + i] == want_st0[i];
+  __asm__ volatile("fninit");
+  return ok;
+}
+
 /* The integer SSE rrvm completes (vmm/sse_instructions.h), in the forms
  * Linux's blake2s_compress_ssse3 uses: movd from a general register and
  * from memory through SIB, unpacks, paddd/paddq, pxor with a memory
@@ -211,6 +231,7 @@ int main(uint32_t magic, struct mb_info* info) {
          "popcnt counts bits, ZF set only for a zero source");
   uint32_t ftz = mxcsr_after_ldmxcsr(0x9f80), dflt = mxcsr_after_ldmxcsr(0x1f80);
   report(ftz == 0x9f80 && dflt == 0x1f80, "ldmxcsr loads MXCSR");
+  report(x87_leak_workaround_loads(), "fnclex; emms; fildl loads ST0 as the CPU does");
   report(sse_matches_scalar(), "SSE integer instructions compute what scalar code does");
   int status = report_summary();
   if (cmdline_has(info, "cx16")) cmpxchg16b();

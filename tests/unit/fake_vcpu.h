@@ -44,6 +44,7 @@
 #include <string>
 #include <vector>
 
+#include "vmm/fxsave_image.h"
 #include "vmm/guest_ram.h"
 #include "vmm/host_clock.h"
 #include "vmm/vcpu.h"
@@ -135,6 +136,8 @@ class FakeVcpu final : public Vcpu {
     sregs_.idt.base = idt;
     sregs_.idt.limit = 0xfff;
     fpu_.assign(512, 0);
+    uint16_t fcw = 0x037f;  // FNINIT's control word
+    std::memcpy(fpu_.data(), &fcw, 2);
     uint32_t mxcsr = 0x1f80;
     std::memcpy(fpu_.data() + 24, &mxcsr, 4);
   }
@@ -248,6 +251,8 @@ class FakeVcpu final : public Vcpu {
     std::memcpy(fpu_.data() + 24, &fx.mxcsr, sizeof fx.mxcsr);
     std::memcpy(fpu_.data() + 160, fx.xmm.data(), sizeof fx.xmm);
   }
+  X87State get_x87() const override { return x87_from_fxsave(fpu_); }
+  void set_x87(const X87State& x) override { x87_to_fxsave(x, fpu_); }
   uint64_t get_msr(uint32_t index) const override {
     auto it = msrs_.find(index);
     return it == msrs_.end() ? 0 : it->second;
