@@ -62,58 +62,54 @@ Completion fault(CompletedInsn insn, uint8_t vector) {
   return c;
 }
 
-std::optional<Completion> plan_int3(const Decoded& d, const CompletionContext& ctx,
-                                    std::string* why_not) {
-  if (d.lock) return fault(CompletedInsn::kInt3, kUd);
-  if (!ctx.protected_mode || ctx.v86) {
-    *why_not = "int3 outside protected mode";
-    return std::nullopt;
-  }
-  // INT3 checks the gate's DPL like INT n (SDM vol. 2A, INT n/INTO/INT3/INT1):
-  // #GP with an error code naming IDT entry 3 (IDT bit 1 set, EXT clear).
-  if (ctx.gate_dpl < ctx.cpl) {
-    Completion c = fault(CompletedInsn::kInt3, kGp);
-    c.has_error_code = true;
-    c.error_code = kBp * 8 + 2;
-    return c;
-  }
-  // #BP is a trap: the handler returns to the next instruction.
-  Completion c;
-  c.insn = CompletedInsn::kInt3;
-  c.length = uint8_t(d.length + 1);
-  c.vector = kBp;
-  return c;
-}
-
-// INT n (CD ib; SDM vol. 2A, INT n/INTO/INT3/INT1): a software interrupt
-// through IDT entry n, returning to the next instruction; #GP(n*8+2) when
-// the gate's DPL is below CPL. Delivered as an interrupt injected after the
-// instruction (set_completion_events): what the guest's handler sees is
-// what INT n gives it. A fault while delivering it (a gate or stack not
-// present) is reported at the next instruction, not at the INT.
-std::optional<Completion> plan_int_n(const Decoded& d, const CompletionContext& ctx,
-                                     std::string* why_not) {
-  if (d.opcode.size() < 2) {
+// INT3 (CC) and INT n (CD ib) (SDM vol. 2A, INT n/INTO/INT3/INT1): a
+// software interrupt through IDT entry `vector`, returning to the next
+// instruction; #GP with an error code naming the entry (IDT bit 1 set, EXT
+// clear) when the gate's DPL is below CPL. INT3's #BP goes in as an
+// exception, INT n's vector as an interrupt injected after the instruction
+// (set_completion_events): a fault while delivering INT n (a gate or stack
+// not present) is reported at the next instruction, not at the INT.
+std::optional<Completion> plan_software_interrupt(const Decoded& d, CompletedInsn insn,
+                                                  const CompletionContext& ctx,
+                                                  std::string* why_not) {
+  const bool int3 = insn == CompletedInsn::kInt3;
+  const char* name = int3 ? "int3" : "int n";
+  size_t opcode_bytes = int3 ? 1 : 2;
+  if (d.opcode.size() < opcode_bytes) {
     *why_not = "int n with its vector byte missing";
     return std::nullopt;
   }
-  if (d.lock) return fault(CompletedInsn::kIntN, kUd);
+  if (d.lock) return fault(insn, kUd);
   if (!ctx.protected_mode || ctx.v86) {
-    *why_not = "int n outside protected mode";
+    *why_not = std::string(name) + " outside protected mode";
     return std::nullopt;
   }
-  uint8_t n = d.opcode[1];
+  uint8_t vector = int3 ? kBp : d.opcode[1];
   if (ctx.gate_dpl < ctx.cpl) {
-    Completion c = fault(CompletedInsn::kIntN, kGp);
+    Completion c = fault(insn, kGp);
     c.has_error_code = true;
-    c.error_code = uint32_t(n) * 8 + 2;
+    c.error_code = uint32_t(vector) * 8 + 2;
     return c;
   }
   Completion c;
-  c.insn = CompletedInsn::kIntN;
-  c.length = uint8_t(d.length + 2);
-  c.vector = n;
+  c.insn = insn;
+  c.length = uint8_t(d.length + opcode_bytes);
+  c.vector = vector;
   return c;
+}
+
+// The memory operand whose ModRM byte is at d.opcode[modrm_at]: sets
+// c.mem and c.length, or says that its bytes are missing.
+bool take_mem_operand(const Decoded& d, size_t modrm_at, const char* name, Completion& c,
+                      std::string* why_not) {
+  size_t n = decode_mem_operand(d.opcode.subspan(modrm_at), d.rex, &c.mem);
+  if (n == 0) {
+    *why_not = std::string(name) + " with its operand bytes missing";
+    return false;
+  }
+  c.mem.seg = d.seg;
+  c.length = uint8_t(d.length + modrm_at + n);
+  return true;
 }
 
 // FNCLEX (DB E2), EMMS (0F 77) and FILD m32int (DB /0), as SDM vol. 2
@@ -131,13 +127,7 @@ std::optional<Completion> plan_x87(const Decoded& d, X87Op op, const CompletionC
   c.length = uint8_t(d.length + 2);
   if (op != X87Op::kFild32) return c;
   c.modrm = d.opcode[1];
-  size_t n = decode_mem_operand(d.opcode.subspan(1), d.rex, &c.mem);
-  if (n == 0) {
-    *why_not = "fild with its operand bytes missing";
-    return std::nullopt;
-  }
-  c.mem.seg = d.seg;
-  c.length = uint8_t(d.length + 1 + n);
+  if (!take_mem_operand(d, 1, "fild", c, why_not)) return std::nullopt;
   return c;
 }
 
@@ -209,13 +199,7 @@ std::optional<Completion> plan_ldmxcsr(const Decoded& d, const CompletionContext
   if (ctx.cr0_ts) return fault(CompletedInsn::kLdmxcsr, kNm);
   Completion c;
   c.insn = CompletedInsn::kLdmxcsr;
-  size_t n = decode_mem_operand(d.opcode.subspan(2), d.rex, &c.mem);
-  if (n == 0) {
-    *why_not = "ldmxcsr with its operand bytes missing";
-    return std::nullopt;
-  }
-  c.mem.seg = d.seg;
-  c.length = uint8_t(d.length + 2 + n);
+  if (!take_mem_operand(d, 2, "ldmxcsr", c, why_not)) return std::nullopt;
   return c;
 }
 
@@ -273,9 +257,9 @@ std::optional<Completion> plan_completion(std::span<const uint8_t> code,
   }
   std::optional<Completion> c;
   if (op[0] == 0xcc) {
-    c = plan_int3(d, ctx, why_not);
+    c = plan_software_interrupt(d, CompletedInsn::kInt3, ctx, why_not);
   } else if (op[0] == 0xcd) {
-    c = plan_int_n(d, ctx, why_not);
+    c = plan_software_interrupt(d, CompletedInsn::kIntN, ctx, why_not);
   } else if (op.size() >= 2 && op[0] == 0xdb && op[1] == 0xe2) {
     c = plan_x87(d, X87Op::kFnclex, ctx, why_not);
   } else if (op.size() >= 2 && op[0] == 0xdb && (op[1] >> 3 & 7) == 0 && op[1] >> 6 != 3) {
