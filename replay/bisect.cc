@@ -47,27 +47,59 @@ bool natural(uint32_t reason) {
          reason == KVM_EXIT_X86_WRMSR;
 }
 
-// One execution: a ReplaySession over a trace, its output discarded.
-class Side {
+// A side replayed from a trace file on a KVM machine, its output discarded.
+class TraceReplay final : public BisectReplay {
  public:
-  Side(const BisectSideSpec& spec, const BisectOptions& opts)
+  TraceReplay(const BisectSideSpec& spec, const BisectOptions& opts)
       : reader_(spec.trace_path),
         cpu_(cpu_from_trace(reader_.header())),
         session_(reader_, spec.config, images_from_trace(reader_), sink_,
                  options(spec, opts.stall_seconds, reader_),
-                 CheckpointPolicy{0, opts.checkpoint_memory}, recorded_cpu(spec)),
-        min_gap_(std::chrono::duration_cast<SteadyClock::duration>(
-            std::chrono::duration<double>(opts.checkpoint_seconds))),
-        gap_(min_gap_) {
+                 CheckpointPolicy{0, opts.checkpoint_memory}, recorded_cpu(spec)) {
     // Registers after every step without an ioctl each (most of a step's cost).
-    machine().vcpu().sync_registers(true);
+    session_.machine().vcpu().sync_registers(true);
+    tables_ = &session_.machine().board().bios_tables();
+  }
+  ReplaySession& session() override { return session_; }
+  const BiosTablesInfo* bios_tables() const override { return tables_; }
+
+ private:
+  // The trace's own CPU, unless an --override chose another model.
+  const RecordedCpu* recorded_cpu(const BisectSideSpec& spec) {
+    return config_from_trace(reader_.header()).cpu == spec.config.cpu ? &cpu_ : nullptr;
+  }
+  static ReplayOptions options(const BisectSideSpec& spec, double stall,
+                               const trace::TraceReader& reader) {
+    ReplayOptions o = replay_options_for(reader);
+    o.follow_models = spec.follow_models;
+    o.verify = !spec.follow_models;
+    o.stall_seconds = stall;
+    return o;
   }
 
+  trace::TraceReader reader_;
+  RecordedCpu cpu_;
+  DiscardSink sink_;
+  ReplaySession session_;
+  const BiosTablesInfo* tables_ = nullptr;
+};
+
+// One execution as the search moves it: its replay, and when it last
+// took a checkpoint.
+class Side {
+ public:
+  Side(std::unique_ptr<BisectReplay> replay, const BisectOptions& opts)
+      : replay_(std::move(replay)),
+        session_(replay_->session()),
+        min_gap_(std::chrono::duration_cast<SteadyClock::duration>(
+            std::chrono::duration<double>(opts.checkpoint_seconds))),
+        gap_(min_gap_) {}
+
   ReplaySession& session() { return session_; }
-  Machine& machine() { return session_.machine(); }
   Replayer& replayer() { return session_.replayer(); }
   Vcpu& vcpu() { return session_.vcpu(); }
   kvm_run* run() { return vcpu().run_area(); }
+  const BiosTablesInfo* bios_tables() const { return replay_->bios_tables(); }
 
   // One instruction (or the exit it makes); returns the exit reason.
   uint32_t single_step() { return step_instruction(vcpu(), session_.ram()); }
@@ -89,25 +121,10 @@ class Side {
   }
 
  private:
-  // The trace's own CPU, unless an --override chose another model.
-  const RecordedCpu* recorded_cpu(const BisectSideSpec& spec) {
-    return config_from_trace(reader_.header()).cpu == spec.config.cpu ? &cpu_ : nullptr;
-  }
-  static ReplayOptions options(const BisectSideSpec& spec, double stall,
-                               const trace::TraceReader& reader) {
-    ReplayOptions o = replay_options_for(reader);
-    o.follow_models = spec.follow_models;
-    o.verify = !spec.follow_models;
-    o.stall_seconds = stall;
-    return o;
-  }
-
   using SteadyClock = std::chrono::steady_clock;
 
-  trace::TraceReader reader_;
-  RecordedCpu cpu_;
-  DiscardSink sink_;
-  ReplaySession session_;
+  std::unique_ptr<BisectReplay> replay_;
+  ReplaySession& session_;
   SteadyClock::duration min_gap_, gap_;
   SteadyClock::time_point last_checkpoint_ = SteadyClock::now();
 };
@@ -357,7 +374,9 @@ class AheadReplay {
   std::thread thread_;  // last: starts once the members above exist
 };
 
-std::string table_at(const BiosTablesInfo& t, uint64_t page) {
+std::string table_at(const BiosTablesInfo* tables, uint64_t page) {
+  if (!tables) return "";
+  const BiosTablesInfo& t = *tables;
   struct Area {
     uint64_t addr, size;
     const char* name;
@@ -414,8 +433,8 @@ std::vector<PageDiff> differing_pages(Side& a, Side& b, uint64_t* total) {
       if (std::memcmp(pa.data(), pb.data(), kPage) == 0) continue;
       ++*total;
       if (out.size() >= kMaxPagesListed) continue;
-      std::string ta = table_at(a.machine().board().bios_tables(), gpa);
-      std::string tb = table_at(b.machine().board().bios_tables(), gpa);
+      std::string ta = table_at(a.bios_tables(), gpa);
+      std::string tb = table_at(b.bios_tables(), gpa);
       std::string what = ta;
       if (ta != tb) what += (!ta.empty() && !tb.empty() ? " / " : "") + tb;
       out.push_back({gpa, what});
@@ -449,9 +468,8 @@ double since(Clock::time_point t) {
 
 class Bisector {
  public:
-  Bisector(const BisectSideSpec& a, const BisectSideSpec& b, const GuestSymbols& symbols,
-           const BisectOptions& opts)
-      : spec_a_(a), spec_b_(b), symbols_(symbols), opts_(opts) {}
+  Bisector(const OpenBisectSide& open, const GuestSymbols& symbols, const BisectOptions& opts)
+      : open_(open), symbols_(symbols), opts_(opts) {}
 
   BisectResult run() {
     auto t0 = Clock::now();
@@ -474,23 +492,15 @@ class Bisector {
   }
 
  private:
-  // Trace errors name their file already (trace::TraceReader); an image
-  // that does not load is named here.
-  std::unique_ptr<Side> make_side(const BisectSideSpec& spec) {
-    try {
-      return std::make_unique<Side>(spec, opts_);
-    } catch (const ImageError& e) {
-      throw e.with_file(spec.trace_path + ": embedded kernel");
-    }
-  }
+  std::unique_ptr<Side> make_side(int side) { return std::make_unique<Side>(open_(side), opts_); }
   void progress(const std::string& phase, uint64_t exits) {
     if (opts_.progress) opts_.progress(phase, exits);
   }
 
   // Phase 1. Returns false when there is nothing more to search.
   bool lockstep() {
-    AheadReplay b([this] { return make_side(spec_b_); });
-    a_ = make_side(spec_a_);
+    AheadReplay b([this] { return make_side(1); });
+    a_ = make_side(0);
     b_ = b.side();
     uint64_t start_total = 0;
     res_.start_pages = differing_pages(*a_, *b_, &start_total);
@@ -543,8 +553,16 @@ class Bisector {
     res_.summary = "exit " + std::to_string(n) + ": " +
                    (ea && eb ? "A: " + res_.side_a_end + "; B: " + res_.side_b_end
                     : ea     ? "A ends (" + res_.side_a_end + ") where B goes on"
-                             : "B's machine departs from the trace " + res_.side_b_end);
+                             : b_alone_ends(*eb));
     return true;
+  }
+
+  // B's replay stopped where A's goes on: a changed machine that departs
+  // from the trace (follow_models), or B's own trace that ends there.
+  std::string b_alone_ends(const RunResult& eb) const {
+    return eb.reason == StopReason::kDiverged
+               ? "B's machine departs from the trace " + res_.side_b_end
+               : "B ends (" + res_.side_b_end + ") where A goes on";
   }
 
   // The pages differing at the end are those that differed at the start
@@ -651,8 +669,7 @@ class Bisector {
       if (rb) res_.side_b_end = ending(*rb);
       found(rip, ra && rb && ra->reason == rb->reason
                      ? "both executions end here"
-                     : (rb ? "B's machine departs from the trace " + res_.side_b_end
-                           : "A: " + res_.side_a_end));
+                     : (rb ? b_alone_ends(*rb) : "A: " + res_.side_a_end));
       return true;
     }
     return !enter_interval();
@@ -721,7 +738,7 @@ class Bisector {
     return disassemble_around(code, start, rip);
   }
 
-  BisectSideSpec spec_a_, spec_b_;
+  const OpenBisectSide& open_;
   const GuestSymbols& symbols_;
   BisectOptions opts_;
   PairRunner pair_;
@@ -735,9 +752,24 @@ class Bisector {
 
 }  // namespace
 
+BisectResult bisect(const OpenBisectSide& open, const GuestSymbols& symbols,
+                    const BisectOptions& opts) {
+  return Bisector(open, symbols, opts).run();
+}
+
 BisectResult bisect(const BisectSideSpec& a, const BisectSideSpec& b, const GuestSymbols& symbols,
                     const BisectOptions& opts) {
-  return Bisector(a, b, symbols, opts).run();
+  // Trace errors name their file already (trace::TraceReader); an image
+  // that does not load is named here.
+  OpenBisectSide open = [&](int side) -> std::unique_ptr<BisectReplay> {
+    const BisectSideSpec& spec = side ? b : a;
+    try {
+      return std::make_unique<TraceReplay>(spec, opts);
+    } catch (const ImageError& e) {
+      throw e.with_file(spec.trace_path + ": embedded kernel");
+    }
+  };
+  return bisect(open, symbols, opts);
 }
 
 }  // namespace rrvm

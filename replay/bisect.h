@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,7 @@
 #include "replay/disassembly.h"
 #include "replay/guest_symbols.h"
 #include "vmm/machine_config.h"
+#include "vmm/pc_board.h"
 
 namespace rrvm {
 
@@ -43,6 +45,21 @@ struct BisectSideSpec {
 
 class ReplaySession;
 struct BisectResult;
+
+// One side's replay together with what it replays from, kept alive as
+// long as the side: a trace file's reader and KVM machine (the bisect()
+// over two BisectSideSpecs), or in unit tests a scripted machine
+// (tests/unit/fake_vcpu.h), so that the search runs on any host.
+class BisectReplay {
+ public:
+  virtual ~BisectReplay() = default;
+  // A session at the start of its replay, checkpointing only when asked
+  // (CheckpointPolicy::every_exits 0: bisect takes its own checkpoints).
+  virtual ReplaySession& session() = 0;
+  // Where the firmware tables lie in guest RAM, to name differing pages
+  // (null: the machine has none).
+  virtual const BiosTablesInfo* bios_tables() const { return nullptr; }
+};
 
 struct BisectOptions {
   uint64_t max_steps = 500'000;  // single-step budget for the final interval
@@ -90,6 +107,13 @@ struct BisectResult {
 
 // Throws trace::TraceError / ImageError / KvmUnavailable like replay does.
 BisectResult bisect(const BisectSideSpec& a, const BisectSideSpec& b, const GuestSymbols& symbols,
+                    const BisectOptions& opts);
+
+// The same search over sides someone else opens: open(0) is A, open(1) is
+// B (called on a thread of its own, so that B is built while A is). What
+// either throws, bisect throws.
+using OpenBisectSide = std::function<std::unique_ptr<BisectReplay>(int side)>;
+BisectResult bisect(const OpenBisectSide& open, const GuestSymbols& symbols,
                     const BisectOptions& opts);
 
 }  // namespace rrvm

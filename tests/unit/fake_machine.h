@@ -171,10 +171,11 @@ struct Recording {
 // A recording of the guest with a register digest at every exit and a
 // memory digest at every third (so that a replay checkpoint between two
 // holds pages of an unfinished digest interval); `log_values`: every read
-// value and interrupt stored (rrvm record --log-values).
-inline Recording record(bool log_values) {
+// value and interrupt stored (rrvm record --log-values). `kicks`: where
+// the recording's host timer kicked the vCPU.
+inline Recording record(bool log_values, const std::vector<uint64_t>& kicks = kick_points()) {
   Recording out;
-  FakeMachine m({}, kick_points());
+  FakeMachine m({}, kicks);
   DirtyTracker dirty(m.ram);
   Recorder rec(
       out.events, m.vcpu, dirty,
