@@ -32,8 +32,18 @@ bool overlaps(uint64_t offset, size_t len, uint64_t first, uint64_t end) {
 
 }  // namespace
 
-AcpiPm::AcpiPm(Clock& clock, IrqLine& sci, std::function<void()> on_power_off, WarnFn warn)
-    : clock_(clock), sci_(sci), on_power_off_(std::move(on_power_off)), warn_(std::move(warn)) {}
+AcpiPm::AcpiPm(Clock& clock, IrqLine& sci, std::function<void()> on_power_off, WarnFn warn,
+               std::function<void()> on_sleep)
+    : clock_(clock),
+      sci_(sci),
+      on_power_off_(std::move(on_power_off)),
+      warn_(std::move(warn)),
+      on_sleep_(std::move(on_sleep)),
+      rtc_input_([this](bool high) {
+        bool rising = high && !s_.rtc_level;
+        s_.rtc_level = high;
+        if (rising) wake_event(kRtc);
+      }) {}
 
 uint32_t AcpiPm::timer_value(uint64_t now_ns) {
   return static_cast<uint32_t>(ticks_at(now_ns)) & kTimerMask;
@@ -95,13 +105,30 @@ void AcpiPm::write_byte(uint64_t at, uint8_t v) {
 
 void AcpiPm::enter_sleep() {
   int type = (s_.control >> kSlpTypShift) & 7;
+  if (type == kSlpTypS3) {
+    s_.sleeping = true;
+    if (on_sleep_) on_sleep_();
+    return;
+  }
   if (type != kSlpTypS5) {
     warn(warn_, "ACPI PM: sleep type " + std::to_string(type) +
-                    " is not supported (only S5 = " + std::to_string(kSlpTypS5) + "); ignored");
+                    " is not supported (only S3 = " + std::to_string(kSlpTypS3) +
+                    " and S5 = " + std::to_string(kSlpTypS5) + "); ignored");
     return;
   }
   s_.powered_off = true;
   if (on_power_off_) on_power_off_();
+}
+
+// A fixed event: its status bit is set; asleep, it wakes the machine when
+// enabled (the power button always does: 4.8.3.1.1), and WAK_STS says so.
+void AcpiPm::wake_event(uint16_t status_bit) {
+  s_.status |= status_bit;
+  if (s_.sleeping && ((s_.enable & status_bit) || status_bit == kPwrBtn)) {
+    s_.sleeping = false;
+    s_.status |= kWak;
+  }
+  update_sci();
 }
 
 void AcpiPm::sync_timer_status(uint64_t now) {
@@ -131,8 +158,7 @@ void AcpiPm::advance(uint64_t now_ns) {
 }
 
 void AcpiPm::press_power_button() {
-  s_.status |= kPwrBtn;
-  update_sci();
+  wake_event(kPwrBtn);
 }
 
 }  // namespace rrvm

@@ -321,6 +321,7 @@ std::optional<RunResult> Replayer::end_of_exit() {
   phase_ = Phase::kInterval;
   if (injected_) return std::nullopt;
   if (board_.stop) return stopped_here();  // its guest-exit record follows, at this exit
+  if (board_.sleeping()) return unwoken("sleeps in ACPI S3");
   if (board_.interrupts && board_.interrupts->nmi_pending() &&
       nmi_window_open(vcpu_.get_events())) {
     diverge("the device models raise an NMI at exit " + std::to_string(ordinal_) +
@@ -335,7 +336,7 @@ std::optional<RunResult> Replayer::end_of_exit() {
             " that the recording did not inject");
     return divergence_result();
   }
-  if (run->exit_reason == KVM_EXIT_HLT) return unwoken_halt();
+  if (run->exit_reason == KVM_EXIT_HLT) return unwoken("halts");
   return std::nullopt;
 }
 
@@ -367,22 +368,27 @@ std::optional<RunResult> Replayer::inject_modelled() {
 // timers due now fire, and a halted guest waits as the recording's did.
 std::optional<RunResult> Replayer::virtual_time_after_exit() {
   if (!opts_.virtual_time) return std::nullopt;
-  if (vcpu_.run_area()->exit_reason == KVM_EXIT_HLT) return replay_halt();
+  if (vcpu_.run_area()->exit_reason == KVM_EXIT_HLT || board_.sleeping()) return replay_halt();
   board_.advance_due_timers(vclock_.now_ns());
   return std::nullopt;
 }
 
-// VcpuLoop::handle_hlt under a virtual clock, with the inputs and skips the
-// recording logged at this exit, in their order: fire the timers due, stop
-// when the guest can take an interrupt, else deliver the next input or skip
-// to the next timer deadline where the recording did.
+// VcpuLoop::handle_hlt (and VcpuLoop::sleep) under a virtual clock, with
+// the inputs and skips the recording logged at this exit, in their order:
+// fire the timers due, stop when the guest can take an interrupt (or the
+// machine woke from S3), else deliver the next input or skip to the next
+// timer deadline where the recording did.
 std::optional<RunResult> Replayer::replay_halt() {
   kvm_run* run = vcpu_.run_area();
   uint64_t deadline = Kicker::monotonic_ns() + uint64_t(opts_.stall_seconds * 1e9);
+  bool asleep = board_.sleeping();
+  auto woken = [&] {
+    if (asleep) return !board_.sleeping();
+    return board_.interrupts && board_.interrupts->has_interrupt() && run->if_flag;
+  };
   for (;;) {
     board_.advance_due_timers(vclock_.now_ns());
-    if (board_.interrupts && board_.interrupts->has_interrupt() && run->if_flag)
-      return std::nullopt;
+    if (woken()) return std::nullopt;
     if (divergence_) return divergence_result();
     const trace::ReadEvent* r = peek();
     if (r && r->event.ordinal != ordinal_) r = nullptr;  // nothing more at this exit
@@ -431,13 +437,14 @@ std::optional<RunResult> Replayer::stopped_here() {
 }
 
 // The recording re-entered a halted guest only with an interrupt for it
-// (at this exit, or at a landmark after it): with nothing recorded for
-// this exit any more, the guest idles where the recording did not, and
-// would make HLT exits forever short of the next recorded one.
-std::optional<RunResult> Replayer::unwoken_halt() {
+// (at this exit, or at a landmark after it), and a sleeping machine only
+// once it woke: with nothing recorded for this exit any more, the guest
+// idles where the recording did not, and would make HLT exits forever
+// short of the next recorded one (or run while its machine sleeps).
+std::optional<RunResult> Replayer::unwoken(const std::string& idles) {
   const trace::ReadEvent* r = peek();
   if (!r || r->event.ordinal == ordinal_) return std::nullopt;
-  diverge("the guest halts at exit " + std::to_string(ordinal_) +
+  diverge("the guest " + idles + " at exit " + std::to_string(ordinal_) +
           " and the recording holds nothing to wake it (its next event is at exit " +
           std::to_string(r->event.ordinal) + ")");
   return divergence_result();

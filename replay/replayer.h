@@ -201,7 +201,8 @@ class Replayer final : public ExecHooks {
   std::optional<RunResult> replay_halt();
   bool skip_halt(bool recorded);
   std::optional<RunResult> stopped_here();
-  std::optional<RunResult> unwoken_halt();
+  // `idles`: "halts", "sleeps in ACPI S3".
+  std::optional<RunResult> unwoken(const std::string& idles);
   bool unreachable_landmark(const trace::LandmarkData& lm);
   void expect_injection_after_landmark();
   // A recorded time: ascending, or the trace is corrupt. `reached`: replay

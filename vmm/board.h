@@ -44,6 +44,14 @@ struct Board {
   // Where frames from the network go (the NIC's receive path); empty
   // without a NIC. Returns whether the NIC took the frame.
   std::function<bool(std::span<const uint8_t>)> net_input;
+  // ACPI S3 (suspend to RAM): true while the machine sleeps, when the vCPU
+  // is not entered (empty on boards without it). The device access that
+  // puts it to sleep leaves in `resume_vector` the real-mode address where
+  // the CPU starts again on waking (the FACS Firmware_Waking_Vector), and
+  // the exit's handling resets the vCPU there at once (resume_in_real_mode).
+  std::function<bool()> asleep;
+  std::optional<uint32_t> resume_vector;
+  bool sleeping() const { return asleep && asleep(); }
 
   // Earliest deadline of any timer, in guest ns.
   std::optional<uint64_t> next_deadline() const {

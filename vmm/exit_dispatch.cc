@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "vmm/cpu_dump.h"
+#include "vmm/x86_boot.h"
 
 namespace rrvm {
 
@@ -30,7 +31,21 @@ std::optional<RunResult> ExitDispatcher::io() {
     }
     if (!write) hooks_->on_port_read(io.port, bytes);
   }
+  if (board_.resume_vector) resume_in_real_mode();
   return std::nullopt;
+}
+
+// The guest entered ACPI S3 (PM1_CNT is a port): its CPU loses its state
+// and starts again, on waking, at the OS's waking vector. It is put there
+// now, the OUT completed first (KVM finishes an exit at the next KVM_RUN),
+// and stays there while the machine sleeps (the run loop does not enter
+// it). kvm_run's IF copy is cleared with RFLAGS.IF, so that no interrupt
+// is injected before the guest enables them.
+void ExitDispatcher::resume_in_real_mode() {
+  uint32_t vector = *std::exchange(board_.resume_vector, std::nullopt);
+  vcpu_.finish_pending_exit();
+  enter_real_mode(vcpu_, vector);
+  vcpu_.run_area()->if_flag = 0;
 }
 
 std::optional<RunResult> ExitDispatcher::mmio() {

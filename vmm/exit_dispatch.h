@@ -78,6 +78,7 @@ class ExitDispatcher {
 
  private:
   std::optional<RunResult> unmapped(bool mmio, uint64_t addr, unsigned size, bool write);
+  void resume_in_real_mode();
 
   Vcpu& vcpu_;
   GuestMemory& mem_;

@@ -29,7 +29,7 @@ PcBoard::PcBoard(const MachineConfig& cfg, GuestRam& ram, Clock& clock, CharSink
           [this] {
             board_.stop = RunResult{StopReason::kPowerOff, 0, "guest powered off (ACPI S5)", 0};
           },
-          warnings_.sink("acpi-pm")),
+          warnings_.sink("acpi-pm"), [this] { board_.resume_vector = waking_vector(); }),
       fw_cfg_(fw_cfg_content(cfg, ram, layout_), ram, warnings_.sink("fw_cfg")),
       ram_(ram) {
   uint64_t low = ram.regions()[0].size;
@@ -44,6 +44,7 @@ PcBoard::PcBoard(const MachineConfig& cfg, GuestRam& ram, Clock& clock, CharSink
   if (hpet_) board_.timers.push_back(hpet_.get());
   board_.console_input = [this](std::span<const uint8_t> bytes) { return uart_.receive(bytes); };
   board_.describe_vector = [this](uint8_t v) { return vector_source(v); };
+  board_.asleep = [this] { return acpi_pm_.sleeping(); };
   pci_.attach(pc::kIsaBridgeSlot, 0, isa_bridge_);
   map_legacy();
   map_platform();
@@ -86,8 +87,24 @@ IrqLine& PcBoard::pit_irq() {
   return hpet_ ? hpet_->pit_input() : isa_irq(pc::kIrqPit);
 }
 
+// The RTC's interrupt reaches IRQ8 (through the HPET, which may take it
+// over) and the ACPI PM's RTC_STS, its S3 wake event.
 IrqLine& PcBoard::rtc_irq() {
-  return hpet_ ? hpet_->rtc_input() : isa_irq(pc::kIrqRtc);
+  return rtc_line_;
+}
+
+void PcBoard::rtc_interrupt(bool high) {
+  (hpet_ ? hpet_->rtc_input() : isa_irq(pc::kIrqRtc)).set_level(high);
+  acpi_pm_.rtc_input().set_level(high);
+}
+
+// Where the OS asked the CPU to resume from S3: the FACS's real-mode
+// Firmware_Waking_Vector (ACPI 6.5, 5.2.10; offset 12). A protected-mode
+// resume through X_Firmware_Waking_Vector (offset 24) is not offered.
+uint32_t PcBoard::waking_vector() const {
+  std::array<uint8_t, 4> b{};
+  if (!tables_.facs_addr || !ram_.read(tables_.facs_addr + 12, b)) return 0;
+  return static_cast<uint32_t>(load_le(b));
 }
 
 // Lines 0-15 are the ISA IRQs (QEMU: isa_get_irq, which also reaches the

@@ -118,6 +118,8 @@ class PcBoard {
   std::unique_ptr<Hpet> make_hpet(Clock& clock);
   IrqLine& pit_irq();
   IrqLine& rtc_irq();
+  void rtc_interrupt(bool high);
+  uint32_t waking_vector() const;
   static FwCfg::Content fw_cfg_content(const MachineConfig& cfg, const GuestRam& ram,
                                        const PlatformLayout& layout);
   void map_legacy();
@@ -143,6 +145,7 @@ class PcBoard {
   PiixIsa isa_bridge_;
   PciIrqRouter pci_irqs_;
   std::unique_ptr<Hpet> hpet_;  // before the PIT and the RTC, whose IRQs it passes on
+  FunctionIrqLine rtc_line_{[this](bool high) { rtc_interrupt(high); }};
   Pit8254 pit_;
   Rtc146818 rtc_;
   Uart16550 uart_;

@@ -67,6 +67,7 @@ RunResult VcpuLoop::run() {
     clock_.on_exit();
     hooks_->on_exit(++exits_);
     if (auto stop = handle_exit()) return finish(*stop);
+    if (auto stop = sleep()) return finish(*stop);
     exception_going_in_ = dispatch_.take_injected_exception();
     advance_timers(async = false);
     // Console input enters at natural exits only, so replay can place it
@@ -242,16 +243,30 @@ std::optional<RunResult> VcpuLoop::handle_exit() {
 // HLT: the vCPU sleeps until an interrupt can wake it. Without an in-kernel
 // irqchip KVM hands HLT to us, so we wait here for the next timer deadline.
 std::optional<RunResult> VcpuLoop::handle_hlt() {
+  return idle(
+      [&] {
+        if (board_.interrupts && board_.interrupts->has_interrupt() && run_->if_flag) return true;
+        // An NMI wakes the CPU whatever IF says (SDM vol. 2A, HLT).
+        return board_.interrupts && board_.interrupts->nmi_pending() &&
+               nmi_window_open(vcpu_.get_events());
+      },
+      true);
+}
+
+// The vCPU stands at its waking vector (ExitDispatcher::resume_in_real_mode)
+// and is not entered until the ACPI PM sees a wake event.
+std::optional<RunResult> VcpuLoop::sleep() {
+  if (!board_.sleeping()) return std::nullopt;
+  return idle([&] { return !board_.sleeping(); }, false);
+}
+
+template <typename Woken>
+std::optional<RunResult> VcpuLoop::idle(Woken woken, bool halt) {
   for (;;) {
     advance_timers(false);
-    if (board_.interrupts && board_.interrupts->has_interrupt() && run_->if_flag)
-      return std::nullopt;
-    // An NMI wakes the CPU whatever IF says (SDM vol. 2A, HLT).
-    if (board_.interrupts && board_.interrupts->nmi_pending() &&
-        nmi_window_open(vcpu_.get_events()))
-      return std::nullopt;
+    if (woken()) return std::nullopt;
     if (auto stop = check_stop()) return stop;
-    if (!run_->if_flag) {
+    if (halt && !run_->if_flag) {
       return dispatch_.crash(StopReason::kHaltedForever,
                              "guest executed HLT with interrupts disabled; nothing can wake it",
                              exits_);
@@ -260,7 +275,7 @@ std::optional<RunResult> VcpuLoop::handle_hlt() {
       // Virtual time: skip to the next timer, but give the network a moment
       // first so a reply on its way is not overtaken by a guest timeout.
       if (net_ && net_->busy()) poll_inputs(kNetGraceMs);
-      if (board_.interrupts && board_.interrupts->has_interrupt()) continue;
+      if (woken()) continue;
       if (clock_.skip_to(*due)) {
         hooks_->on_halt_skip(*due);
         continue;
@@ -271,7 +286,9 @@ std::optional<RunResult> VcpuLoop::handle_hlt() {
     bool input = console_fd_ >= 0 || net_;
     if (!board_.next_deadline() && !nmi_waiting_ && !input) {
       return dispatch_.crash(StopReason::kHaltedForever,
-                             "guest halted with no timer armed and no interrupt pending", exits_);
+                             halt ? "guest halted with no timer armed and no interrupt pending"
+                                  : "guest sleeps in ACPI S3 with no timer armed to wake it",
+                             exits_);
     }
     uint64_t wake = next_wakeup_host();
     if (!wake) wake = Kicker::monotonic_ns() + 1'000'000'000;  // input can wake it

@@ -67,6 +67,13 @@ class VcpuLoop {
   uint64_t next_wakeup_host();
   std::optional<RunResult> handle_exit();
   std::optional<RunResult> handle_hlt();
+  // ACPI S3: the machine sleeps until a wake event (Board::sleeping).
+  std::optional<RunResult> sleep();
+  // The vCPU waits, timers going on, until `woken` says it may go on
+  // (HLT: an interrupt it takes or an NMI; S3: a wake event). `halt`:
+  // waiting in HLT, which interrupts disabled make final.
+  template <typename Woken>
+  std::optional<RunResult> idle(Woken woken, bool halt);
   void advance_timers(bool async);
   RunResult finish(RunResult r);
 

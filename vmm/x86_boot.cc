@@ -42,6 +42,37 @@ constexpr std::array<uint64_t, 4> kGdt = {0, 0x00AF9A000000FFFFull, 0x00AF9A0000
 
 }  // namespace
 
+void enter_real_mode(Vcpu& vcpu, uint32_t vector) {
+  kvm_sregs s = vcpu.get_sregs();
+  auto real = [](uint16_t selector, uint8_t type) {
+    kvm_segment seg{};
+    seg.selector = selector;
+    seg.base = uint64_t(selector) << 4;
+    seg.limit = 0xffff;
+    seg.type = type;
+    seg.present = 1;
+    seg.s = 1;
+    return seg;
+  };
+  s.cs = real(static_cast<uint16_t>(vector >> 4), 0xb);  // execute/read, accessed
+  s.ds = s.es = s.fs = s.gs = s.ss = real(0, 0x3);       // read/write, accessed
+  s.tr = real(0, 0xb);                                   // busy 32-bit TSS, as at reset
+  s.tr.s = 0;
+  s.ldt = real(0, 0x2);
+  s.ldt.s = 0;
+  s.gdt = {0, 0xffff, {}};
+  s.idt = {0, 0xffff, {}};
+  s.cr0 = kCr0Et;
+  s.cr2 = s.cr3 = s.cr4 = 0;
+  s.efer = 0;
+  vcpu.set_sregs(s);
+
+  kvm_regs r{};
+  r.rip = vector & 0xf;
+  r.rflags = 0x2;  // bit 1 is reserved-one; IF clear
+  vcpu.set_regs(r);
+}
+
 void enter_multiboot(KvmVcpu& vcpu, uint32_t entry, uint32_t info_addr) {
   kvm_sregs s = vcpu.get_sregs();
   set_flat_segments(s, false);

@@ -23,4 +23,11 @@ void enter_long_mode(KvmVcpu& vcpu, GuestMemory& mem, uint64_t page_tables, uint
                      uint64_t rsi);
 constexpr uint64_t kLongModePageTablesSize = 7 * 4096;
 
+// The CPU after an ACPI S3 resume, as firmware hands it to the OS waking
+// vector (ACPI 6.5, 5.2.10 "Firmware ACPI Control Structure", Firmware_
+// Waking_Vector): real mode, CS:IP = (vector >> 4):(vector & 0xF), data
+// segments 0 with 64 KiB limits, paging and protection off, interrupts
+// off, the other registers cleared (a CPU reset: SDM vol. 3A, 9.1.1).
+void enter_real_mode(Vcpu& vcpu, uint32_t vector);
+
 }  // namespace rrvm

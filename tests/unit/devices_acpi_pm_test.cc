@@ -17,10 +17,10 @@ constexpr uint64_t kTmrBlk = AcpiPm::kPmTmrOffset;
 struct Rig {
   ManualClock clock;
   TestIrqLine sci;
-  int power_offs = 0;
+  int power_offs = 0, sleeps = 0;
   std::vector<std::string> warnings;
   AcpiPm pm{clock, sci, [this] { ++power_offs; },
-            [this](const std::string& m) { warnings.push_back(m); }};
+            [this](const std::string& m) { warnings.push_back(m); }, [this] { ++sleeps; }};
 
   uint32_t in(uint64_t off, size_t width) {
     uint8_t b[4] = {};
@@ -123,7 +123,69 @@ TEST(AcpiPm, OtherSleepTypesAreIgnoredWithWarning) {
   Rig r;
   r.out(kCnt, 2, AcpiPm::kSlpEn | (5u << AcpiPm::kSlpTypShift));  // 0x3400, Bochs' S5 value
   EXPECT_EQ(r.power_offs, 0);
+  EXPECT_EQ(r.sleeps, 0);
+  EXPECT_FALSE(r.pm.sleeping());
   EXPECT_EQ(r.warnings.size(), 1u);
+}
+
+constexpr uint32_t kEnterS3 = AcpiPm::kSlpEn | (AcpiPm::kSlpTypS3 << AcpiPm::kSlpTypShift);
+
+// kvm-unit-tests' s3: RTC_EN, then outw 0x2400; the RTC's alarm
+// interrupt wakes the machine and WAK_STS and RTC_STS say why.
+TEST(AcpiPm, S3SleepsUntilTheRtcInterruptWithRtcEn) {
+  Rig r;
+  r.out(kEvt + 2, 2, AcpiPm::kRtc);
+  r.out(kCnt, 2, kEnterS3 | AcpiPm::kSciEn);  // an OS keeps SCI_EN (kvm-unit-tests clears it)
+  EXPECT_EQ(r.sleeps, 1);
+  EXPECT_TRUE(r.pm.sleeping());
+  EXPECT_EQ(r.power_offs, 0);
+  EXPECT_EQ(r.in(kEvt, 2) & AcpiPm::kWak, 0u);
+  r.pm.rtc_input().set_level(true);
+  EXPECT_FALSE(r.pm.sleeping());
+  EXPECT_EQ(r.in(kEvt, 2), AcpiPm::kWak | AcpiPm::kRtc);
+  EXPECT_TRUE(r.sci.level) << "RTC_STS with RTC_EN raises the SCI";
+  r.out(kEvt, 2, AcpiPm::kWak | AcpiPm::kRtc);  // write 1 to clear
+  EXPECT_EQ(r.in(kEvt, 2), 0u);
+  EXPECT_FALSE(r.sci.level);
+}
+
+// Without RTC_EN the RTC's interrupt only sets RTC_STS; the power button
+// wakes the machine whatever PM1_EN says (ACPI 6.5, 4.8.3.1.1).
+TEST(AcpiPm, S3IgnoresADisabledEventAndWakesOnThePowerButton) {
+  Rig r;
+  r.out(kCnt, 2, kEnterS3);
+  r.pm.rtc_input().set_level(true);
+  EXPECT_TRUE(r.pm.sleeping());
+  EXPECT_EQ(r.in(kEvt, 2), AcpiPm::kRtc);
+  EXPECT_FALSE(r.sci.level);
+  r.pm.press_power_button();
+  EXPECT_FALSE(r.pm.sleeping());
+  EXPECT_EQ(r.in(kEvt, 2), AcpiPm::kWak | AcpiPm::kPwrBtn | AcpiPm::kRtc);
+}
+
+// RTC_STS follows the rising edges of the RTC's interrupt: a line held
+// high sets it once, and again only after it fell and rose.
+TEST(AcpiPm, RtcStsIsSetOnTheRisingEdgeOfTheRtcInterrupt) {
+  Rig r;
+  r.pm.rtc_input().set_level(true);
+  r.out(kEvt, 2, AcpiPm::kRtc);
+  r.pm.rtc_input().set_level(true);
+  EXPECT_EQ(r.in(kEvt, 2), 0u) << "no new edge";
+  r.pm.rtc_input().set_level(false);
+  r.pm.rtc_input().set_level(true);
+  EXPECT_EQ(r.in(kEvt, 2), AcpiPm::kRtc);
+}
+
+// A checkpoint taken while the machine sleeps comes back asleep.
+TEST(AcpiPm, SleepingSurvivesSaveAndRestore) {
+  Rig a;
+  a.out(kEvt + 2, 2, AcpiPm::kRtc);
+  a.out(kCnt, 2, kEnterS3);
+  Rig b;
+  b.pm.restore(a.pm.save());
+  EXPECT_TRUE(b.pm.sleeping());
+  b.pm.rtc_input().set_level(true);
+  EXPECT_FALSE(b.pm.sleeping());
 }
 
 TEST(AcpiPm, ReservedAndOutOfBlockBytes) {
