@@ -20,7 +20,8 @@ constexpr uint64_t kSetupSects = 0x1f1, kSyssize = 0x1f4, kBootFlag = 0x1fe, kJu
 constexpr uint64_t kHeaderMagic = 0x202, kVersion = 0x206, kTypeOfLoader = 0x210;
 constexpr uint64_t kLoadflags = 0x211, kCode32Start = 0x214, kRamdiskImage = 0x218;
 constexpr uint64_t kRamdiskSize = 0x21c, kCmdLinePtr = 0x228, kInitrdAddrMax = 0x22c;
-constexpr uint64_t kXloadflags = 0x236, kCmdlineSize = 0x238, kInitSize = 0x260;
+constexpr uint64_t kXloadflags = 0x236, kCmdlineSize = 0x238, kPayloadOffset = 0x248;
+constexpr uint64_t kPayloadLength = 0x24c, kInitSize = 0x260;
 constexpr uint32_t kHdrSMagic = 0x53726448;  // "HdrS"
 constexpr uint16_t kBootFlagValue = 0xaa55;
 constexpr uint8_t kLoadedHigh = 1u << 0, kCanUseHeap = 1u << 7;
@@ -282,6 +283,10 @@ LinuxSetupHeader parse_bzimage_header(std::span<const uint8_t> image) {
   h.syssize = r.u32(kSyssize, "syssize");
   h.initrd_addr_max = r.u32(kInitrdAddrMax, "initrd_addr_max");
   h.cmdline_size = r.u32(kCmdlineSize, "cmdline_size");
+  if (h.version >= 0x0208) {
+    h.payload_offset = r.u32(kPayloadOffset, "payload_offset");
+    h.payload_length = r.u32(kPayloadLength, "payload_length");
+  }
   if (h.version >= 0x020a) h.init_size = r.u32(kInitSize, "init_size");
   if (h.version >= 0x020c) h.xloadflags = r.u16(kXloadflags, "xloadflags");
   check_kernel_size(h, r.size());

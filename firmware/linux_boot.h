@@ -49,6 +49,8 @@ struct LinuxSetupHeader {
   uint32_t syssize = 0;          // 0x1f4, protected-mode size in 16-byte units
   uint32_t initrd_addr_max = 0;  // 0x22c, highest address the initrd may occupy
   uint32_t cmdline_size = 0;     // 0x238, maximum command line length without NUL
+  uint32_t payload_offset = 0;   // 0x248 (2.08+), the compressed kernel in the protected-mode code
+  uint32_t payload_length = 0;   // 0x24c (2.08+)
   uint32_t init_size = 0;        // 0x260 (2.10+), memory the kernel needs from its load address
   uint16_t xloadflags = 0;       // 0x236 (2.12+)
   bool kernel64() const;         // 64-bit entry point at +0x200 present

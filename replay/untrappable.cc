@@ -2,10 +2,12 @@
 
 #include <capstone/capstone.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "devices/hex.h"
 #include "firmware/elf.h"
+#include "firmware/linux_boot.h"
 #include "firmware/load_error.h"
 
 namespace rrvm {
@@ -52,15 +54,44 @@ std::vector<UntrappableHit> find_untrappable(std::span<const uint8_t> code, uint
   return hits;
 }
 
+namespace {
+
+std::vector<UntrappableHit> in_elf(std::span<const uint8_t> kernel) {
+  std::vector<UntrappableHit> hits;
+  for (const ElfSegment& seg : parse_elf(kernel).loads) {
+    if (!seg.executable) continue;
+    auto found = find_untrappable(kernel.subspan(seg.offset, seg.filesz), seg.vaddr);
+    hits.insert(hits.end(), found.begin(), found.end());
+  }
+  return hits;
+}
+
+// A bzImage's decompressor: the protected-mode code, at its 1 MiB load
+// address, around the compressed kernel it carries (payload_offset and
+// payload_length, boot protocol 2.08+), whose bytes are data here. Linux's
+// decompressor reads the TSC and RDRAND to pick its KASLR offsets, so two
+// boots place the kernel differently from the start.
+std::vector<UntrappableHit> in_bzimage_decompressor(std::span<const uint8_t> kernel) {
+  LinuxSetupHeader h = parse_bzimage_header(kernel);
+  constexpr uint64_t kLoadAddress = 0x100000;
+  std::span<const uint8_t> code = kernel.subspan(h.setup_bytes);
+  uint64_t payload = std::min<uint64_t>(h.payload_offset, code.size());
+  uint64_t after = std::min<uint64_t>(payload + h.payload_length, code.size());
+  if (!h.payload_length) payload = after = code.size();  // before 2.08: all of it is code
+  auto hits = find_untrappable(code.first(payload), kLoadAddress);
+  auto tail = find_untrappable(code.subspan(after), kLoadAddress + after);
+  hits.insert(hits.end(), tail.begin(), tail.end());
+  return hits;
+}
+
+}  // namespace
+
 std::string untrappable_in_kernel_hint(std::span<const uint8_t> kernel) {
-  if (!is_elf(kernel)) return "";
+  bool bzimage = is_bzimage(kernel);
+  if (!bzimage && !is_elf(kernel)) return "";
   std::vector<UntrappableHit> hits;
   try {
-    for (const ElfSegment& seg : parse_elf(kernel).loads) {
-      if (!seg.executable) continue;
-      auto found = find_untrappable(kernel.subspan(seg.offset, seg.filesz), seg.vaddr);
-      hits.insert(hits.end(), found.begin(), found.end());
-    }
+    hits = bzimage ? in_bzimage_decompressor(kernel) : in_elf(kernel);
   } catch (const ImageError&) {
     return "";  // the kernel ran, so this does not happen; a hint is not worth an error
   }
@@ -69,7 +100,10 @@ std::string untrappable_in_kernel_hint(std::span<const uint8_t> kernel) {
   std::string out =
       "\n  hint: the guest's kernel contains instructions KVM cannot trap, whose results are not "
       "in the trace and differ between runs (" +
-      std::to_string(hits.size()) + " in its code):";
+      std::to_string(hits.size()) +
+      (bzimage ? " in its bzImage decompressor, which picks the KASLR offsets with them; the "
+                 "compressed kernel is not searched):"
+               : " in its code):");
   for (size_t i = 0; i < hits.size() && i < kListed; ++i)
     out += "\n    " + hex(hits[i].address) + ": " + hits[i].text;
   if (hits.size() > kListed) out += "\n    ...";

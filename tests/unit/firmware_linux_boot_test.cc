@@ -23,38 +23,8 @@ using test::peek_string;
 
 constexpr uint64_t MiB = 1ull << 20;
 
-struct BzSpec {
-  uint16_t version = 0x020f;
-  uint8_t setup_sects = 4;
-  uint8_t loadflags = 0x01 | 0x80;  // LOADED_HIGH, CAN_USE_HEAP as a real image says
-  uint16_t xloadflags = 0x1;        // XLF_KERNEL_64
-  uint32_t initrd_addr_max = 0x7fffffff;
-  uint32_t cmdline_size = 2047;
-  uint32_t init_size = 0x200000;
-  Bytes kernel = test::pattern(3000, 21);  // protected-mode part
-};
-
-// boot.rst, "The Real-Mode Kernel Header": field offsets in the file.
-Bytes build_bzimage(const BzSpec& s) {
-  size_t setup = ((s.setup_sects ? s.setup_sects : 4) + 1) * 512;
-  Bytes b(setup, 0);
-  b[0x1f1] = s.setup_sects;
-  test::put(b, 0x1f4, (s.kernel.size() + 15) / 16, 4);  // syssize
-  test::put(b, 0x1fa, 0xffff, 2);                       // vid_mode NORMAL_VGA
-  test::put(b, 0x1fe, 0xaa55, 2);                       // boot_flag
-  b[0x200] = 0xeb, b[0x201] = 0x6a;                     // jmp to 0x26c: header end
-  test::put(b, 0x202, 0x53726448, 4);                   // "HdrS"
-  test::put(b, 0x206, s.version, 2);
-  b[0x211] = s.loadflags;
-  test::put(b, 0x214, 0x100000, 4);  // code32_start
-  test::put(b, 0x22c, s.initrd_addr_max, 4);
-  test::put(b, 0x230, 0x200000, 4);  // kernel_alignment
-  b[0x234] = 1;                      // relocatable_kernel
-  test::put(b, 0x236, s.xloadflags, 2);
-  test::put(b, 0x238, s.cmdline_size, 4);
-  test::put(b, 0x260, s.init_size, 4);
-  return test::concat(b, s.kernel);
-}
+using test::build_bzimage;
+using test::BzSpec;
 
 TEST(LinuxBoot, RecognisesTheHdrSSignature) {
   EXPECT_TRUE(is_bzimage(build_bzimage({})));

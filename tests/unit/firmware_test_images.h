@@ -208,4 +208,42 @@ inline void expect_image_error(const std::function<void()>& f,
   }
 }
 
+// A Linux bzImage (boot.rst, "The Real-Mode Kernel Header": field offsets
+// in the file) whose protected-mode part is `kernel`.
+struct BzSpec {
+  uint16_t version = 0x020f;
+  uint8_t setup_sects = 4;
+  uint8_t loadflags = 0x01 | 0x80;  // LOADED_HIGH, CAN_USE_HEAP as a real image says
+  uint16_t xloadflags = 0x1;        // XLF_KERNEL_64
+  uint32_t initrd_addr_max = 0x7fffffff;
+  uint32_t cmdline_size = 2047;
+  uint32_t init_size = 0x200000;
+  uint32_t payload_offset = 0, payload_length = 0;  // the compressed kernel in `kernel`
+  Bytes kernel = pattern(3000, 21);                 // protected-mode part
+};
+
+// boot.rst, "The Real-Mode Kernel Header": field offsets in the file.
+inline Bytes build_bzimage(const BzSpec& s) {
+  size_t setup = ((s.setup_sects ? s.setup_sects : 4) + 1) * 512;
+  Bytes b(setup, 0);
+  b[0x1f1] = s.setup_sects;
+  put(b, 0x1f4, (s.kernel.size() + 15) / 16, 4);  // syssize
+  put(b, 0x1fa, 0xffff, 2);                       // vid_mode NORMAL_VGA
+  put(b, 0x1fe, 0xaa55, 2);                       // boot_flag
+  b[0x200] = 0xeb, b[0x201] = 0x6a;               // jmp to 0x26c: header end
+  put(b, 0x202, 0x53726448, 4);                   // "HdrS"
+  put(b, 0x206, s.version, 2);
+  b[0x211] = s.loadflags;
+  put(b, 0x214, 0x100000, 4);  // code32_start
+  put(b, 0x22c, s.initrd_addr_max, 4);
+  put(b, 0x230, 0x200000, 4);  // kernel_alignment
+  b[0x234] = 1;                // relocatable_kernel
+  put(b, 0x236, s.xloadflags, 2);
+  put(b, 0x238, s.cmdline_size, 4);
+  put(b, 0x248, s.payload_offset, 4);
+  put(b, 0x24c, s.payload_length, 4);
+  put(b, 0x260, s.init_size, 4);
+  return concat(b, s.kernel);
+}
+
 }  // namespace rrvm::test

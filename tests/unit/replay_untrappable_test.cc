@@ -56,5 +56,27 @@ TEST(Untrappable, KernelHintNamesTheExecutableSegmentsInstructions) {
   EXPECT_EQ(untrappable_in_kernel_hint(std::vector<uint8_t>{0x0F, 0x31}), "") << "not ELF";
 }
 
+// A bzImage (Linux): its decompressor, which picks the KASLR offsets with
+// rdtsc and rdrand, is searched at its 1 MiB load address; the compressed
+// kernel it carries (payload_offset/payload_length) is data, not searched.
+TEST(Untrappable, KernelHintSearchesABzImagesDecompressorButNotItsPayload) {
+  test::BzSpec s;
+  s.kernel = test::Bytes(64, 0x90);
+  s.kernel[4] = 0x0F, s.kernel[5] = 0x31;        // rdtsc at 0x100004
+  s.payload_offset = 16, s.payload_length = 32;  // 16..47: compressed data
+  s.kernel[20] = 0x0F, s.kernel[21] = 0x31;      // looks like rdtsc: data
+  s.kernel[50] = 0x48, s.kernel[51] = 0x0F, s.kernel[52] = 0xC7, s.kernel[53] = 0xF0;  // rdrand
+  std::string hint = untrappable_in_kernel_hint(test::build_bzimage(s));
+  EXPECT_NE(hint.find("(2 in its bzImage decompressor, which picks the KASLR offsets with them"),
+            std::string::npos)
+      << hint;
+  EXPECT_NE(hint.find("0x100004: rdtsc"), std::string::npos) << hint;
+  EXPECT_NE(hint.find("0x100032: rdrand rax"), std::string::npos) << hint;
+  EXPECT_EQ(hint.find("0x100014"), std::string::npos) << "the payload is not code: " << hint;
+  s.kernel[4] = s.kernel[50] = 0x90;
+  s.kernel[51] = s.kernel[52] = s.kernel[53] = 0x90;
+  EXPECT_EQ(untrappable_in_kernel_hint(test::build_bzimage(s)), "");
+}
+
 }  // namespace
 }  // namespace rrvm
