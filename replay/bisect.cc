@@ -58,10 +58,9 @@ class TraceReplay final : public BisectReplay {
                  CheckpointPolicy{0, opts.checkpoint_memory}, recorded_cpu(spec)) {
     // Registers after every step without an ioctl each (most of a step's cost).
     session_.machine().vcpu().sync_registers(true);
-    tables_ = &session_.machine().board().bios_tables();
   }
   ReplaySession& session() override { return session_; }
-  const BiosTablesInfo* bios_tables() const override { return tables_; }
+  const BiosTablesInfo* bios_tables() override { return &session_.machine().board().bios_tables(); }
 
  private:
   // The trace's own CPU, unless an --override chose another model.
@@ -81,7 +80,6 @@ class TraceReplay final : public BisectReplay {
   RecordedCpu cpu_;
   DiscardSink sink_;
   ReplaySession session_;
-  const BiosTablesInfo* tables_ = nullptr;
 };
 
 // One execution as the search moves it: its replay, and when it last
@@ -99,7 +97,7 @@ class Side {
   Replayer& replayer() { return session_.replayer(); }
   Vcpu& vcpu() { return session_.vcpu(); }
   kvm_run* run() { return vcpu().run_area(); }
-  const BiosTablesInfo* bios_tables() const { return replay_->bios_tables(); }
+  const BiosTablesInfo* bios_tables() { return replay_->bios_tables(); }
 
   // One instruction (or the exit it makes); returns the exit reason.
   uint32_t single_step() { return step_instruction(vcpu(), session_.ram()); }

@@ -30,10 +30,10 @@
 #include <string>
 #include <vector>
 
+#include "firmware/bios_tables.h"
 #include "replay/disassembly.h"
 #include "replay/guest_symbols.h"
 #include "vmm/machine_config.h"
-#include "vmm/pc_board.h"
 
 namespace rrvm {
 
@@ -58,7 +58,7 @@ class BisectReplay {
   virtual ReplaySession& session() = 0;
   // Where the firmware tables lie in guest RAM, to name differing pages
   // (null: the machine has none).
-  virtual const BiosTablesInfo* bios_tables() const { return nullptr; }
+  virtual const BiosTablesInfo* bios_tables() { return nullptr; }
 };
 
 struct BisectOptions {
