@@ -1,7 +1,6 @@
 #include "replay/bisect.h"
 
-#include <sys/mman.h>
-
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -16,7 +15,9 @@
 #include "devices/hex.h"
 #include "firmware/load_error.h"
 #include "replay/dirty_tracker.h"
+#include "replay/first_touch.h"
 #include "replay/landmark.h"
+#include "replay/memory_diff.h"
 #include "replay/pair_runner.h"
 #include "replay/replay_session.h"
 #include "replay/replayer.h"
@@ -24,6 +25,7 @@
 #include "replay/trace_header.h"
 #include "trace/trace_inspect.h"
 #include "vmm/cpu_dump.h"
+#include "vmm/kvm.h"
 #include "vmm/machine.h"
 #include "vmm/pc_board.h"
 
@@ -61,6 +63,7 @@ class TraceReplay final : public BisectReplay {
   }
   ReplaySession& session() override { return session_; }
   const BiosTablesInfo* bios_tables() override { return &session_.machine().board().bios_tables(); }
+  KvmVm* vm() override { return &session_.machine().vm(); }
 
  private:
   // The trace's own CPU, unless an --override chose another model.
@@ -98,6 +101,7 @@ class Side {
   Vcpu& vcpu() { return session_.vcpu(); }
   kvm_run* run() { return vcpu().run_area(); }
   const BiosTablesInfo* bios_tables() { return replay_->bios_tables(); }
+  KvmVm* vm() { return replay_->vm(); }
 
   // One instruction (or the exit it makes); returns the exit reason.
   uint32_t single_step() { return step_instruction(vcpu(), session_.ram()); }
@@ -399,45 +403,20 @@ std::string table_at(const BiosTablesInfo* tables, uint64_t page) {
   return names;
 }
 
-// mincore(2) of a guest RAM mapping: bit 0 of each byte says whether the
-// page is resident. Empty on failure (then every page is compared).
-std::vector<unsigned char> resident(void* host, uint64_t size) {
-  std::vector<unsigned char> v((size + kPage - 1) / kPage);
-  if (::mincore(host, size, v.data()) != 0) return {};
-  return v;
-}
-
 // Pages whose contents differ between the two sides' RAM.
 std::vector<PageDiff> differing_pages(Side& a, Side& b, uint64_t* total) {
-  GuestRam& ra = a.session().ram();
-  GuestRam& rb = b.session().ram();
   std::vector<PageDiff> out;
   *total = 0;
-  std::vector<uint8_t> pa(kPage), pb(kPage);
-  uint64_t size = std::min(ra.size(), rb.size());
-  for (size_t r = 0; r < ra.regions().size() && r < rb.regions().size(); ++r) {
-    const auto& region = ra.regions()[r];
-    // Pages neither side ever touched read as zero on both: skip them
-    // without faulting them in (most of a 256 MiB guest).
-    std::vector<unsigned char> in_a = resident(region.host, region.size),
-                               in_b = resident(rb.regions()[r].host, region.size);
-    for (uint64_t gpa = region.gpa; gpa < region.gpa + region.size && gpa < size; gpa += kPage) {
-      size_t page = (gpa - region.gpa) / kPage;
-      auto touched = [page](const std::vector<unsigned char>& v) {
-        return page >= v.size() || (v[page] & 1);
-      };
-      if (!touched(in_a) && !touched(in_b)) continue;
-      if (!ra.read(gpa, pa) || !rb.read(gpa, pb)) continue;
-      if (std::memcmp(pa.data(), pb.data(), kPage) == 0) continue;
-      ++*total;
-      if (out.size() >= kMaxPagesListed) continue;
-      std::string ta = table_at(a.bios_tables(), gpa);
-      std::string tb = table_at(b.bios_tables(), gpa);
-      std::string what = ta;
-      if (ta != tb) what += (!ta.empty() && !tb.empty() ? " / " : "") + tb;
-      out.push_back({gpa, what});
-    }
-  }
+  for_each_differing_page(a.session().ram(), b.session().ram(), [&](uint64_t gpa) {
+    ++*total;
+    if (out.size() >= kMaxPagesListed) return true;
+    std::string ta = table_at(a.bios_tables(), gpa);
+    std::string tb = table_at(b.bios_tables(), gpa);
+    std::string what = ta;
+    if (ta != tb) what += (!ta.empty() && !tb.empty() ? " / " : "") + tb;
+    out.push_back({gpa, what});
+    return true;
+  });
   return out;
 }
 
@@ -585,16 +564,18 @@ class Bisector {
     b_->session().seek({res_.last_common_exit, 0});
   }
 
-  // Phase 3: instruction by instruction through the final interval.
+  // Phase 3: through the final interval, instruction by instruction where
+  // running to the differing memory does not settle it.
   void single_step() {
     progress("single-step", res_.last_common_exit);
-    if (!enter_interval()) return;
+    if (!enter_interval() || run_to_touches()) return;
     for (uint64_t steps = 0; steps < opts_.max_steps; ++steps) {
       before_ = {a_->replayer().ordinal(), RegisterSnapshot::from(a_->vcpu().get_regs())};
       uint64_t rip = before_.regs.rip;
       uint32_t xa = 0, xb = 0;
       pair_.both([&](int i) { (i ? xb : xa) = (i ? b_ : a_)->single_step(); });
-      res_.instructions_stepped = steps + 1;
+      ++res_.instructions_stepped;
+      if (!res_.ran_to_touch) res_.instruction_index = steps + 1;
       if (natural(xa) || natural(xb)) {
         if (at_exit(rip, xa, xb)) return;
         continue;
@@ -615,6 +596,112 @@ class Bisector {
     stop_stepping();
   }
 
+  // Phase 3's shortcut (replay/first_touch.h): while the sides' memory
+  // differs in few pages, none of which the CPU reads by itself, both run
+  // with those pages trapped to the next instruction that touches a
+  // differing byte, and complete it single-stepped. True when that settled
+  // the search; false to single-step on from where both sides stand.
+  bool run_to_touches() {
+    if (!a_->vm() || !b_->vm()) return false;
+    // Each round compares all of RAM and remaps it: a guest touching the
+    // differing bytes over and over without a register changing (a compare
+    // whose flags come out the same) is stepped through instead.
+    constexpr int kMaxRounds = 64;
+    for (int round = 0; round < kMaxRounds; ++round) {
+      std::optional<DifferingMemory> diff =
+          DifferingMemory::between(a_->session().ram(), b_->session().ram(), PageTrap::kMaxPages);
+      if (!diff || diff->empty() || read_by_the_cpu(*diff)) return false;
+      progress("run to differing memory", res_.last_common_exit);
+      res_.ran_to_touch = true;
+      std::optional<uint64_t> rip;
+      try {
+        rip = touch(*diff);
+      } catch (const KvmError&) {  // KVM refused the memslots: stepping needs none
+      }
+      if (!rip) return back_to_interval_start();
+      if (auto d = compare_registers(*a_, *b_)) {
+        res_.register_diff = *d;
+        found(*rip, "registers differ after it: " + *d);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Whether the CPU may read a differing page without an instruction
+  // naming it: a page table or descriptor table of either side.
+  bool read_by_the_cpu(const DifferingMemory& diff) {
+    std::vector<uint64_t> pages = diff.pages();
+    for (Side* s : {a_.get(), b_.get()}) {
+      std::optional<std::vector<uint64_t>> sys = system_pages(s->vcpu(), s->session().ram());
+      if (!sys) return true;
+      for (uint64_t p : pages)
+        if (std::binary_search(sys->begin(), sys->end(), p)) return true;
+    }
+    return false;
+  }
+
+  // Both sides on to the next instruction touching `diff` and past it,
+  // pages trapped meanwhile. Its address, or nullopt when the sides did not
+  // stop alike before it (an exit first, a changed CR3): nothing is known
+  // then of where they stand.
+  std::optional<uint64_t> touch(const DifferingMemory& diff) {
+    kvm_sregs start = a_->vcpu().get_sregs();
+    PageTrap trap_a(*a_->vm(), a_->session().ram(), diff.pages());
+    PageTrap trap_b(*b_->vm(), b_->session().ram(), diff.pages());
+    TouchStop ta{}, tb{};
+    pair_.both([&](int i) {
+      (i ? tb : ta) =
+          run_to_touch((i ? b_ : a_)->vcpu(), i ? trap_b : trap_a, diff, opts_.max_steps);
+    });
+    if (ta != TouchStop::kTouch || tb != TouchStop::kTouch) return std::nullopt;
+    RegisterSnapshot here = RegisterSnapshot::from(a_->vcpu().get_regs());
+    if (compare_registers(*a_, *b_) || !same_system_state(start, a_->vcpu().get_sregs()) ||
+        !same_access(*a_->run(), *b_->run()))
+      return std::nullopt;
+    before_ = {a_->replayer().ordinal(), here};
+    bool fa = false, fb = false;
+    pair_.both([&](int i) {
+      (i ? fb : fa) = finish_instruction((i ? b_ : a_)->vcpu(), i ? trap_b : trap_a);
+    });
+    ++res_.instructions_stepped;
+    if (!fa || !fb) return std::nullopt;
+    return here.rip;
+  }
+
+  static bool same_system_state(const kvm_sregs& x, const kvm_sregs& y) {
+    return x.cr0 == y.cr0 && x.cr3 == y.cr3 && x.cr4 == y.cr4 && x.efer == y.efer &&
+           x.gdt.base == y.gdt.base && x.gdt.limit == y.gdt.limit && x.idt.base == y.idt.base &&
+           x.idt.limit == y.idt.limit && x.tr.base == y.tr.base && x.ldt.base == y.ldt.base;
+  }
+
+  // The same pending access to trapped memory; a write's data too (the
+  // registers it comes from are equal, so it can only differ if read from
+  // the differing bytes, which would have stopped the run before).
+  static bool same_access(const kvm_run& x, const kvm_run& y) {
+    return x.mmio.phys_addr == y.mmio.phys_addr && x.mmio.len == y.mmio.len &&
+           x.mmio.is_write == y.mmio.is_write &&
+           (!x.mmio.is_write || std::memcmp(x.mmio.data, y.mmio.data, x.mmio.len) == 0);
+  }
+
+  // Both sides at the last common exit again, past its interval's events,
+  // for single-stepping. True when done (a side ends there).
+  bool back_to_interval_start() {
+    res_.ran_to_touch = false;
+    res_.instruction_index.reset();
+    for (Side* s : {a_.get(), b_.get()}) {
+      s->session().forget_position();
+      if (auto stop = s->session().seek({res_.last_common_exit, 0})) {
+        (s == a_.get() ? res_.side_a_end : res_.side_b_end) = ending(*stop);
+        found(s->vcpu().get_regs().rip, "replay stops going back to exit " +
+                                            std::to_string(res_.last_common_exit) + ": " +
+                                            ending(*stop));
+        return true;
+      }
+    }
+    return !enter_interval();
+  }
+
   // Side A's session to the state before the divergent instruction: phase
   // 3 stepped outside the session's instruction count (its landmarks were
   // sought by free runs), so it is found again by stepping from the last
@@ -625,8 +712,10 @@ class Bisector {
     if (s.seek({res_.last_common_exit, 0})) return;
     for (uint64_t n = 0; n <= opts_.max_steps; ++n) {
       if (s.replayer().ordinal() == before_.exit &&
-          RegisterSnapshot::from(a_->vcpu().get_regs()).same_state(before_.regs))
+          RegisterSnapshot::from(a_->vcpu().get_regs()).same_state(before_.regs)) {
+        if (before_.exit == res_.last_common_exit) res_.instruction_index = n + 1;
         return;
+      }
       if (s.step_instruction()) return;
     }
   }

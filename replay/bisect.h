@@ -15,7 +15,11 @@
 //  3. Single-step both from there, comparing registers after every
 //     instruction, and the exit data at the exit itself: the first
 //     instruction whose result differs is the answer. Only this interval is
-//     single-stepped.
+//     searched. Where the sides' RAM differs in a few pages, they first run
+//     freely with those pages trapped to the instruction that touches a
+//     differing byte (replay/first_touch.h): until then they execute alike,
+//     so it is the first instruction whose result can differ. That search
+//     gives up, and the interval is stepped, wherever it cannot be exact.
 // The two sides are independent machines and run at once where the host
 // has a core for each: in phase 1 B replays on a thread of its own, up to
 // a few exits ahead of A, which compares; in phase 3 the sides step on two
@@ -43,6 +47,7 @@ struct BisectSideSpec {
   bool follow_models = false;
 };
 
+class KvmVm;
 class ReplaySession;
 struct BisectResult;
 
@@ -59,6 +64,9 @@ class BisectReplay {
   // Where the firmware tables lie in guest RAM, to name differing pages
   // (null: the machine has none).
   virtual const BiosTablesInfo* bios_tables() { return nullptr; }
+  // The KVM VM under the session, whose memslots bisect may rearrange to
+  // trap pages (vmm/page_trap.h); null: single-stepping only.
+  virtual KvmVm* vm() { return nullptr; }
 };
 
 struct BisectOptions {
@@ -71,7 +79,7 @@ struct BisectOptions {
   double checkpoint_seconds = 0.002;
   uint64_t checkpoint_memory = 512ull << 20;  // per side
   // Called now and then with (phase, exits done); phase is "lockstep",
-  // "replay to exit N", "single-step".
+  // "replay to exit N", "single-step", "run to differing memory".
   std::function<void(const std::string& phase, uint64_t exits)> progress;
   // Called with the result and side A's replay before bisect returns
   // (rrvm bisect --gdb): A stands right before the divergent instruction
@@ -92,7 +100,12 @@ struct BisectResult {
   bool instruction_found = false;
   uint64_t rip = 0;                   // the divergent instruction
   std::string symbol;                 // "main+0x1c" or empty
-  uint64_t instructions_stepped = 0;  // since the last common exit
+  uint64_t instructions_stepped = 0;  // single-steps made after the last common exit
+  // The divergent instruction is the N-th after the last common exit. Not
+  // known when phase 3 ran to it freely (replay/first_touch.h) and nothing
+  // asked for the position (on_result does).
+  std::optional<uint64_t> instruction_index;
+  bool ran_to_touch = false;  // phase 3 ran freely to the memory where the sides differ
   std::vector<DisassembledInsn> disassembly;
   std::string register_diff;  // "rax 0x1 vs 0x2, rip ..."
   std::string input;          // the input at or before it, in words

@@ -31,7 +31,10 @@ constexpr const char* kHelp =
     "is itself reported as the divergence.\n\n"
     "Both sides are replayed in lockstep exit by exit; at the first differing exit\n"
     "both are replayed again to the last common exit and single-stepped from there,\n"
-    "comparing registers after each instruction. Only that interval is stepped.\n"
+    "comparing registers after each instruction. Only that interval is searched;\n"
+    "where their memory differs in a few pages (firmware tables), both run freely to\n"
+    "the first instruction that touches a differing byte (pages trapped) instead, and\n"
+    "the report gives no count of instructions after the exit unless --gdb asks.\n"
     "The report names the instruction (address, symbol from the guest's ELF symbol\n"
     "table or --symbols, disassembly), the register difference, the input at that\n"
     "point in words, and the memory pages that differ (and, for machines that start\n"
@@ -54,6 +57,15 @@ std::string pages_text(const std::vector<PageDiff>& pages, uint64_t total) {
   return o;
 }
 
+// "4487 instructions after exit 71", or how it was reached when not counted.
+std::string where_after(const BisectResult& r) {
+  if (r.instruction_index)
+    return std::to_string(*r.instruction_index) + " instructions after exit " +
+           std::to_string(r.last_common_exit);
+  return "after exit " + std::to_string(r.last_common_exit) +
+         " (reached by running to the memory where the sides differ, not counted; --gdb counts it)";
+}
+
 std::string report_text(const BisectResult& r, const Args& args) {
   std::ostringstream o;
   o << "bisect " << args.a << " vs " << (args.b.empty() ? "the same trace with --override" : args.b)
@@ -69,8 +81,7 @@ std::string report_text(const BisectResult& r, const Args& args) {
   o << "  last common exit: " << r.last_common_exit << "\n";
   if (r.instruction_found) {
     o << "  divergent instruction: " << hex(r.rip)
-      << (r.symbol.empty() ? "" : " <" + r.symbol + ">") << ", " << r.instructions_stepped
-      << " instructions after exit " << r.last_common_exit << "\n";
+      << (r.symbol.empty() ? "" : " <" + r.symbol + ">") << ", " << where_after(r) << "\n";
     o << "  what differs: " << r.input << "\n";
     for (const auto& insn : r.disassembly) {
       o << (insn.marked ? "  => " : "     ") << hex(insn.addr) << "  " << insn.text << "\n";
@@ -118,10 +129,14 @@ void print_json(const BisectResult& r) {
       .field("rip", hex(r.rip))
       .field("symbol", r.symbol)
       .field("instructions_stepped", r.instructions_stepped)
-      .field("what", r.input)
-      .field("register_diff", r.register_diff)
-      .key("disassembly")
-      .begin_array();
+      .field("ran_to_differing_memory", r.ran_to_touch)
+      .key("instruction_index");
+  if (r.instruction_index) {
+    j.value(*r.instruction_index);
+  } else {
+    j.null();
+  }
+  j.field("what", r.input).field("register_diff", r.register_diff).key("disassembly").begin_array();
   for (const auto& insn : r.disassembly) {
     j.begin_object().field("addr", hex(insn.addr)).field("text", insn.text);
     j.field("divergent", insn.marked).end_object();

@@ -29,6 +29,10 @@ void DirtyLog::mark_host_write(uint32_t slot, uint64_t first, uint64_t count) {
   }
 }
 
+void DirtyLog::mark_guest_write(uint32_t slot, uint64_t first, uint64_t count) {
+  for (DirtyPages* p : subscribers_) p->mark(slot, first, count);
+}
+
 void DirtyLog::add(DirtyPages* p) {
   // What KVM holds now was written before `p` existed: the others get it.
   sync();

@@ -36,6 +36,9 @@ class DirtyLog {
   void sync();
   // The VMM wrote pages [first, first + count) of `slot`.
   void mark_host_write(uint32_t slot, uint64_t first, uint64_t count);
+  // The guest wrote them where KVM's log of `slot` could not see it (the
+  // page was out of the slot for a while: vmm/page_trap.h).
+  void mark_guest_write(uint32_t slot, uint64_t first, uint64_t count);
   const std::vector<uint64_t>& slot_pages() const { return slot_pages_; }
 
  private:

@@ -5,7 +5,8 @@
 // session; it must name the same instruction, at the same count: for a
 // divergence at the very first step after the last common exit (a port
 // read), and for one that starts as a memory-only difference (the MP table
-// bytes, different from the start, until the guest loads one).
+// bytes, different from the start, until the guest loads one; bisect runs
+// to that load with the page trapped instead of stepping).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -91,20 +92,51 @@ std::string record(const std::string& name, std::vector<std::string> options) {
   return out;
 }
 
+enum class Phase3 {
+  kSteps,          // single-steps the final interval
+  kRunsToMemory,   // runs to the instruction touching the differing memory
+  kRunsThenSteps,  // runs to the differing memory, meets the next exit first, steps
+};
+
 // The lockstep must step between `min_steps` and `max_steps` instructions.
 void expect_bisect_agrees(const std::string& a, const std::string& b, uint64_t min_steps,
-                          uint64_t max_steps) {
+                          uint64_t max_steps, Phase3 how) {
   Divergence want = plain_lockstep(a, b);
   ASSERT_GE(want.steps, min_steps);
   ASSERT_LE(want.steps, max_steps);
   trace::TraceReader ra(a), rb(b);
   BisectSideSpec sa{a, config_from_trace(ra.header()), false};
   BisectSideSpec sb{b, config_from_trace(rb.header()), false};
-  BisectResult got = bisect(sa, sb, GuestSymbols{}, BisectOptions{});
+  BisectOptions opts;
+  bool ran = false;
+  opts.progress = [&](const std::string& phase, uint64_t) {
+    ran = ran || phase == "run to differing memory";
+  };
+  BisectResult got = bisect(sa, sb, GuestSymbols{}, opts);
   ASSERT_TRUE(got.instruction_found) << got.summary;
+  EXPECT_EQ(ran, how != Phase3::kSteps);
   EXPECT_EQ(got.last_common_exit, want.last_common_exit);
-  EXPECT_EQ(got.instructions_stepped, want.steps) << got.summary;
   EXPECT_EQ(got.rip, want.rip) << got.summary;
+  EXPECT_EQ(got.ran_to_touch, how == Phase3::kRunsToMemory) << got.summary;
+  if (how != Phase3::kRunsToMemory) {
+    EXPECT_EQ(got.instructions_stepped, want.steps) << got.summary;
+    EXPECT_EQ(got.instruction_index, want.steps) << got.summary;
+  } else {
+    EXPECT_EQ(got.instructions_stepped, 1u) << got.summary;  // the touching instruction only
+    EXPECT_FALSE(got.instruction_index) << "not counted unless asked";
+  }
+  // Asked for the position (rrvm bisect --gdb), side A stands right before
+  // the instruction, counted from the last common exit.
+  BisectOptions gdb;
+  std::optional<uint64_t> index;
+  uint64_t rip = 0;
+  gdb.on_result = [&](const BisectResult& r, ReplaySession& s) {
+    index = r.instruction_index;
+    rip = s.vcpu().get_regs().rip;
+  };
+  bisect(sa, sb, GuestSymbols{}, gdb);
+  EXPECT_EQ(index, want.steps);
+  EXPECT_EQ(rip, want.rip);
 }
 
 TEST(BisectSearch, DivergenceAtTheFirstStepIsTheLockstepsInstruction) {
@@ -113,7 +145,19 @@ TEST(BisectSearch, DivergenceAtTheFirstStepIsTheLockstepsInstruction) {
   std::string a = record("rtc0", {"--kernel", g, "--clock", "virtual"});
   std::string b =
       record("rtc1", {"--kernel", g, "--clock", "virtual", "--rtc-epoch", "1230768001"});
-  expect_bisect_agrees(a, b, 1, 1);
+  expect_bisect_agrees(a, b, 1, 1, Phase3::kSteps);  // no memory differs
+}
+
+// B's MP table differs too, but the guest reads the RTC, whose value
+// differs, before any table: the run to the differing memory meets that
+// port read first, and bisect goes back and single-steps the interval.
+TEST(BisectSearch, DifferingMemoryTheIntervalDoesNotTouchIsSteppedThrough) {
+  RRVM_REQUIRE_KVM();
+  std::string g = guest_path("diverge");
+  std::string a = record("rtc0-kvm84", {"--kernel", g, "--clock", "virtual", "--mptable", "kvm84"});
+  std::string b = record("rtc1-fixed", {"--kernel", g, "--clock", "virtual", "--mptable", "fixed",
+                                        "--rtc-epoch", "1230768001"});
+  expect_bisect_agrees(a, b, 1, 1, Phase3::kRunsThenSteps);
 }
 
 TEST(BisectSearch, MemoryOnlyDifferenceIsFoundWhereTheLockstepFindsIt) {
@@ -123,9 +167,10 @@ TEST(BisectSearch, MemoryOnlyDifferenceIsFoundWhereTheLockstepFindsIt) {
   std::vector<std::string> kvm84 = seed, fixed = seed;
   kvm84.push_back("kvm84");
   fixed.push_back("fixed");
-  // Thousands of instructions after the last common exit: the steps run
-  // at once on two threads, or one after the other, as the host allows.
-  expect_bisect_agrees(record("kvm84", kvm84), record("fixed", fixed), 1000, 100'000);
+  // Thousands of instructions after the last common exit, which bisect
+  // runs through with the table's page trapped.
+  expect_bisect_agrees(record("kvm84", kvm84), record("fixed", fixed), 1000, 100'000,
+                       Phase3::kRunsToMemory);
 }
 
 }  // namespace

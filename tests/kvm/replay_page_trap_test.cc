@@ -1,0 +1,82 @@
+// PageTrap on KVM: a guest whose pages are trapped runs as it would with
+// them mapped (every access to them completed from RAM), and its writes
+// meanwhile reach the dirty log. The test replays a recording of the seed
+// guest with the MP table's page (which the guest reads) and its stack's
+// page (which it writes) trapped in every interval: the replay must match
+// the recording to the end, memory digest included, which it does only if
+// the trapped accesses read and wrote the right bytes and every page the
+// guest wrote is in the log the end-of-run digest covers. The guest also
+// loads its GDT from a descriptor on its stack, which KVM cannot complete
+// on trapped memory (TouchStop::kStuck).
+#include "vmm/page_trap.h"
+
+#include <gtest/gtest.h>
+
+#include "replay/first_touch.h"
+#include "replay/replay_session.h"
+#include "replay/trace_header.h"
+#include "tests/kvm/kvm_test_util.h"
+#include "trace/trace_reader.h"
+#include "vmm/page_walk.h"
+#include "vmm/pc_board.h"
+
+namespace rrvm {
+namespace {
+
+TEST(PageTrap, AReplayWithPagesTrappedInEveryIntervalMatchesItsRecording) {
+  RRVM_REQUIRE_KVM();
+  std::string trace = test::temp_dir() + "/page-trap-seed.rrt";
+  test::CliResult rec = test::run_rrvm({"record", "-o", trace, "--serial", "none", "--kernel",
+                                        test::guest_path("seedboot"), "--net", "user", "--clock",
+                                        "virtual", "--mptable", "kvm84"});
+  ASSERT_EQ(rec.status, 5) << rec.err;
+
+  trace::TraceReader reader(trace);
+  MachineConfig cfg = config_from_trace(reader.header());
+  MachineImages images = images_from_trace(reader);
+  StringSink serial;
+  ReplaySession s(reader, cfg, images, serial, replay_options_for(reader), CheckpointPolicy{0});
+  Machine& m = s.machine();
+  uint64_t mp_page = m.board().bios_tables().mp_floating_addr & ~0xfffull;
+  const DifferingMemory nothing({});  // nothing stops the runs but exits
+  uint64_t completed = 0, intervals = 0, stuck = 0;
+  std::optional<RunResult> end;
+  while (!end) {
+    end = s.replayer().before_next_exit();
+    if (end) break;
+    std::vector<uint64_t> pages = {mp_page};
+    uint64_t stack = 0;
+    if (translate_address(m.vcpu(), m.ram(), m.vcpu().get_regs().rsp - 8, &stack) &&
+        m.ram().host_ptr(stack & ~0xfffull, 4096))  // not before the guest has a stack
+      pages.push_back(stack & ~0xfffull);
+    for (TouchStop t = TouchStop::kStuck; t == TouchStop::kStuck;) {
+      {
+        PageTrap trap(m.vm(), m.ram(), pages);
+        t = run_to_touch(m.vcpu(), trap, nothing, 1'000'000);
+        completed += trap.completed();
+      }
+      // An instruction KVM cannot complete on trapped memory: completed
+      // with the pages mapped again, then on with them trapped.
+      if (t == TouchStop::kStuck) {
+        ++stuck;
+        ASSERT_TRUE(m.vcpu().finish_pending_exit());
+      }
+    }
+    ++intervals;
+    end = s.replayer().handle_exit();
+  }
+  EXPECT_EQ(end->reason, StopReason::kGuestExit) << end->message;
+  EXPECT_EQ(end->status, 5);
+  EXPECT_GT(intervals, 100u);
+  EXPECT_GT(completed, 100u) << "the guest's accesses to its stack go through the trap";
+  EXPECT_GE(stuck, 1u) << "the guest's LGDT of a descriptor on its stack";
+  // What rrvm replay checks at the end: the digests the footer holds, of
+  // memory (over every page the guest wrote: the dirty log's) and registers.
+  ReplaySummary sum = s.summary(*end);
+  ASSERT_TRUE(reader.footer());
+  EXPECT_EQ(sum.final_memory_digest, reader.footer()->final_mem_digest);
+  EXPECT_EQ(sum.final_register_digest, reader.footer()->final_reg_digest);
+}
+
+}  // namespace
+}  // namespace rrvm
