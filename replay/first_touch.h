@@ -7,11 +7,13 @@
 // each then completes with its own memory, single-stepped. If registers
 // differ after it, it is the divergent instruction; if not, the search goes
 // on from there. That is exact only while the CPU reads the differing pages
-// through instructions alone: run_to_touch refuses pages it reads by itself
-// (page tables, descriptor tables), and the caller checks that the control
-// registers did not change on the way (a new CR3 could name a differing
-// page as a page table). Instruction fetches from a trapped page do not
-// become MMIO exits: they stop the run as anything else does.
+// through instructions alone. KVM walks a trapped page table as no memory
+// (a page fault the real run never takes), so the caller traps no page the
+// CPU reads by itself (system_pages: page tables, descriptor tables), and
+// checks again where the run stopped, with the control registers, that the
+// guest made none of them one on the way. Instruction fetches from a
+// trapped page do not become MMIO exits but emulation failures: they stop
+// the run as anything else does.
 #pragma once
 
 #include <cstdint>
