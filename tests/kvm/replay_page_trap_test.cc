@@ -23,19 +23,34 @@
 namespace rrvm {
 namespace {
 
-TEST(PageTrap, AReplayWithPagesTrappedInEveryIntervalMatchesItsRecording) {
-  RRVM_REQUIRE_KVM();
+// A recording of the seed guest, and a replay of it.
+std::string seed_trace() {
   std::string trace = test::temp_dir() + "/page-trap-seed.rrt";
   test::CliResult rec = test::run_rrvm({"record", "-o", trace, "--serial", "none", "--kernel",
                                         test::guest_path("seedboot"), "--net", "user", "--clock",
                                         "virtual", "--mptable", "kvm84"});
-  ASSERT_EQ(rec.status, 5) << rec.err;
+  EXPECT_EQ(rec.status, 5) << rec.err;
+  return trace;
+}
 
-  trace::TraceReader reader(trace);
-  MachineConfig cfg = config_from_trace(reader.header());
-  MachineImages images = images_from_trace(reader);
+struct Replay {
+  explicit Replay(const std::string& path)
+      : reader(path),
+        cfg(config_from_trace(reader.header())),
+        images(images_from_trace(reader)),
+        s(reader, cfg, images, serial, replay_options_for(reader), CheckpointPolicy{0}) {}
+  trace::TraceReader reader;
+  MachineConfig cfg;
+  MachineImages images;
   StringSink serial;
-  ReplaySession s(reader, cfg, images, serial, replay_options_for(reader), CheckpointPolicy{0});
+  ReplaySession s;
+};
+
+TEST(PageTrap, AReplayWithPagesTrappedInEveryIntervalMatchesItsRecording) {
+  RRVM_REQUIRE_KVM();
+  Replay r(seed_trace());
+  ReplaySession& s = r.s;
+  trace::TraceReader& reader = r.reader;
   Machine& m = s.machine();
   uint64_t mp_page = m.board().bios_tables().mp_floating_addr & ~0xfffull;
   const DifferingMemory nothing({});  // nothing stops the runs but exits
@@ -76,6 +91,34 @@ TEST(PageTrap, AReplayWithPagesTrappedInEveryIntervalMatchesItsRecording) {
   ASSERT_TRUE(reader.footer());
   EXPECT_EQ(sum.final_memory_digest, reader.footer()->final_mem_digest);
   EXPECT_EQ(sum.final_register_digest, reader.footer()->final_reg_digest);
+}
+
+// Code on a trapped page cannot be fetched as MMIO: KVM stops with an
+// emulation failure, which ends the run like any other exit and leaves the
+// instruction unexecuted, to run once the page is mapped again.
+TEST(PageTrap, AnInstructionFetchFromATrappedPageStopsTheRunBeforeIt) {
+  RRVM_REQUIRE_KVM();
+  Replay r(seed_trace());
+  Machine& m = r.s.machine();
+  ASSERT_FALSE(r.s.seek({40, 0}));
+  ASSERT_FALSE(r.s.replayer().before_next_exit());
+  r.s.settle();  // the exit's own instruction completed: RIP at the next one
+  kvm_regs before = m.vcpu().get_regs();
+  uint64_t code = 0;
+  ASSERT_TRUE(translate_address(m.vcpu(), m.ram(), before.rip, &code));
+  {
+    PageTrap trap(m.vm(), m.ram(), {code & ~0xfffull});
+    const DifferingMemory nothing({});
+    EXPECT_EQ(run_to_touch(m.vcpu(), trap, nothing, 1000), TouchStop::kOther);
+    EXPECT_EQ(m.vcpu().run_area()->exit_reason, uint32_t(KVM_EXIT_INTERNAL_ERROR));
+    EXPECT_EQ(trap.completed(), 0u);
+    EXPECT_EQ(m.vcpu().get_regs().rip, before.rip);
+  }
+  // Mapped again, the replay goes on to its end as recorded.
+  std::optional<RunResult> end;
+  while (!end) end = r.s.next_exit();
+  EXPECT_EQ(end->reason, StopReason::kGuestExit) << end->message;
+  EXPECT_EQ(r.s.summary(*end).final_memory_digest, r.reader.footer()->final_mem_digest);
 }
 
 }  // namespace
