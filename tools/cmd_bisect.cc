@@ -60,7 +60,8 @@ std::string pages_text(const std::vector<PageDiff>& pages, uint64_t total) {
 // "4487 instructions after exit 71", or how it was reached when not counted.
 std::string where_after(const BisectResult& r) {
   if (r.instruction_index)
-    return std::to_string(*r.instruction_index) + " instructions after exit " +
+    return std::to_string(*r.instruction_index) +
+           (*r.instruction_index == 1 ? " instruction" : " instructions") + " after exit " +
            std::to_string(r.last_common_exit);
   return "after exit " + std::to_string(r.last_common_exit) +
          " (reached by running to the memory where the sides differ, not counted; --gdb counts it)";
