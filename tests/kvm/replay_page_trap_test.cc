@@ -12,11 +12,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "replay/first_touch.h"
 #include "replay/replay_session.h"
 #include "replay/trace_header.h"
 #include "tests/kvm/kvm_test_util.h"
 #include "trace/trace_reader.h"
+#include "vmm/dirty_log.h"
 #include "vmm/page_walk.h"
 #include "vmm/pc_board.h"
 
@@ -54,7 +57,7 @@ TEST(PageTrap, AReplayWithPagesTrappedInEveryIntervalMatchesItsRecording) {
   Machine& m = s.machine();
   uint64_t mp_page = m.board().bios_tables().mp_floating_addr & ~0xfffull;
   const DifferingMemory nothing({});  // nothing stops the runs but exits
-  uint64_t completed = 0, intervals = 0, stuck = 0;
+  uint64_t completed = 0, intervals = 0, stuck = 0, stack_written = 0;
   std::optional<RunResult> end;
   while (!end) {
     end = s.replayer().before_next_exit();
@@ -64,6 +67,14 @@ TEST(PageTrap, AReplayWithPagesTrappedInEveryIntervalMatchesItsRecording) {
     if (translate_address(m.vcpu(), m.ram(), m.vcpu().get_regs().rsp - 8, &stack) &&
         m.ram().host_ptr(stack & ~0xfffull, 4096))  // not before the guest has a stack
       pages.push_back(stack & ~0xfffull);
+    // The stack page is trapped: the guest's writes to it are those
+    // PageTrap completes, which must reach the dirty log as well.
+    std::vector<uint8_t> stack_before;
+    if (pages.size() == 2) {
+      const uint8_t* p = m.ram().host_ptr(pages[1], 4096);
+      stack_before.assign(p, p + 4096);
+    }
+    DirtyPages written(*m.ram().dirty_log(), /*host_writes=*/false);
     for (TouchStop t = TouchStop::kStuck; t == TouchStop::kStuck;) {
       {
         PageTrap trap(m.vm(), m.ram(), pages);
@@ -77,6 +88,12 @@ TEST(PageTrap, AReplayWithPagesTrappedInEveryIntervalMatchesItsRecording) {
         ASSERT_TRUE(m.vcpu().finish_pending_exit());
       }
     }
+    written.collect();
+    if (!stack_before.empty() &&
+        std::memcmp(stack_before.data(), m.ram().host_ptr(pages[1], 4096), 4096) != 0) {
+      ++stack_written;
+      EXPECT_TRUE(written.test(0, pages[1] / 4096)) << "interval " << intervals;
+    }
     ++intervals;
     end = s.replayer().handle_exit();
   }
@@ -85,6 +102,7 @@ TEST(PageTrap, AReplayWithPagesTrappedInEveryIntervalMatchesItsRecording) {
   EXPECT_GT(intervals, 100u);
   EXPECT_GT(completed, 100u) << "the guest's accesses to its stack go through the trap";
   EXPECT_GE(stuck, 1u) << "the guest's LGDT of a descriptor on its stack";
+  EXPECT_GT(stack_written, 10u) << "intervals that changed the trapped stack page";
   // What rrvm replay checks at the end: the digests the footer holds, of
   // memory (over every page the guest wrote: the dirty log's) and registers.
   ReplaySummary sum = s.summary(*end);
