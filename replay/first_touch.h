@@ -11,7 +11,10 @@
 // (a page fault the real run never takes), so the caller traps no page the
 // CPU reads by itself (system_pages: page tables, descriptor tables), and
 // checks again where the run stopped, with the control registers, that the
-// guest made none of them one on the way. Instruction fetches from a
+// guest made none of them one on the way (one linked into the page tables
+// and unlinked again between two stops would escape that check: no guest
+// known here builds page tables in a page that differs, and catching it
+// would mean write-protecting every table page). Instruction fetches from a
 // trapped page do not become MMIO exits but emulation failures: they stop
 // the run as anything else does.
 #pragma once
