@@ -56,11 +56,10 @@ class GuestRam final : public GuestMemory {
   const std::vector<Region>& regions() const { return regions_; }
   // Whether write() stored anything yet.
   bool written() const { return written_; }
-
- private:
-  // The region holding all of [gpa, gpa + len), or -1.
+  // The region (and memslot) holding all of [gpa, gpa + len), or -1.
   int region_of(uint64_t gpa, uint64_t len) const;
 
+ private:
   std::vector<Region> regions_;
   uint64_t total_ = 0;
   std::unique_ptr<DirtyLog> dirty_log_;

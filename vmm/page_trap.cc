@@ -106,8 +106,10 @@ bool PageTrap::complete(kvm_run& run) {
   uint64_t gpa = run.mmio.phys_addr;
   uint32_t len = run.mmio.len;
   if (len == 0 || len > sizeof run.mmio.data || !holds(gpa) || !holds(gpa + len - 1)) return false;
-  const uint8_t* p = ram_.host_ptr(gpa, len);
-  if (!p) return false;
+  int r = ram_.region_of(gpa, len);
+  if (r < 0) return false;
+  const GuestRam::Region& reg = ram_.regions()[r];
+  uint8_t* p = reg.host + (gpa - reg.gpa);
   ++completed_;
   if (!run.mmio.is_write) {
     std::memcpy(run.mmio.data, p, len);
@@ -115,13 +117,10 @@ bool PageTrap::complete(kvm_run& run) {
   }
   // Through the host mapping, not GuestRam::write: this is the guest's own
   // write, which the dirty log's guest-write consumers must see.
-  std::memcpy(const_cast<uint8_t*>(p), run.mmio.data, len);
+  std::memcpy(p, run.mmio.data, len);
   if (DirtyLog* log = ram_.dirty_log()) {
-    for (uint32_t r = 0; r < ram_.regions().size(); ++r) {
-      const GuestRam::Region& reg = ram_.regions()[r];
-      if (gpa >= reg.gpa && gpa < reg.gpa + reg.size)
-        log->mark_guest_write(r, (gpa - reg.gpa) / kPage, 1);
-    }
+    uint64_t first = (gpa - reg.gpa) / kPage, last = (gpa + len - 1 - reg.gpa) / kPage;
+    log->mark_guest_write(r, first, last - first + 1);
   }
   return true;
 }
