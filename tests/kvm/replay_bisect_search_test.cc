@@ -12,27 +12,11 @@
 #include <cstring>
 
 #include "replay/bisect.h"
-#include "replay/replay_session.h"
-#include "replay/trace_header.h"
 #include "tests/kvm/kvm_test_util.h"
-#include "trace/trace_reader.h"
+#include "tests/kvm/trace_replay.h"
 
 namespace rrvm::test {
 namespace {
-
-struct Replay {
-  explicit Replay(const std::string& path)
-      : reader(path),
-        cfg(config_from_trace(reader.header())),
-        images(images_from_trace(reader)),
-        session(reader, cfg, images, serial, replay_options_for(reader), CheckpointPolicy{0}) {}
-  RegisterSnapshot regs() { return RegisterSnapshot::from(session.vcpu().get_regs()); }
-  trace::TraceReader reader;
-  MachineConfig cfg;
-  MachineImages images;
-  StringSink serial;
-  ReplaySession session;
-};
 
 // The guest sees the same exit on both sides: kind, port or address, data.
 bool same_exit(const kvm_run& a, const kvm_run& b) {

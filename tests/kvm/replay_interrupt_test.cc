@@ -7,28 +7,13 @@
 #include <future>
 #include <thread>
 
-#include "replay/replay_session.h"
-#include "replay/trace_header.h"
 #include "tests/kvm/kvm_test_util.h"
-#include "trace/trace_reader.h"
+#include "tests/kvm/trace_replay.h"
 
 namespace rrvm::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-struct Replay {
-  explicit Replay(const std::string& path)
-      : reader(path),
-        cfg(config_from_trace(reader.header())),
-        images(images_from_trace(reader)),
-        session(reader, cfg, images, serial, replay_options_for(reader), CheckpointPolicy{20}) {}
-  trace::TraceReader reader;
-  MachineConfig cfg;
-  MachineImages images;
-  StringSink serial;
-  ReplaySession session;
-};
 
 std::string record_timerhash() {
   std::string out = temp_dir() + "/timerhash.rrt";
@@ -38,17 +23,9 @@ std::string record_timerhash() {
   return out;
 }
 
-// The replay from where it stands to its end matches the recording.
-void expect_replays_to_the_recorded_end(Replay& r) {
-  RunResult end = r.session.run();
-  EXPECT_EQ(end.reason, StopReason::kGuestExit) << end.message;
-  ASSERT_TRUE(r.reader.footer());
-  EXPECT_EQ(r.session.summary(end).final_memory_digest, r.reader.footer()->final_mem_digest);
-}
-
 TEST(ReplayInterrupt, StopsTheNextRunAndASeekGoesOn) {
   RRVM_REQUIRE_KVM();
-  Replay r(record_timerhash());
+  Replay r(record_timerhash(), CheckpointPolicy{20});
   for (int i = 0; i < 30; ++i) ASSERT_FALSE(r.session.next_exit());
   r.session.replayer().interrupt();
   std::optional<RunResult> stop = r.session.next_exit();
@@ -65,7 +42,7 @@ TEST(ReplayInterrupt, StopsTheNextRunAndASeekGoesOn) {
 // and the vCPU moved between threads without harm.
 TEST(ReplayInterrupt, StopsAReplayRunningOnAnotherThread) {
   RRVM_REQUIRE_KVM();
-  Replay r(record_timerhash());
+  Replay r(record_timerhash(), CheckpointPolicy{20});
   std::atomic<bool> started{false};
   auto elsewhere = std::async(std::launch::async, [&] {
     started = true;

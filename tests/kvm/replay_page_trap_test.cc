@@ -15,10 +15,8 @@
 #include <cstring>
 
 #include "replay/first_touch.h"
-#include "replay/replay_session.h"
-#include "replay/trace_header.h"
 #include "tests/kvm/kvm_test_util.h"
-#include "trace/trace_reader.h"
+#include "tests/kvm/trace_replay.h"
 #include "vmm/dirty_log.h"
 #include "vmm/page_walk.h"
 #include "vmm/pc_board.h"
@@ -26,7 +24,7 @@
 namespace rrvm {
 namespace {
 
-// A recording of the seed guest, and a replay of it.
+// A recording of the seed guest.
 std::string seed_trace() {
   std::string trace = test::temp_dir() + "/page-trap-seed.rrt";
   test::CliResult rec = test::run_rrvm({"record", "-o", trace, "--serial", "none", "--kernel",
@@ -36,23 +34,10 @@ std::string seed_trace() {
   return trace;
 }
 
-struct Replay {
-  explicit Replay(const std::string& path)
-      : reader(path),
-        cfg(config_from_trace(reader.header())),
-        images(images_from_trace(reader)),
-        s(reader, cfg, images, serial, replay_options_for(reader), CheckpointPolicy{0}) {}
-  trace::TraceReader reader;
-  MachineConfig cfg;
-  MachineImages images;
-  StringSink serial;
-  ReplaySession s;
-};
-
 TEST(PageTrap, AReplayWithPagesTrappedInEveryIntervalMatchesItsRecording) {
   RRVM_REQUIRE_KVM();
-  Replay r(seed_trace());
-  ReplaySession& s = r.s;
+  test::Replay r(seed_trace());
+  ReplaySession& s = r.session;
   trace::TraceReader& reader = r.reader;
   Machine& m = s.machine();
   uint64_t mp_page = m.board().bios_tables().mp_floating_addr & ~0xfffull;
@@ -116,11 +101,11 @@ TEST(PageTrap, AReplayWithPagesTrappedInEveryIntervalMatchesItsRecording) {
 // instruction unexecuted, to run once the page is mapped again.
 TEST(PageTrap, AnInstructionFetchFromATrappedPageStopsTheRunBeforeIt) {
   RRVM_REQUIRE_KVM();
-  Replay r(seed_trace());
-  Machine& m = r.s.machine();
-  ASSERT_FALSE(r.s.seek({40, 0}));
-  ASSERT_FALSE(r.s.replayer().before_next_exit());
-  r.s.settle();  // the exit's own instruction completed: RIP at the next one
+  test::Replay r(seed_trace());
+  Machine& m = r.session.machine();
+  ASSERT_FALSE(r.session.seek({40, 0}));
+  ASSERT_FALSE(r.session.replayer().before_next_exit());
+  r.session.settle();  // the exit's own instruction completed: RIP at the next one
   kvm_regs before = m.vcpu().get_regs();
   uint64_t code = 0;
   ASSERT_TRUE(translate_address(m.vcpu(), m.ram(), before.rip, &code));
@@ -133,10 +118,7 @@ TEST(PageTrap, AnInstructionFetchFromATrappedPageStopsTheRunBeforeIt) {
     EXPECT_EQ(m.vcpu().get_regs().rip, before.rip);
   }
   // Mapped again, the replay goes on to its end as recorded.
-  std::optional<RunResult> end;
-  while (!end) end = r.s.next_exit();
-  EXPECT_EQ(end->reason, StopReason::kGuestExit) << end->message;
-  EXPECT_EQ(r.s.summary(*end).final_memory_digest, r.reader.footer()->final_mem_digest);
+  test::expect_replays_to_the_recorded_end(r);
 }
 
 }  // namespace
